@@ -1,0 +1,139 @@
+"""Token F1 of automatic extraction (no selectors) against Open Terms Archive's selector output.
+
+Corpus: ``../shared/data/extraction/<service>/<terms type>/`` (raw sources, ``meta.json`` listing
+them in order, ``expected.md``). Usage::
+
+    .venv/bin/python bench/extraction_fidelity.py [--write-docs] [--only SUBSTRING] [--diff]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from clausewatch.extract import combine_markdown, extract_markdown
+from clausewatch.extract.fidelity import token_fidelity, tokens
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "data" / "extraction"
+DOCS = ROOT / "docs" / "extraction.md"
+BEGIN, END = "<!-- fidelity-table:begin -->", "<!-- fidelity-table:end -->"
+
+
+@dataclass
+class Result:
+    service: str
+    terms_type: str
+    f1: float
+    precision: float
+    recall: float
+    ms_per_source: float
+    sources: int
+    kbytes: float
+    extracted: str
+    expected: str
+
+
+def documents(corpus: Path = CORPUS) -> list[Path]:
+    return sorted(p.parent for p in corpus.glob("*/*/meta.json"))
+
+
+def sources(folder: Path) -> list[tuple[Path, str]]:
+    meta = json.loads((folder / "meta.json").read_text())
+    return [(folder / s["file"], s.get("url", "")) for s in meta["sources"]]
+
+
+def extract_document(folder: Path) -> tuple[str, float, int, float]:
+    """Combined Markdown of a document, ms per source, number of sources, KB of input."""
+    parts, elapsed, size = [], 0.0, 0
+    for path, url in sources(folder):
+        content = path.read_bytes()
+        size += len(content)
+        content_type = "application/pdf" if path.suffix == ".pdf" else "text/html"
+        start = time.perf_counter()
+        parts.append(extract_markdown(content, content_type, url=url))
+        elapsed += time.perf_counter() - start
+    count = len(parts)
+    return combine_markdown(parts), 1000 * elapsed / count, count, size / 1024
+
+
+def evaluate(folder: Path) -> Result:
+    extracted, ms, count, kbytes = extract_document(folder)
+    expected = (folder / "expected.md").read_text()
+    fid = token_fidelity(extracted, expected)
+    return Result(
+        folder.parent.name, folder.name, fid.f1, fid.precision, fid.recall, ms, count, kbytes,
+        extracted, expected,
+    )  # fmt: skip
+
+
+def table(results: list[Result]) -> str:
+    rows = [
+        "| service | terms type | F1 | precision | recall | ms/source |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        rows.append(
+            f"| {r.service} | {r.terms_type} | {r.f1:.3f} | {r.precision:.3f} | "
+            f"{r.recall:.3f} | {r.ms_per_source:.0f} |"
+        )
+    f1s = [r.f1 for r in results]
+    html = [r for r in results if r.kbytes / r.sources > 50]
+    ms = statistics.median(r.ms_per_source for r in html) if html else 0.0
+    kb = statistics.median(r.kbytes / r.sources for r in html) if html else 0.0
+    worst = min(results, key=lambda r: r.f1)
+    rows += [
+        "",
+        f"**{len(results)} documents: median F1 {statistics.median(f1s):.3f}, "
+        f"mean {statistics.fmean(f1s):.3f}, worst {worst.f1:.3f} "
+        f"({worst.service} / {worst.terms_type}); median {ms:.0f} ms per source "
+        f"(median source {kb:.0f} KB).**",
+    ]
+    return "\n".join(rows)
+
+
+def token_diff(result: Result, top: int = 25) -> str:
+    got, want = tokens(result.extracted), tokens(result.expected)
+    extra = (got - want).most_common(top)
+    missing = (want - got).most_common(top)
+    return f"  extra:   {extra}\n  missing: {missing}"
+
+
+def write_docs(text: str) -> None:
+    doc = DOCS.read_text()
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(doc):
+        sys.exit(f"{DOCS} has no {BEGIN} … {END} section")
+    DOCS.write_text(pattern.sub(lambda _: f"{BEGIN}\n{text}\n{END}", doc))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write-docs", action="store_true", help="rewrite the docs table")
+    parser.add_argument("--only", help="only documents whose path contains this")
+    parser.add_argument("--diff", action="store_true", help="print the token bag differences")
+    parser.add_argument("--dump", type=Path, help="write each extraction into this folder")
+    args = parser.parse_args()
+    folders = [f for f in documents() if not args.only or args.only in str(f)]
+    results = [evaluate(f) for f in folders]
+    text = table(results)
+    print(text)
+    if args.diff:
+        for r in sorted(results, key=lambda r: r.f1)[:8]:
+            print(f"\n{r.service} / {r.terms_type}: F1 {r.f1:.3f}\n{token_diff(r)}")
+    if args.dump:
+        args.dump.mkdir(parents=True, exist_ok=True)
+        for r in results:
+            (args.dump / f"{r.service} - {r.terms_type}.md").write_text(r.extracted)
+    if args.write_docs:
+        write_docs(text)
+
+
+if __name__ == "__main__":
+    main()

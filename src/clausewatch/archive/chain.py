@@ -1,0 +1,85 @@
+"""The tamper-evident capture log: each capture commits to the hash of the one before it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clausewatch.storage.models import Capture, LogHead
+
+GENESIS = "0" * 64
+_PENDING_PREFIX = "pending-"
+
+# Every column except the chain hash itself is committed to, so any edit shows.
+_FIELDS = (
+    "id",
+    "document_id",
+    "check_id",
+    "source_index",
+    "url",
+    "final_url",
+    "fetcher",
+    "status_code",
+    "headers",
+    "redirect_chain",
+    "timings",
+    "attempts",
+    "started_at",
+    "elapsed_ms",
+    "snapshot_sha256",
+    "size",
+    "outcome",
+    "reason",
+    "text_sha256",
+    "version_id",
+    "chain_prev",
+)
+
+
+def canonical_record(capture: Capture) -> bytes:
+    record: dict[str, Any] = {}
+    for name in _FIELDS:
+        value = getattr(capture, name)
+        if name == "started_at":
+            value = value.isoformat(timespec="microseconds")
+        elif name == "elapsed_ms":
+            value = round(float(value), 3)
+        record[name] = value
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_hash(capture: Capture) -> str:
+    return hashlib.sha256(canonical_record(capture)).hexdigest()
+
+
+def lock_head(session: Session) -> LogHead:
+    """The chain head, locked for this transaction (SQLite: BEGIN IMMEDIATE already holds the
+    write lock; PostgreSQL: row lock), so concurrent writers append one after another."""
+    head = session.scalars(select(LogHead).where(LogHead.id == 1).with_for_update()).first()
+    if head is None:
+        head = LogHead(id=1, last_capture_id=0, chain_hash=GENESIS)
+        session.add(head)
+        session.flush()
+    return head
+
+
+def append(session: Session, captures: list[Capture]) -> None:
+    """Insert ``captures`` at the end of the log, in order, inside the caller's transaction."""
+    if not captures:
+        return
+    head = lock_head(session)
+    for capture in captures:
+        capture.chain_prev = head.chain_hash
+        capture.chain_hash = (
+            _PENDING_PREFIX + hashlib.sha256(repr(id(capture)).encode()).hexdigest()[:50]
+        )
+        session.add(capture)
+        session.flush()  # assigns the id that the record hash commits to
+        capture.chain_hash = record_hash(capture)
+        head.chain_hash = capture.chain_hash
+        head.last_capture_id = capture.id
+    session.flush()

@@ -1,0 +1,192 @@
+"""The capture cycle: fetch a document's sources, extract, and record what it means.
+
+Raw bytes and version texts go to the content-addressed store first (idempotent, atomic); the
+database transaction that references them comes last, so a crash anywhere loses nothing that was
+recorded and leaves at worst an unreferenced blob, never a half-written record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from clausewatch import extract
+from clausewatch.archive.decide import Outcome
+from clausewatch.archive.quality import assess_text
+from clausewatch.archive.service import Archive, CheckInput, CheckRecord, SourceCapture
+from clausewatch.capture.base import FetchRequest, FetchResult
+from clausewatch.registry.models import DocumentDeclaration, SourceDeclaration
+from clausewatch.storage.db import utcnow
+from clausewatch.storage.models import Document
+
+FetchFn = Callable[[FetchRequest], Awaitable[FetchResult]]
+ProgressFn = Callable[[CheckRecord], None]
+
+
+@dataclass
+class ExtractedText:
+    text: str | None = None
+    sha256: str | None = None
+    failure: Outcome | None = None
+    reason: str | None = None
+
+
+@dataclass
+class CycleReport:
+    records: list[CheckRecord] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.records if r.outcome == outcome)
+
+    def summary(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for record in self.records:
+            out[str(record.outcome)] = out.get(str(record.outcome), 0) + 1
+        return out
+
+
+def requests_for(document: Document) -> list[tuple[SourceDeclaration, FetchRequest]]:
+    decl = DocumentDeclaration.model_validate(document.declaration)
+    pairs = []
+    for source in decl.sources:
+        validators = document.validators.get(source.url, {})
+        pairs.append(
+            (
+                source,
+                FetchRequest(
+                    url=source.url,
+                    fetcher=source.fetcher,
+                    etag=validators.get("etag"),
+                    last_modified=validators.get("last_modified"),
+                    ignore_robots=source.ignore_robots,
+                ),
+            )
+        )
+    return pairs
+
+
+def extract_document(
+    archive: Archive,
+    document_id: int,
+    sources: Sequence[SourceDeclaration],
+    results: Sequence[FetchResult],
+    snapshots: Sequence[str | None],
+    previous_text: str | None,
+) -> ExtractedText:
+    """Turn one check's fetch results into the normalised document text, or say why not."""
+    for result in results:
+        if result.error:
+            return ExtractedText(failure=Outcome.FAILED, reason=f"{result.url}: {result.error}")
+        if result.blocked_reason:
+            return ExtractedText(
+                failure=Outcome.SUSPICIOUS, reason=f"{result.url}: {result.blocked_reason}"
+            )
+        if not result.ok:
+            return ExtractedText(
+                failure=Outcome.FAILED, reason=f"{result.url}: HTTP status {result.status}"
+            )
+    parts = []
+    for source, result, snapshot in zip(sources, results, snapshots, strict=True):
+        content, content_type = result.content, result.content_type
+        if result.not_modified:
+            stored = archive.last_snapshot(document_id, source.url)
+            if stored is None:
+                return ExtractedText(
+                    failure=Outcome.FAILED,
+                    reason=f"{source.url}: 304 Not Modified but no earlier snapshot is stored",
+                )
+            content, content_type = archive.store.get(stored), ""
+        elif snapshot is None:
+            return ExtractedText(failure=Outcome.SUSPICIOUS, reason=f"{source.url}: empty body")
+        try:
+            parts.append(
+                extract.extract_markdown(
+                    content,
+                    content_type,
+                    url=result.final_url,
+                    select=source.select,
+                    remove=source.remove,
+                )
+            )
+        except extract.ExtractionError as exc:
+            return ExtractedText(failure=Outcome.FAILED, reason=f"{source.url}: {exc}")
+    text = extract.normalise_for_hash(extract.combine_markdown(parts))
+    problem = assess_text(text, previous_text)
+    if problem:
+        return ExtractedText(failure=Outcome.SUSPICIOUS, reason=problem)
+    return ExtractedText(text=text, sha256=extract.text_sha256(text))
+
+
+def validators_of(results: Sequence[FetchResult]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for result in results:
+        if result.not_modified or not result.ok:
+            continue
+        kept = {
+            key.replace("-", "_"): result.headers[key]
+            for key in ("etag", "last-modified")
+            if key in result.headers
+        }
+        out[result.url] = kept
+    return out
+
+
+class CaptureCycle:
+    def __init__(self, archive: Archive, fetch: FetchFn, *, confirm_delay: float | None = None):
+        self.archive = archive
+        self.fetch = fetch
+        self.confirm_delay = (
+            archive.settings.confirm_delay if confirm_delay is None else confirm_delay
+        )
+
+    async def check(self, document: Document, *, confirming: bool = False) -> CheckRecord:
+        pairs = requests_for(document)
+        results = await asyncio.gather(*(self.fetch(request) for _, request in pairs))
+        snapshots = [self.archive.store.put(r.content) if r.content else None for r in results]
+        current = document.current_version
+        previous_text = self.archive.version_text(current) if current else None
+        extracted = await asyncio.to_thread(
+            extract_document,
+            self.archive,
+            document.id,
+            [s for s, _ in pairs],
+            results,
+            snapshots,
+            previous_text,
+        )
+        if extracted.text is not None:
+            self.archive.store.put(extracted.text.encode("utf-8"))
+        record = self.archive.record_check(
+            CheckInput(
+                document_id=document.id,
+                captures=[
+                    SourceCapture.from_fetch(r, s) for r, s in zip(results, snapshots, strict=True)
+                ],
+                checked_at=min((r.started_at for r in results), default=utcnow()),
+                text=extracted.text,
+                text_sha256=extracted.sha256,
+                failure=extracted.failure,
+                reason=extracted.reason,
+                extractor_version=extract.EXTRACTOR_VERSION,
+                validators=validators_of(results),
+            )
+        )
+        if record.outcome == Outcome.CHANGE_DETECTED and not confirming:
+            await asyncio.sleep(self.confirm_delay)
+            return await self.check(self.archive.document(document.id), confirming=True)
+        return record
+
+    async def run(
+        self, documents: Sequence[Document], progress: ProgressFn | None = None
+    ) -> CycleReport:
+        report = CycleReport()
+
+        async def one(document: Document) -> None:
+            record = await self.check(document)
+            report.records.append(record)
+            if progress:
+                progress(record)
+
+        await asyncio.gather(*(one(d) for d in documents))
+        return report

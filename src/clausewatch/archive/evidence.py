@@ -1,0 +1,186 @@
+"""Independent verification of the archive, Web Archive links and WARC export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clausewatch.archive import chain
+from clausewatch.archive.snapshots import SnapshotNotFound, SnapshotStore, sha256_hex
+from clausewatch.ids import format_id
+from clausewatch.storage.models import Capture, LogHead, Version
+
+WAYBACK = "https://web.archive.org/web/{stamp}/{url}"
+
+
+def wayback_url(url: str, at: dt.datetime) -> str:
+    """The Web Archive's URL for ``url`` as near as it has to ``at`` (it redirects to the
+    closest capture it holds)."""
+    return WAYBACK.format(stamp=at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S"), url=url)
+
+
+@dataclass
+class Problem:
+    record: str  # CAP-0000012, V-000003, or "log head"
+    what: str
+
+
+@dataclass
+class VerifyReport:
+    captures: int = 0
+    versions: int = 0
+    snapshots_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _iter_captures(session: Session, batch: int = 2000) -> Iterator[Capture]:
+    last = 0
+    while True:
+        rows = list(
+            session.scalars(
+                select(Capture).where(Capture.id > last).order_by(Capture.id).limit(batch)
+            )
+        )
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+        session.expunge_all()
+
+
+def _check_blob(store: SnapshotStore, sha: str, record: str, report: VerifyReport) -> None:
+    try:
+        data = store.get(sha)
+    except SnapshotNotFound:
+        report.problems.append(Problem(record, f"snapshot {sha} is missing from the store"))
+        return
+    report.snapshots_checked += 1
+    actual = sha256_hex(data)
+    if actual != sha:
+        report.problems.append(Problem(record, f"snapshot {sha} re-hashes to {actual}"))
+
+
+def verify_archive(
+    session: Session,
+    store: SnapshotStore,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Re-walk the capture chain and re-hash every snapshot and version text."""
+    report = VerifyReport()
+    previous_hash, last_id = chain.GENESIS, 0
+    checked_blobs: set[str] = set()
+    version_texts: dict[int, set[str]] = {}
+    for capture in _iter_captures(session):
+        report.captures += 1
+        rid = format_id("CAP", capture.id)
+        if capture.chain_prev != previous_hash:
+            report.problems.append(
+                Problem(rid, "chain broken: the record before it was altered, removed or moved")
+            )
+        if chain.record_hash(capture) != capture.chain_hash:
+            report.problems.append(Problem(rid, "record altered: its hash does not match"))
+        if capture.snapshot_sha256 and capture.snapshot_sha256 not in checked_blobs:
+            _check_blob(store, capture.snapshot_sha256, rid, report)
+            checked_blobs.add(capture.snapshot_sha256)
+        if capture.version_id is not None and capture.text_sha256:
+            version_texts.setdefault(capture.version_id, set()).add(capture.text_sha256)
+        previous_hash, last_id = capture.chain_hash, capture.id
+        if progress:
+            progress(1)
+    head = session.get(LogHead, 1)
+    if head is not None and (head.chain_hash != previous_hash or head.last_capture_id != last_id):
+        report.problems.append(
+            Problem(
+                "log head",
+                f"the log ends at {format_id('CAP', last_id)} but its head "
+                f"names {format_id('CAP', head.last_capture_id)}: records removed at the end",
+            )
+        )
+    for version in session.scalars(select(Version).order_by(Version.id)):
+        report.versions += 1
+        vid = format_id("V", version.id)
+        _check_blob(store, version.text_sha256, vid, report)
+        recorded = version_texts.get(version.id)
+        if not recorded:
+            report.problems.append(Problem(vid, "no capture in the log records this version"))
+        elif version.text_sha256 not in recorded:
+            report.problems.append(
+                Problem(vid, "its text hash differs from the one its captures recorded")
+            )
+    return report
+
+
+def _http_headers_block(capture: Capture) -> bytes:
+    status = capture.status_code or 200
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    lines = [f"HTTP/1.1 {status} {phrase}"]
+    for key, value in capture.headers.items():
+        # The stored body is the decoded payload: transfer framing no longer applies.
+        if key.lower() in ("content-encoding", "transfer-encoding", "content-length"):
+            continue
+        lines.append(f"{key}: {value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+
+def export_warc(
+    session: Session,
+    store: SnapshotStore,
+    out: BinaryIO | Path,
+    *,
+    document_id: int | None = None,
+) -> int:
+    """Write every capture that has a snapshot as a WARC response record (gzip per record)."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    fh: BinaryIO = open(out, "wb") if isinstance(out, Path) else out  # noqa: SIM115
+    written = 0
+    try:
+        writer = WARCWriter(fh, gzip=True)
+        for capture in _iter_captures(session):
+            if not capture.snapshot_sha256 or capture.fetcher == "ota-import":
+                continue
+            if document_id is not None and capture.document_id != document_id:
+                continue
+            payload = store.get(capture.snapshot_sha256)
+            block = _http_headers_block(capture).decode("latin-1")
+            status_line, _, rest = block.partition("\r\n")
+            headers = [tuple(h.split(": ", 1)) for h in rest.strip().split("\r\n") if h]
+            http_headers = StatusAndHeaders(
+                status_line.removeprefix("HTTP/1.1 "), headers, protocol="HTTP/1.1"
+            )
+            record = writer.create_warc_record(
+                capture.final_url or capture.url,
+                "response",
+                payload=io.BytesIO(payload),
+                http_headers=http_headers,
+                warc_headers_dict={
+                    "WARC-Date": capture.started_at.astimezone(dt.UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    ),
+                    "WARC-Record-ID": f"<urn:clausewatch:{format_id('CAP', capture.id)}>",
+                    "WARC-Payload-Digest": f"sha256:{capture.snapshot_sha256}",
+                },
+            )
+            writer.write_record(record)
+            written += 1
+    finally:
+        if isinstance(out, Path):
+            fh.close()
+    return written

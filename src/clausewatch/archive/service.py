@@ -1,0 +1,420 @@
+"""The archive service: the one write path for platforms, documents, captures and versions.
+
+The CLI, the capture cycle, importers and (later) the web and workers all call this class, so
+that every rule about what becomes a version lives in one place (`decide`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from clausewatch.archive import chain
+from clausewatch.archive.decide import VERIFICATIONS, DocumentState, Outcome, decide
+from clausewatch.archive.snapshots import SnapshotStore, open_store
+from clausewatch.capture.base import FetchResult
+from clausewatch.config import Settings
+from clausewatch.ids import parse_id
+from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration
+from clausewatch.storage.db import make_engine, session_factory, transaction
+from clausewatch.storage.migrate import upgrade
+from clausewatch.storage.models import (
+    Capture,
+    Document,
+    PendingChange,
+    Platform,
+    Variant,
+    Version,
+    VersionCapture,
+)
+
+
+@dataclass
+class SourceCapture:
+    """What is recorded of one source fetch (live) or one imported record."""
+
+    url: str
+    final_url: str
+    fetcher: str
+    started_at: dt.datetime
+    status_code: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    redirect_chain: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    attempts: int = 1
+    elapsed_ms: float = 0.0
+    snapshot_sha256: str | None = None
+    size: int = 0
+
+    @classmethod
+    def from_fetch(cls, result: FetchResult, snapshot_sha256: str | None) -> SourceCapture:
+        return cls(
+            url=result.url,
+            final_url=result.final_url,
+            fetcher=result.fetcher,
+            started_at=result.started_at,
+            status_code=result.status,
+            headers=dict(result.headers),
+            redirect_chain=[{"status": r.status, "url": r.url} for r in result.redirect_chain],
+            timings=dict(result.timings),
+            attempts=result.attempts,
+            elapsed_ms=result.elapsed_ms,
+            snapshot_sha256=snapshot_sha256,
+            size=len(result.content),
+        )
+
+
+@dataclass
+class CheckInput:
+    """One check of a document: its source captures and either a text or why there is none."""
+
+    document_id: int
+    captures: Sequence[SourceCapture]
+    checked_at: dt.datetime
+    text: str | None = None  # normalised document text
+    text_sha256: str | None = None
+    failure: Outcome | None = None  # FAILED / SUSPICIOUS / DELETED when there is no text
+    reason: str | None = None
+    require_confirmation: bool = True
+    technical: bool = False  # text changed by re-extraction only
+    origin: dict[str, Any] = field(default_factory=dict)
+    extractor_version: str = ""
+    validators: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class CheckRecord:
+    document_id: int
+    outcome: Outcome
+    reason: str | None
+    capture_ids: list[int]
+    version_id: int | None = None
+
+
+@dataclass
+class SyncReport:
+    platforms_added: int = 0
+    documents_added: int = 0
+    documents_updated: int = 0
+
+
+class Archive:
+    def __init__(self, engine: Engine, store: SnapshotStore, settings: Settings) -> None:
+        self.engine = engine
+        self.store = store
+        self.settings = settings
+        self.sessions: sessionmaker[Session] = session_factory(engine)
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> Archive:
+        engine = make_engine(settings.resolved_database_url)
+        if migrate:
+            upgrade(engine)
+        return cls(engine, open_store(settings.resolved_snapshot_store), settings)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- registry --------------------------------------------------------------------------
+
+    def sync_registry(self, platforms: Iterable[PlatformDeclaration]) -> SyncReport:
+        report = SyncReport()
+        with transaction(self.sessions) as session:
+            for decl in platforms:
+                platform = session.scalars(
+                    select(Platform).where(Platform.slug == decl.slug)
+                ).first()
+                if platform is None:
+                    platform = Platform(slug=decl.slug)
+                    session.add(platform)
+                    report.platforms_added += 1
+                platform.name = decl.name
+                platform.category = decl.category
+                platform.jurisdictions = list(decl.jurisdictions)
+                platform.website = decl.website
+                session.flush()
+                for doc_decl in decl.documents:
+                    self._sync_document(session, platform, doc_decl, report)
+        return report
+
+    def _sync_document(
+        self, session: Session, platform: Platform, decl: DocumentDeclaration, report: SyncReport
+    ) -> Document:
+        document = session.scalars(
+            select(Document).where(
+                Document.platform_id == platform.id, Document.doc_type == decl.type
+            )
+        ).first()
+        fingerprint = decl.extraction_fingerprint()
+        if document is None:
+            document = Document(
+                platform_id=platform.id,
+                doc_type=decl.type,
+                declaration=decl.model_dump(mode="json"),
+                declaration_fingerprint=fingerprint,
+                validators={},
+            )
+            session.add(document)
+            session.flush()
+            report.documents_added += 1
+        elif document.declaration_fingerprint != fingerprint:
+            document.declaration = decl.model_dump(mode="json")
+            document.declaration_fingerprint = fingerprint
+            report.documents_updated += 1
+        return document
+
+    def ensure_document(self, platform: PlatformDeclaration, doc_type: str) -> int:
+        """The id of a platform's document, creating both if needed (for imports)."""
+        with transaction(self.sessions) as session:
+            row = session.scalars(
+                select(Document)
+                .join(Platform)
+                .where(Platform.slug == platform.slug, Document.doc_type == doc_type)
+            ).first()
+            if row is not None:
+                return row.id
+        self.sync_registry([platform])
+        with self.sessions() as session:
+            return session.scalars(
+                select(Document.id)
+                .join(Platform)
+                .where(Platform.slug == platform.slug, Document.doc_type == doc_type)
+            ).one()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def documents(self, *, active_only: bool = True, ids: Sequence[str] = ()) -> list[Document]:
+        with self.sessions() as session:
+            query = (
+                select(Document)
+                .options(selectinload(Document.platform), selectinload(Document.current_version))
+                .order_by(Document.id)
+            )
+            if active_only:
+                query = query.where(Document.active.is_(True))
+            if ids:
+                query = query.where(Document.id.in_([parse_id(i, "D") for i in ids]))
+            return list(session.scalars(query))
+
+    def document(self, document_id: int) -> Document:
+        with self.sessions() as session:
+            doc = session.get(Document, document_id)
+            if doc is None:
+                raise LookupError(f"no document D-{document_id:05d}")
+            _ = doc.platform, doc.current_version
+            return doc
+
+    def version_text(self, version: Version) -> str:
+        return self.store.get(version.text_sha256).decode("utf-8")
+
+    def versions(self, document_id: int) -> list[Version]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(Version).where(Version.document_id == document_id).order_by(Version.id)
+                )
+            )
+
+    def captures(self, document_id: int | None = None) -> list[Capture]:
+        with self.sessions() as session:
+            query = select(Capture).order_by(Capture.id)
+            if document_id is not None:
+                query = query.where(Capture.document_id == document_id)
+            return list(session.scalars(query))
+
+    def last_snapshot(self, document_id: int, url: str) -> str | None:
+        """The snapshot of the latest capture of ``url`` that had content (for 304 answers)."""
+        with self.sessions() as session:
+            return session.scalars(
+                select(Capture.snapshot_sha256)
+                .where(
+                    Capture.document_id == document_id,
+                    Capture.url == url,
+                    Capture.snapshot_sha256.is_not(None),
+                    Capture.outcome.not_in([Outcome.FAILED, Outcome.SUSPICIOUS]),
+                )
+                .order_by(Capture.id.desc())
+                .limit(1)
+            ).first()
+
+    def counts(self) -> dict[str, int]:
+        with self.sessions() as session:
+            return {
+                name: session.scalar(select(func.count()).select_from(model)) or 0
+                for name, model in (
+                    ("platforms", Platform),
+                    ("documents", Document),
+                    ("captures", Capture),
+                    ("versions", Version),
+                )
+            }
+
+    # -- the write path --------------------------------------------------------------------
+
+    def state(self, session: Session, document: Document) -> DocumentState:
+        current = document.current_version
+        pending = session.get(PendingChange, document.id)
+        variants = frozenset(
+            session.scalars(
+                select(Variant.text_sha256).where(
+                    Variant.document_id == document.id,
+                    Variant.version_id == document.current_version_id,
+                )
+            )
+        )
+        previous = (
+            session.get(Version, current.predecessor_id)
+            if current and current.predecessor_id
+            else None
+        )
+        return DocumentState(
+            current_sha=current.text_sha256 if current else None,
+            current_recorded_at=current.recorded_at if current else None,
+            previous_sha=previous.text_sha256 if previous else None,
+            pending_sha=pending.text_sha256 if pending else None,
+            variants=variants,
+        )
+
+    def record_check(self, check: CheckInput) -> CheckRecord:
+        """Apply one check to the archive in one short transaction. Blobs are already stored."""
+        if check.text is not None and check.text_sha256 is None:
+            raise ValueError("CheckInput.text given without text_sha256")
+        with transaction(self.sessions) as session:
+            document = session.get(Document, check.document_id, with_for_update=True)
+            if document is None:
+                raise LookupError(f"no document D-{check.document_id:05d}")
+            outcome, version = self._apply(session, document, check)
+            check_id = uuid.uuid4().hex
+            captures = [
+                self._capture_row(document, check, check_id, source, index, outcome, version)
+                for index, source in enumerate(check.captures)
+            ]
+            chain.append(session, captures)
+            if version is not None:
+                for row in captures:
+                    session.add(VersionCapture(version_id=version.id, capture_id=row.id))
+            if outcome == Outcome.CHANGE_DETECTED:
+                session.merge(
+                    PendingChange(
+                        document_id=document.id,
+                        text_sha256=check.text_sha256,
+                        first_seen_at=check.checked_at,
+                        capture_ids=[c.id for c in captures],
+                    )
+                )
+            document.last_checked_at = check.checked_at
+            if outcome in VERIFICATIONS or version is not None:
+                document.last_verified_at = check.checked_at
+            if check.validators and outcome not in (Outcome.FAILED, Outcome.SUSPICIOUS):
+                document.validators = {**document.validators, **check.validators}
+            return CheckRecord(
+                document_id=document.id,
+                outcome=outcome,
+                reason=check.reason,
+                capture_ids=[c.id for c in captures],
+                version_id=version.id if version else None,
+            )
+
+    def _apply(
+        self, session: Session, document: Document, check: CheckInput
+    ) -> tuple[Outcome, Version | None]:
+        if check.failure is not None:
+            if check.failure == Outcome.DELETED:
+                document.active = False
+            return check.failure, None
+        assert check.text_sha256 is not None
+        document.active = True  # a text arrived: the document exists (again)
+        state = self.state(session, document)
+        if check.technical and state.current_sha not in (None, check.text_sha256):
+            return Outcome.TECHNICAL, self._new_version(session, document, check, "technical")
+        outcome = decide(
+            state,
+            check.text_sha256,
+            check.checked_at,
+            flipflop_window=dt.timedelta(days=self.settings.flipflop_window_days),
+            require_confirmation=check.require_confirmation,
+        )
+        if outcome not in (Outcome.CHANGE_DETECTED,):
+            session.execute(delete(PendingChange).where(PendingChange.document_id == document.id))
+        if outcome == Outcome.FIRST_VERSION:
+            return outcome, self._new_version(session, document, check, "first")
+        if outcome == Outcome.NEW_VERSION:
+            return outcome, self._new_version(session, document, check, "change")
+        if outcome == Outcome.FLIP_FLOP:
+            self._fold_flip_flop(session, document)
+        return outcome, None
+
+    def _new_version(
+        self, session: Session, document: Document, check: CheckInput, kind: str
+    ) -> Version:
+        assert check.text is not None and check.text_sha256 is not None
+        version = Version(
+            document_id=document.id,
+            predecessor_id=document.current_version_id,
+            text_sha256=check.text_sha256,
+            text_length=len(check.text),
+            kind=kind,
+            status="active",
+            recorded_at=check.checked_at,
+            extractor_version=check.extractor_version,
+            declaration_fingerprint=document.declaration_fingerprint,
+            origin=check.origin,
+        )
+        session.add(version)
+        session.flush()
+        document.current_version_id = version.id
+        document.current_version = version
+        return version
+
+    def _fold_flip_flop(self, session: Session, document: Document) -> None:
+        """A → B → A: B is marked a flip-flop and becomes a variant of A, which is current again."""
+        current = document.current_version
+        assert current is not None and current.predecessor_id is not None
+        current.status = "flip_flop"
+        previous = session.get(Version, current.predecessor_id)
+        assert previous is not None
+        session.add(
+            Variant(
+                document_id=document.id, text_sha256=current.text_sha256, version_id=previous.id
+            )
+        )
+        document.current_version_id = previous.id
+        document.current_version = previous
+
+    def _capture_row(
+        self,
+        document: Document,
+        check: CheckInput,
+        check_id: str,
+        source: SourceCapture,
+        index: int,
+        outcome: Outcome,
+        version: Version | None,
+    ) -> Capture:
+        return Capture(
+            document_id=document.id,
+            check_id=check_id,
+            source_index=index,
+            url=source.url,
+            final_url=source.final_url,
+            fetcher=source.fetcher,
+            status_code=source.status_code,
+            headers=source.headers,
+            redirect_chain=source.redirect_chain,
+            timings=source.timings,
+            attempts=source.attempts,
+            started_at=source.started_at,
+            elapsed_ms=source.elapsed_ms,
+            snapshot_sha256=source.snapshot_sha256,
+            size=source.size,
+            outcome=str(outcome),
+            reason=check.reason,
+            text_sha256=check.text_sha256,
+            version_id=version.id if version else None,
+        )

@@ -1,0 +1,288 @@
+"""Is this response the document, or a wall / error page standing in for it?
+
+Conservative by design: a false "blocked" makes us miss a real change, but a false "document"
+records a bot wall as a new version, so markers only count on pages with little text of their
+own. A policy that merely *mentions* cookies, reCAPTCHA or signing in, or that carries a consent
+banner next to its long text, is the document.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+from urllib.parse import urlsplit
+
+import lxml.html
+from lxml import etree
+
+
+class BlockedReason(StrEnum):
+    HTTP_5XX = "http 5xx"
+    HTTP_4XX = "http 4xx"
+    NOT_FOUND = "not found"  # 404 / 410: maybe the document was removed
+    RATE_LIMITED = "rate limited"  # 429
+    UNFOLLOWED_REDIRECT = "unfollowed redirect"  # 3xx without a usable Location
+    BOT_WALL = "bot wall"
+    CAPTCHA = "captcha"
+    COOKIE_WALL = "cookie wall"
+    LOGIN_WALL = "login wall"
+    EMPTY_BODY = "empty body"
+    NOT_DOCUMENT = "not html/pdf"
+    ERROR_PAGE = "error page"  # a 200 that says "page not found" / "server error"
+    NEEDS_JAVASCRIPT = "needs javascript"  # an empty shell filled in by scripts
+
+
+# Below this many words of its own, a page with wall markers is the wall, not a document.
+# The shortest real policy page in shared/data has ~180 words (an imprint).
+SHORT_PAGE_WORDS = 150
+# A consent dialog with at most this much text around it is a cookie wall.
+COOKIE_WALL_OUTSIDE_WORDS = 60
+CONSENT_DIALOG_MAX_WORDS = 400
+
+_BOT_WALL_MARKERS = (
+    "_cf_chl_opt",  # Cloudflare challenge
+    "cf-chl-",
+    "/cdn-cgi/challenge-platform/h/",  # challenge orchestration (not the jsd beacon)
+    "cf-browser-verification",
+    'id="cf-wrapper"',
+    "cloudflare ray id",
+    "captcha-delivery.com",  # DataDome
+    "px-captcha",  # PerimeterX / HUMAN
+    "_incapsula_resource",  # Imperva
+    "incapsula incident id",
+    "errors.edgesuite.net",  # Akamai
+    "sucuri website firewall",
+    "awswaf",  # AWS WAF challenge
+    "vercel security checkpoint",
+    "ddos-guard",
+    "pardon our interruption",  # Distil / Imperva
+)
+_BOT_WALL_TITLES = re.compile(
+    r"just a moment|attention required|access denied|security checkpoint|"
+    r"pardon our interruption|ddos-guard|please wait\b.*cloudflare|request rejected"
+)
+_CAPTCHA_MARKERS = (
+    "g-recaptcha",
+    "recaptcha/api.js",
+    "h-captcha",
+    "hcaptcha.com",
+    "cf-turnstile",
+    "challenges.cloudflare.com/turnstile",
+    "arkoselabs",
+    "funcaptcha",
+    "geetest",
+)
+_HUMAN_CHECK = re.compile(
+    r"verify (?:that )?you(?: are|'re|’re) (?:a )?human|are you a robot|i'?m not a robot|"
+    r"prove (?:that )?you(?: are|'re|’re) (?:a )?human|confirm (?:that )?you(?: are|'re|’re) "
+    r"(?:a )?human|human verification|complete the security check"
+)
+_CONSENT_CONTAINER = re.compile(
+    r"cookie|consent|gdpr|onetrust|didomi|usercentrics|cookiebot|truste|qc-cmp|sp_message|"
+    r"(?:^|[\s_-])cmp(?:$|[\s_-])|cc-window|cc-banner|osano|termly|iubenda|cky-"
+)
+_CONSENT_PHRASES = re.compile(
+    r"accept all|accept cookies|allow all|reject all|we value your privacy|we use cookies|"
+    r"manage (?:preferences|cookies|options)|cookie settings|consent"
+)
+# The label of a consent dialog's button ("Accept all cookies", "I agree", "OK").
+_ACCEPT_BUTTON = re.compile(
+    r"(?:accept|agree|allow|i agree|got it|ok|okay|yes)(?:,? (?:all|and (?:close|continue)|"
+    r"all cookies|cookies|everything|to all))?[.!]?|i understand"
+)
+_LOGIN_PATH = re.compile(
+    r"(?:^|/)(?:log-?in|sign-?in|signin|sign_in|login\.\w+|auth/login|accounts/login|"
+    r"session/new|sso|oauth2?/authorize|u/login)(?:/|$)"
+)
+_ERROR_TITLE = re.compile(
+    r"\b(?:404|page not found|not found|500|internal server error|502|bad gateway|503|"
+    r"service unavailable|504|gateway time-?out)\b"
+)
+_NEEDS_JS = re.compile(r"enable javascript|javascript is (?:required|disabled)|requires javascript")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_INVISIBLE = ("script", "style", "noscript", "template", "svg")
+
+Kind = Literal["html", "pdf", "text", "other"]
+
+
+def assess_response(
+    status: int | None, headers: dict[str, str], body: bytes | str, final_url: str
+) -> str | None:
+    """A short reason (a `BlockedReason`) when this response is not the document, else None.
+
+    ``status`` None (no response) and 304 (not modified) are not judged here.
+    """
+    if status is None or status == 304:
+        return None
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    lower_headers = {k.lower(): v for k, v in headers.items()}
+    kind = content_kind(lower_headers.get("content-type", ""), raw)
+    page = _Page.parse(raw) if kind == "html" and raw.strip() else None
+    if not 200 <= status < 300:
+        return _wall_reason(page, lower_headers, short_only=False) or _status_reason(status)
+    if _LOGIN_PATH.search(urlsplit(final_url).path.lower()):
+        return BlockedReason.LOGIN_WALL
+    if not raw.strip():
+        return BlockedReason.EMPTY_BODY
+    if kind == "other":
+        return BlockedReason.NOT_DOCUMENT
+    if page is None:  # pdf or plain text
+        return None
+    return _wall_reason(page, lower_headers, short_only=True) or _html_reason(page)
+
+
+def content_kind(content_type: str, body: bytes) -> Kind:
+    """What the body is, from the declared type, sniffing when it is missing or generic."""
+    mime = content_type.split(";", 1)[0].strip().lower()
+    head = body[:2048].lstrip().lower()
+    looks_html = head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
+    if mime in {"application/pdf", "application/x-pdf"} or body.startswith(b"%PDF-"):
+        return "pdf"
+    if mime in {"text/html", "application/xhtml+xml"} or looks_html:
+        return "html"
+    if mime in {"text/plain", "text/markdown", "text/x-markdown"}:
+        return "text"
+    if mime in {"", "application/octet-stream"} and _is_text(body[:4096]):
+        return "text"
+    return "other"
+
+
+def _is_text(sample: bytes) -> bool:
+    return b"\x00" not in sample and bool(sample.strip())
+
+
+def _status_reason(status: int) -> BlockedReason:
+    if status in (404, 410):
+        return BlockedReason.NOT_FOUND
+    if status == 429:
+        return BlockedReason.RATE_LIMITED
+    if status in (401, 407):
+        return BlockedReason.LOGIN_WALL
+    if 300 <= status < 400:
+        return BlockedReason.UNFOLLOWED_REDIRECT
+    return BlockedReason.HTTP_5XX if status >= 500 else BlockedReason.HTTP_4XX
+
+
+def _wall_reason(
+    page: _Page | None, headers: dict[str, str], *, short_only: bool
+) -> BlockedReason | None:
+    """Bot wall or captcha. On a 2xx only short pages count (``short_only``)."""
+    if headers.get("cf-mitigated", "").lower() == "challenge":
+        return BlockedReason.BOT_WALL
+    if headers.get("x-amzn-waf-action", "").lower() in {"challenge", "captcha"}:
+        return BlockedReason.BOT_WALL
+    if page is None or (short_only and page.words >= SHORT_PAGE_WORDS):
+        return None
+    if any(m in page.html for m in _BOT_WALL_MARKERS) or _BOT_WALL_TITLES.search(page.title):
+        return BlockedReason.BOT_WALL
+    if any(m in page.html for m in _CAPTCHA_MARKERS) or _HUMAN_CHECK.search(page.text):
+        return BlockedReason.CAPTCHA
+    return None
+
+
+def _html_reason(page: _Page) -> BlockedReason | None:
+    if page.is_cookie_wall():
+        return BlockedReason.COOKIE_WALL
+    if page.has_password and page.words < SHORT_PAGE_WORDS:
+        return BlockedReason.LOGIN_WALL
+    if page.words < SHORT_PAGE_WORDS and _ERROR_TITLE.search(page.title):
+        return BlockedReason.ERROR_PAGE
+    if page.words < 5 and (page.scripts or _NEEDS_JS.search(page.noscript)):
+        return BlockedReason.NEEDS_JAVASCRIPT
+    if page.words == 0 and not page.embeds:
+        return BlockedReason.EMPTY_BODY
+    return None
+
+
+@dataclass
+class _Page:
+    html: str  # lower-cased source, for markers
+    title: str  # lower-cased
+    text: str  # lower-cased visible text
+    words: int
+    noscript: str
+    scripts: int
+    embeds: int  # iframe / embed / object: content we cannot see here
+    has_password: bool
+    consent_words: int  # words inside consent dialogs that offer an accept button
+    consent_phrases: int
+
+    @classmethod
+    def parse(cls, raw: bytes) -> _Page:
+        html = raw.decode("utf-8", errors="replace").lower()
+        try:
+            doc = lxml.html.document_fromstring(raw)
+        except (etree.ParserError, ValueError):
+            return cls(html, "", "", 0, "", 0, 0, False, 0, 0)
+        noscript = " ".join(el.text_content() for el in doc.iter("noscript")).lower()
+        scripts = sum(1 for _ in doc.iter("script"))
+        for el in list(doc.iter(*_INVISIBLE)):
+            el.drop_tree()
+        text = _squash(doc.text_content()).lower()
+        return cls(
+            html=html,
+            title=_squash(doc.findtext(".//title") or "").lower(),
+            text=text,
+            words=_count_words(text),
+            noscript=noscript,
+            scripts=scripts,
+            embeds=sum(1 for _ in doc.iter("iframe", "embed", "object")),
+            has_password=bool(doc.xpath("//input[translate(@type,'PASSWORD','password')='password']")),
+            consent_words=_consent_dialog_words(doc),
+            consent_phrases=len(set(_CONSENT_PHRASES.findall(text))),
+        )
+
+    def is_cookie_wall(self) -> bool:
+        outside = self.words - self.consent_words
+        if self.consent_words:
+            return outside < COOKIE_WALL_OUTSIDE_WORDS
+        # No recognisable container: a short page made of consent wording.
+        return self.consent_phrases >= 2 and self.words < COOKIE_WALL_OUTSIDE_WORDS * 2
+
+
+def _consent_dialog_words(doc: lxml.html.HtmlElement) -> int:
+    """Words in the outermost consent dialogs: elements named like a CMP (or dialogs) whose
+    text reads like a consent prompt, with a button labelled "Accept all" or the like, and
+    short enough to be a dialog rather than a cookie policy wrapped in a ``cookie-policy`` div."""
+    total = 0
+    for el in doc.iter():
+        if not isinstance(el.tag, str) or not _looks_like_consent_container(el):
+            continue
+        if _inside_counted(el):
+            continue
+        text = _squash(el.text_content()).lower()
+        words = _count_words(text)
+        if words <= CONSENT_DIALOG_MAX_WORDS and _CONSENT_PHRASES.search(text):
+            if _has_accept_button(el):
+                el.set("data-cw-consent", "1")
+                total += words
+    return total
+
+
+def _has_accept_button(el: lxml.html.HtmlElement) -> bool:
+    for button in el.xpath(".//button | .//*[@role='button'] | .//input | .//a"):
+        label = _squash(button.text_content() or button.get("value", "")).lower()
+        if _ACCEPT_BUTTON.fullmatch(label):
+            return True
+    return False
+
+
+def _looks_like_consent_container(el: lxml.html.HtmlElement) -> bool:
+    names = f"{el.get('id', '')} {el.get('class', '')}".lower()
+    dialog = el.tag == "dialog" or el.get("role") in {"dialog", "alertdialog"}
+    return bool(_CONSENT_CONTAINER.search(names)) or dialog
+
+
+def _inside_counted(el: lxml.html.HtmlElement) -> bool:
+    return any(a.get("data-cw-consent") for a in el.iterancestors())
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _count_words(text: str) -> int:
+    # Scripts written without spaces (CJK) count one word per two characters.
+    return len(text.split()) + len(_CJK.findall(text)) // 2

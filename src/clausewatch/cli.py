@@ -1,0 +1,446 @@
+"""`clausewatch`: a thin command line over the library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from clausewatch.config import Settings
+
+app = typer.Typer(
+    help="clausewatch: an evidence-grade archive of platform governance documents.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+registry_app = typer.Typer(
+    help="Registry files: platforms and their documents.", no_args_is_help=True
+)
+documents_app = typer.Typer(help="Documents, their versions and captures.", no_args_is_help=True)
+export_app = typer.Typer(help="Export the archive.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(registry_app, name="registry")
+app.add_typer(documents_app, name="documents")
+app.add_typer(export_app, name="export")
+
+console = Console(stderr=True)
+out = Console()
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data folder (default ./data or the config).")
+]
+DocIds = Annotated[
+    list[str] | None, typer.Argument(help="Document IDs (D-00001 …); default: all active.")
+]
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    return Settings(data_dir=data_dir) if data_dir else Settings()
+
+
+@contextmanager
+def open_archive(data_dir: Path | None) -> Iterator[Any]:
+    from clausewatch.archive.service import Archive
+
+    archive = Archive.open(settings_for(data_dir))
+    try:
+        yield archive
+    finally:
+        archive.close()
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal and not sys.stderr.isatty(),
+    )
+
+
+def fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(2)
+
+
+# -- db ---------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Create or migrate the database schema to the latest revision."""
+    from clausewatch.storage.db import make_engine
+    from clausewatch.storage.migrate import current_revision, upgrade
+
+    settings = settings_for(data_dir)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    out.print(f"schema at revision {current_revision(engine)} ({engine.url.render_as_string()})")
+
+
+# -- registry ---------------------------------------------------------------------------------
+
+
+def _registry(settings: Settings, paths: list[Path] | None = None) -> list[Any]:
+    from clausewatch.registry.loader import load_registry, starter_registry_path
+
+    chosen = paths or settings.registry_paths or [starter_registry_path()]
+    return load_registry(chosen)
+
+
+@registry_app.command("validate")
+def registry_validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders.")] = None,
+) -> None:
+    """Validate registry files; errors name the file and the field."""
+    from clausewatch.registry.loader import RegistryError
+
+    try:
+        platforms = _registry(Settings(), paths)
+    except RegistryError as exc:
+        raise fail(str(exc)) from exc
+    documents = sum(len(p.documents) for p in platforms)
+    out.print(f"ok: {len(platforms)} platforms, {documents} documents")
+
+
+@registry_app.command("list")
+def registry_list(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders.")] = None,
+) -> None:
+    """List the platforms and documents of the registry."""
+    table = Table("slug", "name", "category", "documents")
+    for platform in _registry(Settings(), paths):
+        table.add_row(
+            platform.slug,
+            platform.name,
+            platform.category,
+            ", ".join(d.type for d in platform.documents),
+        )
+    out.print(table)
+
+
+@registry_app.command("import-ota")
+def registry_import_ota(
+    declarations: Annotated[list[Path], typer.Argument(help="OTA declaration .json files.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the registry files.")],
+    category: Annotated[str, typer.Option(help="Category for the imported platforms.")] = (
+        "social-media"
+    ),
+) -> None:
+    """Convert Open Terms Archive declarations into registry files."""
+    from clausewatch.registry.ota import import_ota_declarations, write_registry
+
+    result = import_ota_declarations(declarations, category=category)
+    write_registry(result.platforms, out_dir)
+    out.print(f"wrote {len(result.platforms)} platforms to {out_dir}")
+    for item in result.skipped:
+        out.print(f"skipped: {item.platform} / {item.document}: {item.what} ({item.detail})")
+
+
+@app.command("sync")
+def sync(
+    data_dir: DataDir = None,
+    paths: Annotated[list[Path] | None, typer.Option("--registry", help="Registry paths.")] = None,
+) -> None:
+    """Load the registry into the archive (new platforms and documents, changed declarations)."""
+    with open_archive(data_dir) as archive:
+        report = archive.sync_registry(_registry(archive.settings, paths))
+    out.print(
+        f"platforms added: {report.platforms_added}, documents added: {report.documents_added}, "
+        f"declarations changed: {report.documents_updated}"
+    )
+
+
+# -- capture ----------------------------------------------------------------------------------
+
+
+def _cycle(archive: Any, ids: list[str] | None) -> Any:
+    from clausewatch.archive.cycle import CaptureCycle
+    from clausewatch.capture import CaptureClient
+
+    documents = archive.documents(ids=ids or ())
+    if not documents:
+        raise fail("no documents to check: run `clausewatch sync` first")
+
+    async def go() -> Any:
+        client = CaptureClient.from_settings(archive.settings)
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task("capturing", total=len(documents))
+                cycle = CaptureCycle(archive, client.fetch)
+                return await cycle.run(documents, progress=lambda _r: bar.advance(task))
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+@app.command("check")
+def check(ids: DocIds = None, data_dir: DataDir = None) -> None:
+    """Capture documents now: fetch, extract, and record versions or verification events."""
+    with open_archive(data_dir) as archive:
+        report = _cycle(archive, ids)
+    out.print(json.dumps(report.summary(), sort_keys=True))
+
+
+@app.command("run")
+def run(
+    data_dir: DataDir = None,
+    paths: Annotated[list[Path] | None, typer.Option("--registry", help="Registry paths.")] = None,
+) -> None:
+    """The main job: sync the registry, capture every document once, then verify the archive."""
+    from clausewatch.archive.evidence import verify_archive
+
+    with open_archive(data_dir) as archive:
+        archive.sync_registry(_registry(archive.settings, paths))
+        report = _cycle(archive, None)
+        with archive.sessions() as session:
+            verified = verify_archive(session, archive.store)
+        counts = archive.counts()
+    out.print(f"capture cycle: {json.dumps(report.summary(), sort_keys=True)}")
+    out.print(f"archive: {json.dumps(counts)}; verify: {'ok' if verified.ok else 'FAILED'}")
+    if not verified.ok:
+        raise typer.Exit(1)
+
+
+@app.command("extract")
+def extract_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Local HTML or PDF files (combined).")],
+) -> None:
+    """Print the Markdown the automatic extractor makes of local files."""
+    from clausewatch.extract import ExtractionError, extract_files
+
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise fail(f"not a file: {', '.join(missing)}")
+    try:
+        out.print(extract_files(files), markup=False, highlight=False, soft_wrap=True)
+    except ExtractionError as exc:
+        raise fail(str(exc)) from exc
+
+
+@app.command("reextract")
+def reextract_cmd(ids: DocIds = None, data_dir: DataDir = None) -> None:
+    """Rebuild current texts from stored snapshots (after an extractor or declaration change).
+    Differences are recorded as technical versions, never as changes."""
+    from clausewatch.archive.reextract import reextract
+
+    with open_archive(data_dir) as archive:
+        documents = archive.documents(ids=ids or ())
+        with progress_bar() as bar:
+            task = bar.add_task("re-extracting", total=len(documents))
+            report = reextract(archive, documents, progress=lambda: bar.advance(task))
+    out.print(
+        f"unchanged: {report.unchanged}, technical versions: {len(report.technical)}, "
+        f"skipped: {len(report.skipped)}"
+    )
+    for doc_id, why in report.skipped.items():
+        out.print(f"  {doc_id}: {why}")
+
+
+# -- import -----------------------------------------------------------------------------------
+
+
+@app.command("import")
+def import_cmd(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(help="OTA dataset .zip, *-versions git clone, or .jsonl[.xz] export."),
+    ],
+    data_dir: DataDir = None,
+    category: Annotated[str, typer.Option(help="Category for new platforms.")] = "social-media",
+) -> None:
+    """Import Open Terms Archive history (idempotent: records already imported are skipped)."""
+    from clausewatch.importers.ota import ImportFormatError, detect_source, import_history
+
+    with open_archive(data_dir) as archive:
+        for source in sources:
+            try:
+                reader = detect_source(source)
+            except ImportFormatError as exc:
+                raise fail(str(exc)) from exc
+            with progress_bar() as bar:
+                task = bar.add_task(f"importing {source.name}", total=None)
+                try:
+                    report = import_history(
+                        archive,
+                        reader(source),
+                        category=category,
+                        progress=lambda _r, t=task: bar.advance(t),  # type: ignore[misc]
+                    )
+                except ImportFormatError as exc:
+                    raise fail(str(exc)) from exc
+            out.print(
+                f"{source.name}: {report.records} records, {len(report.documents)} documents, "
+                f"already imported: {report.skipped_existing}, "
+                f"outcomes: {json.dumps(report.outcomes, sort_keys=True)}"
+            )
+
+
+# -- evidence ---------------------------------------------------------------------------------
+
+
+@app.command("verify")
+def verify(data_dir: DataDir = None) -> None:
+    """Re-hash every snapshot and version and check the capture log's hash chain."""
+    from clausewatch.archive.evidence import verify_archive
+
+    with open_archive(data_dir) as archive, archive.sessions() as session, progress_bar() as bar:
+        task = bar.add_task("verifying", total=archive.counts()["captures"])
+        report = verify_archive(session, archive.store, progress=lambda n: bar.advance(task, n))
+    for problem in report.problems:
+        out.print(f"[red]{problem.record}[/red]: {problem.what}")
+    out.print(
+        f"captures: {report.captures}, versions: {report.versions}, "
+        f"blobs re-hashed: {report.snapshots_checked}, problems: {len(report.problems)}"
+    )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@export_app.command("warc")
+def export_warc_cmd(
+    output: Annotated[Path, typer.Argument(help="Output .warc.gz file.")],
+    document: Annotated[str | None, typer.Option(help="Only this document (D-00001).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Write captures as a WARC file readable by standard web-archive tools."""
+    from clausewatch.archive.evidence import export_warc
+    from clausewatch.ids import parse_id
+
+    doc_id = parse_id(document, "D") if document else None
+    with open_archive(data_dir) as archive, archive.sessions() as session:
+        written = export_warc(session, archive.store, output, document_id=doc_id)
+    out.print(f"wrote {written} WARC response records to {output}")
+
+
+# -- documents --------------------------------------------------------------------------------
+
+
+@documents_app.command("list")
+def documents_list(
+    data_dir: DataDir = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """List documents with their current version and last verification."""
+    with open_archive(data_dir) as archive:
+        rows = [
+            {
+                "id": d.public_id,
+                "platform": d.platform.slug,
+                "type": d.doc_type,
+                "active": d.active,
+                "current_version": d.current_version.public_id if d.current_version else None,
+                "last_checked_at": _iso(d.last_checked_at),
+                "last_verified_at": _iso(d.last_verified_at),
+            }
+            for d in archive.documents(active_only=False)
+        ]
+    _emit(rows, fmt)
+
+
+@documents_app.command("show")
+def documents_show(
+    document: Annotated[str, typer.Argument(help="Document ID (D-00001).")],
+    data_dir: DataDir = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """A document's versions and captures, with Web Archive links."""
+    from clausewatch.archive.evidence import wayback_url
+    from clausewatch.ids import format_id, parse_id
+
+    try:
+        doc_id = parse_id(document, "D")
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    with open_archive(data_dir) as archive:
+        try:
+            doc = archive.document(doc_id)
+        except LookupError as exc:
+            raise fail(str(exc)) from exc
+        versions = [
+            {
+                "id": v.public_id,
+                "kind": v.kind,
+                "status": v.status,
+                "recorded_at": _iso(v.recorded_at),
+                "sha256": v.text_sha256,
+                "predecessor": format_id("V", v.predecessor_id) if v.predecessor_id else None,
+            }
+            for v in archive.versions(doc_id)
+        ]
+        captures = [
+            {
+                "id": c.public_id,
+                "at": _iso(c.started_at),
+                "url": c.url,
+                "status": c.status_code,
+                "fetcher": c.fetcher,
+                "outcome": c.outcome,
+                "reason": c.reason,
+                "snapshot_sha256": c.snapshot_sha256,
+                "version": format_id("V", c.version_id) if c.version_id else None,
+                "web_archive": wayback_url(c.url, c.started_at)
+                if c.url.startswith("http")
+                else None,
+            }
+            for c in archive.captures(doc_id)
+        ]
+    if fmt == "json":
+        out.print_json(
+            json.dumps({"id": doc.public_id, "versions": versions, "captures": captures})
+        )
+        return
+    out.print(f"{doc.public_id} {doc.platform.name} / {doc.doc_type}")
+    _emit(versions, "table")
+    _emit(captures, "table")
+
+
+@documents_app.command("text")
+def documents_text(
+    version: Annotated[str, typer.Argument(help="Version ID (V-000001).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Print the archived text of a version."""
+    from clausewatch.ids import parse_id
+    from clausewatch.storage.models import Version
+
+    with open_archive(data_dir) as archive, archive.sessions() as session:
+        row = session.get(Version, parse_id(version, "V"))
+        if row is None:
+            raise fail(f"no version {version}")
+        out.print(archive.version_text(row), markup=False, highlight=False, soft_wrap=True)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        out.print_json(json.dumps(rows))
+        return
+    if not rows:
+        out.print("(none)")
+        return
+    table = Table(*rows[0].keys())
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    out.print(table)
+
+
+def main() -> None:
+    app()

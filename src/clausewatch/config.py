@@ -1,0 +1,85 @@
+"""Settings, from a TOML file and `CLAUSEWATCH_*` environment variables.
+
+Precedence: environment > file (`CLAUSEWATCH_CONFIG` or `./clausewatch.toml`) > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from clausewatch import __version__
+
+DEFAULT_USER_AGENT = (
+    f"clausewatch/{__version__} (+https://github.com/clausewatch/clausewatch; "
+    "archives public terms and policies)"
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLAUSEWATCH_", extra="forbid")
+
+    data_dir: Path = Field(Path("data"), description="Folder for the embedded database and store")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/clausewatch.db"
+    )
+    snapshot_store: str | None = Field(
+        None, description="Snapshot store URL; default file://<data_dir>/snapshots"
+    )
+    registry_paths: list[Path] = Field(
+        default_factory=list, description="Registry files or folders; default: the starter registry"
+    )
+    fetch_concurrency: int = Field(8, ge=1, description="Documents fetched at once, all hosts")
+    per_host_delay: float = Field(1.0, ge=0, description="Seconds between requests to one host")
+    fetch_timeout: float = Field(30.0, gt=0, description="Seconds per request")
+    fetch_retries: int = Field(3, ge=0, description="Retries on transient errors")
+    max_body_bytes: int = Field(20_000_000, gt=0, description="Largest body accepted")
+    max_redirects: int = Field(10, ge=0)
+    user_agent: str = DEFAULT_USER_AGENT
+    browser_executable: Path = Field(Path("/usr/bin/chromium"), description="Chromium binary")
+    browser_fallback: bool = Field(True, description="Retry blocked HTTP responses in a browser")
+    confirm_delay: float = Field(
+        5.0, ge=0, description="Seconds before the confirming fetch of a detected change"
+    )
+    flipflop_window_days: float = Field(
+        7.0, ge=0, description="A→B→A within this window is one variant, not two changes"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("CLAUSEWATCH_CONFIG", "clausewatch.toml")
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'clausewatch.db'}"
+
+    @property
+    def resolved_snapshot_store(self) -> str:
+        return self.snapshot_store or f"file://{(self.data_dir / 'snapshots').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

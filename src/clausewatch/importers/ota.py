@@ -1,0 +1,288 @@
+"""Import Open Terms Archive history: dataset archives (.zip), `*-versions` git clones and the
+JSON-lines export. Every record goes through the same `Archive.record_check` path as a live
+capture, so noise rules (normalisation, flip-flops, technical re-extractions) apply equally."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import lzma
+import re
+import subprocess
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from clausewatch import extract
+from clausewatch.archive.decide import Outcome
+from clausewatch.archive.service import Archive, CheckInput, SourceCapture
+from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
+from clausewatch.storage.models import Capture
+
+IMPORT_FETCHER = "ota-import"
+_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})Z\.md$")
+
+
+class ImportFormatError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class OtaRecord:
+    service: str
+    terms_type: str
+    recorded_at: dt.datetime
+    kind: str  # first | change | technical_upgrade | deleted
+    text: str | None
+    ref: str  # a stable reference to the record in its source (commit or file path)
+    collection: str = "ota"
+    message: str = ""
+
+
+@dataclass
+class ImportReport:
+    records: int = 0
+    skipped_existing: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    documents: set[str] = field(default_factory=set)
+
+    def add(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def _parse_time(value: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def read_jsonl(path: Path) -> Iterator[OtaRecord]:
+    opener = lzma.open if path.suffix == ".xz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                yield OtaRecord(
+                    service=row["service"],
+                    terms_type=row["terms_type"],
+                    recorded_at=_parse_time(row["recorded_at"]),
+                    kind=row.get("kind", "change"),
+                    text=row.get("text"),
+                    ref=row.get("ota_commit") or f"{path.name}:{line_no}",
+                    collection=row.get("collection", "ota"),
+                    message=row.get("message", ""),
+                )
+            except (json.JSONDecodeError, KeyError, ValueError) as exc:
+                raise ImportFormatError(f"{path}:{line_no}: {exc}") from exc
+
+
+def read_dataset_zip(path: Path) -> Iterator[OtaRecord]:
+    """`<archive>/<service>/<terms type>/<YYYY-MM-DDTHH-MM-SSZ>.md` entries, oldest first."""
+    with zipfile.ZipFile(path) as archive:
+        entries = []
+        for name in archive.namelist():
+            parts = name.split("/")
+            match = _STAMP.search(name)
+            if len(parts) != 4 or not match:
+                continue
+            day, hh, mm, ss = match.groups()
+            when = _parse_time(f"{day}T{hh}:{mm}:{ss}+00:00")
+            entries.append((when, parts[1], parts[2], name))
+        if not entries:
+            raise ImportFormatError(f"{path}: no <service>/<terms type>/<date>.md entries")
+        seen: set[tuple[str, str]] = set()
+        for when, service, terms_type, name in sorted(entries):
+            key = (service, terms_type)
+            yield OtaRecord(
+                service=service,
+                terms_type=terms_type,
+                recorded_at=when,
+                kind="change" if key in seen else "first",
+                text=archive.read(name).decode("utf-8"),
+                ref=f"{path.name}:{name}",
+                collection=parts_collection(name),
+            )
+            seen.add(key)
+
+
+def parts_collection(name: str) -> str:
+    return name.split("/", 1)[0]
+
+
+def read_versions_repo(path: Path) -> Iterator[OtaRecord]:
+    """A local clone of an OTA `*-versions` repository: `<service>/<terms type>.md` files whose
+    commit messages say what happened ("Start tracking", "Record changes", "Apply technical or
+    declaration upgrade", "Delete")."""
+    if not (path / ".git").exists():
+        raise ImportFormatError(f"{path}: not a git repository")
+    log = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(path),
+            "log",
+            "--reverse",
+            "--format=@@%H%x09%cI%x09%s",
+            "--name-status",
+            "--no-renames",
+            "--",
+            "*.md",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    commit = when = subject = ""
+    for line in log.splitlines():
+        if line.startswith("@@"):
+            commit, stamp, subject = line[2:].split("\t", 2)
+            when = stamp
+            continue
+        if not line.strip():
+            continue
+        status, _, file = line.partition("\t")
+        parts = file.split("/")
+        if len(parts) != 2 or not file.endswith(".md") or parts[0].startswith("."):
+            continue
+        service, terms_type = parts[0], parts[1].removesuffix(".md")
+        text = None
+        if status != "D":
+            text = subprocess.run(
+                ["git", "-C", str(path), "show", f"{commit}:{file}"],
+                check=True,
+                capture_output=True,
+            ).stdout.decode("utf-8")
+        yield OtaRecord(
+            service=service,
+            terms_type=terms_type,
+            recorded_at=_parse_time(when),
+            kind=_kind_from_message(subject, status),
+            text=text,
+            ref=commit,
+            collection=path.name,
+            message=subject,
+        )
+
+
+def _kind_from_message(subject: str, status: str) -> str:
+    lowered = subject.lower()
+    if status == "D" or lowered.startswith("delete"):
+        return "deleted"
+    if "technical" in lowered or "upgrade" in lowered:
+        return "technical_upgrade"
+    if lowered.startswith("start tracking") or status == "A":
+        return "first"
+    return "change"
+
+
+def detect_source(path: Path) -> Callable[[Path], Iterator[OtaRecord]]:
+    if path.is_dir():
+        return read_versions_repo
+    if path.suffix == ".zip":
+        return read_dataset_zip
+    if path.name.endswith((".jsonl", ".jsonl.xz", ".json.xz")):
+        return read_jsonl
+    raise ImportFormatError(
+        f"{path}: not an Open Terms Archive source (a dataset .zip, a *-versions git clone, "
+        "or a .jsonl[.xz] export)"
+    )
+
+
+def slugify(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "unnamed"
+
+
+def import_history(
+    archive: Archive,
+    records: Iterator[OtaRecord],
+    *,
+    category: str = "social-media",
+    progress: Callable[[OtaRecord], None] | None = None,
+) -> ImportReport:
+    report = ImportReport()
+    with archive.sessions() as session:
+        done = set(session.scalars(select(Capture.url).where(Capture.fetcher == IMPORT_FETCHER)))
+    documents: dict[tuple[str, str], int] = {}
+    for record in records:
+        report.records += 1
+        source_ref = f"ota:{record.collection}/{record.service}/{record.terms_type}@{record.ref}"
+        if source_ref in done:
+            report.skipped_existing += 1
+            if progress:
+                progress(record)
+            continue
+        key = (record.service, record.terms_type)
+        if key not in documents:
+            documents[key] = archive.ensure_document(
+                _platform_for(record, category), record.terms_type
+            )
+        outcome = _import_record(archive, documents[key], record, source_ref)
+        report.add(outcome)
+        report.documents.add(f"{record.service} / {record.terms_type}")
+        if progress:
+            progress(record)
+    return report
+
+
+def _platform_for(record: OtaRecord, category: str) -> PlatformDeclaration:
+    placeholder = f"ota:{record.collection}/{record.service}/{record.terms_type}"
+    return PlatformDeclaration(
+        slug=slugify(record.service),
+        name=record.service,
+        category=category,
+        website="",
+        documents=(
+            DocumentDeclaration(
+                type=record.terms_type, sources=(SourceDeclaration(url=placeholder),)
+            ),
+        ),
+    )
+
+
+def _import_record(archive: Archive, document_id: int, record: OtaRecord, ref: str) -> str:
+    raw = (record.text or "").encode("utf-8")
+    snapshot = archive.store.put(raw) if record.text is not None else None
+    capture = SourceCapture(
+        url=ref,
+        final_url=ref,
+        fetcher=IMPORT_FETCHER,
+        started_at=record.recorded_at,
+        status_code=None,
+        headers={"x-ota-kind": record.kind, "x-ota-message": record.message[:500]},
+        snapshot_sha256=snapshot,
+        size=len(raw),
+    )
+    origin = {
+        "source": "open-terms-archive",
+        "collection": record.collection,
+        "ref": record.ref,
+        "kind": record.kind,
+    }
+    if record.kind == "deleted" or record.text is None:
+        check = CheckInput(
+            document_id=document_id,
+            captures=[capture],
+            checked_at=record.recorded_at,
+            failure=Outcome.DELETED,
+            reason="deleted in the source archive",
+        )
+    else:
+        text = extract.normalise_for_hash(record.text)
+        sha = extract.text_sha256(text)
+        archive.store.put(text.encode("utf-8"))
+        check = CheckInput(
+            document_id=document_id,
+            captures=[capture],
+            checked_at=record.recorded_at,
+            text=text,
+            text_sha256=sha,
+            require_confirmation=False,  # the source archive recorded it as a change already
+            technical=record.kind == "technical_upgrade",
+            origin=origin,
+            extractor_version=f"ota:{record.collection}",
+        )
+    return str(archive.record_check(check).outcome)

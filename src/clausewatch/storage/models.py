@@ -1,0 +1,191 @@
+"""The archive's tables. Rows are append-only where they are evidence (captures, versions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from clausewatch.ids import format_id
+from clausewatch.storage.db import JSONType, UTCDateTime, utcnow
+
+# Named constraints so that Alembic batch migrations work on SQLite.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite reuses the highest rowid after a delete unless AUTOINCREMENT is set; permanent IDs
+# are derived from primary keys, so every table with a public ID asks for it.
+AUTOINC = {"sqlite_autoincrement": True}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSONType}  # noqa: RUF012
+
+
+class Platform(Base):
+    __tablename__ = "platforms"
+    __table_args__ = AUTOINC
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(50))
+    jurisdictions: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    website: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    documents: Mapped[list[Document]] = relationship(back_populates="platform")
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("platform_id", "doc_type"), AUTOINC)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id"))
+    doc_type: Mapped[str] = mapped_column(String(200))
+    declaration: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    declaration_fingerprint: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("versions.id", use_alter=True), default=None
+    )
+    last_checked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_verified_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # Per-source validators of the last good capture, for conditional GETs: {url: {etag, ...}}
+    validators: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    platform: Mapped[Platform] = relationship(back_populates="documents")
+    current_version: Mapped[Version | None] = relationship(foreign_keys=[current_version_id])
+
+    @property
+    def public_id(self) -> str:
+        return format_id("D", self.id)
+
+
+class Capture(Base):
+    """One fetch of one source URL. Immutable once written; chained into the capture log."""
+
+    __tablename__ = "captures"
+    __table_args__ = (Index("ix_captures_document_started", "document_id", "started_at"), AUTOINC)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    check_id: Mapped[str] = mapped_column(String(32), index=True)  # groups one check's sources
+    source_index: Mapped[int] = mapped_column(Integer, default=0)
+    url: Mapped[str] = mapped_column(Text)
+    final_url: Mapped[str] = mapped_column(Text)
+    fetcher: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    redirect_chain: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    timings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[dt.datetime]
+    elapsed_ms: Mapped[float] = mapped_column(default=0.0)
+    snapshot_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The outcome of the check this capture belongs to: verified, not_modified, change_detected,
+    # new_version, first_version, unconfirmed, variant, failed, suspicious, imported.
+    outcome: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(Text)
+    text_sha256: Mapped[str | None] = mapped_column(String(64))  # normalised document text
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"))
+    chain_prev: Mapped[str] = mapped_column(String(64))
+    chain_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    document: Mapped[Document] = relationship()
+
+    @property
+    def public_id(self) -> str:
+        return format_id("CAP", self.id)
+
+
+class Version(Base):
+    """The normalised text of a document when it changed substantively."""
+
+    __tablename__ = "versions"
+    __table_args__ = (Index("ix_versions_document_recorded", "document_id", "recorded_at"), AUTOINC)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    predecessor_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    text_length: Mapped[int] = mapped_column(Integer)
+    # first | change | technical (re-extraction, never a change) | flip_flop_revert
+    kind: Mapped[str] = mapped_column(String(30))
+    # active: part of the document's history; variant: a flip-flop variant folded into another
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)  # first seen
+    extractor_version: Mapped[str] = mapped_column(String(20))
+    declaration_fingerprint: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # import provenance
+
+    document: Mapped[Document] = relationship(foreign_keys=[document_id])
+    predecessor: Mapped[Version | None] = relationship(remote_side=[id])
+
+    @property
+    def public_id(self) -> str:
+        return format_id("V", self.id)
+
+
+class VersionCapture(Base):
+    """Which captures a version's text was extracted from (several for combined documents)."""
+
+    __tablename__ = "version_captures"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), primary_key=True)
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"), primary_key=True)
+
+
+class Variant(Base):
+    """A text that flip-flopped with a document's version inside the window: seeing it again is a
+    verification of ``version_id``, not a change."""
+
+    __tablename__ = "variants"
+    __table_args__ = (UniqueConstraint("document_id", "text_sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PendingChange(Base):
+    """A detected change that waits for its confirming fetch. At most one per document."""
+
+    __tablename__ = "pending_changes"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[dt.datetime]
+    capture_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
+
+
+class LogHead(Base):
+    """The head of the capture hash chain: one row, locked by every append."""
+
+    __tablename__ = "log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_capture_id: Mapped[int] = mapped_column(Integer, default=0)
+    chain_hash: Mapped[str] = mapped_column(String(64))
