@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import mimetypes
+import sys
 import threading
 import time
 import uuid
@@ -539,6 +540,11 @@ class _Listener(ThreadingHTTPServer):
     def __init__(self, owner: LoopbackServer) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.owner = owner
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Clients hanging up (timeouts, size caps, keep-alive closes) are expected here.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class LoopbackServer:

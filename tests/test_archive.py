@@ -261,12 +261,13 @@ def test_warc_export_is_readable_by_warcio(sqlite_archive: Archive) -> None:
         written = export_warc(session, sqlite_archive.store, buffer)
     assert written == 4  # the failed capture has no body
     buffer.seek(0)
-    records = [r for r in ArchiveIterator(buffer) if r.rec_type == "response"]
-    assert len(records) == 4
-    first = records[0]
-    assert first.rec_headers.get_header("WARC-Target-URI") == URL
-    assert first.http_headers.get_statuscode() == "200"
-    assert first.content_stream().read() == BODY.encode()
+    seen = []
+    for record in ArchiveIterator(buffer):  # a stream: read each payload while on it
+        assert record.rec_type == "response"
+        assert record.rec_headers.get_header("WARC-Target-URI") == URL
+        assert record.http_headers.get_statuscode() == "200"
+        seen.append(record.content_stream().read())
+    assert seen == [BODY.encode()] * 4
 
 
 def test_wayback_url() -> None:

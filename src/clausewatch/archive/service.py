@@ -379,11 +379,15 @@ class Archive:
         current.status = "flip_flop"
         previous = session.get(Version, current.predecessor_id)
         assert previous is not None
-        session.add(
-            Variant(
-                document_id=document.id, text_sha256=current.text_sha256, version_id=previous.id
+        variant = session.scalars(
+            select(Variant).where(
+                Variant.document_id == document.id, Variant.text_sha256 == current.text_sha256
             )
-        )
+        ).first()
+        if variant is None:
+            variant = Variant(document_id=document.id, text_sha256=current.text_sha256)
+            session.add(variant)
+        variant.version_id = previous.id  # a text is a variant of one version at a time
         document.current_version_id = previous.id
         document.current_version = previous
 

@@ -229,7 +229,9 @@ class _Page:
             noscript=noscript,
             scripts=scripts,
             embeds=sum(1 for _ in doc.iter("iframe", "embed", "object")),
-            has_password=bool(doc.xpath("//input[translate(@type,'PASSWORD','password')='password']")),
+            has_password=bool(
+                doc.xpath("//input[translate(@type,'PASSWORD','password')='password']")
+            ),
             consent_words=_consent_dialog_words(doc),
             consent_phrases=len(set(_CONSENT_PHRASES.findall(text))),
         )
@@ -254,10 +256,10 @@ def _consent_dialog_words(doc: lxml.html.HtmlElement) -> int:
             continue
         text = _squash(el.text_content()).lower()
         words = _count_words(text)
-        if words <= CONSENT_DIALOG_MAX_WORDS and _CONSENT_PHRASES.search(text):
-            if _has_accept_button(el):
-                el.set("data-cw-consent", "1")
-                total += words
+        dialog_like = words <= CONSENT_DIALOG_MAX_WORDS and _CONSENT_PHRASES.search(text)
+        if dialog_like and _has_accept_button(el):
+            el.set("data-cw-consent", "1")
+            total += words
     return total
 
 

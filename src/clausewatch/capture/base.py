@@ -44,6 +44,8 @@ class FetchResult:
     error: str | None = None  # transport error, timeout, size cap, robots disallow, ...
     blocked_reason: str | None = None  # bot wall, captcha, cookie wall, login wall, error page
     not_modified: bool = False  # 304 to a conditional GET
+    # The HTTP attempt this browser result replaced (blocked or needing JavaScript), if any.
+    fallback_from: FetchResult | None = None
 
     @property
     def ok(self) -> bool:

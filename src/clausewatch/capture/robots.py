@@ -30,14 +30,14 @@ def product_token(user_agent: str) -> str:
 
 @dataclass
 class _Entry:
-    rules: Protego | None  # None with allow_all deciding
-    allow_all: bool
+    rules: Protego | None  # None: ``refusal`` decides for every URL
+    refusal: str | None  # why everything is disallowed, when it is
     expires: float
 
-    def allows(self, url: str, agent: str) -> bool:
+    def refuses(self, url: str, agent: str) -> str | None:
         if self.rules is None:
-            return self.allow_all
-        return bool(self.rules.can_fetch(url, agent))
+            return self.refusal
+        return None if self.rules.can_fetch(url, agent) else f"disallowed by robots.txt: {url}"
 
 
 class RobotsCache:
@@ -64,8 +64,12 @@ class RobotsCache:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def allowed(self, url: str, user_agent: str) -> bool:
+        return await self.refusal(url, user_agent) is None
+
+    async def refusal(self, url: str, user_agent: str) -> str | None:
+        """None when ``url`` may be fetched, else why not."""
         entry = await self._entry(origin_of(url))
-        return entry.allows(url, product_token(user_agent))
+        return entry.refuses(url, product_token(user_agent))
 
     def clear(self) -> None:
         self._entries.clear()
@@ -82,7 +86,9 @@ class RobotsCache:
         now = self._clock()
         if status is not None and 200 <= status < 300:
             text = body[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")
-            return _Entry(Protego.parse(text), True, now + self.ttl)
+            return _Entry(Protego.parse(text), None, now + self.ttl)
         if status is not None and 400 <= status < 500 and status != 429:
-            return _Entry(None, True, now + self.ttl)
-        return _Entry(None, False, now + self.error_ttl)
+            return _Entry(None, None, now + self.ttl)
+        why = "unreachable" if status is None else f"answered {status}"
+        refusal = f"robots.txt {why}: everything disallowed for now (RFC 9309)"
+        return _Entry(None, refusal, now + self.error_ttl)

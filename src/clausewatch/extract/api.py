@@ -48,8 +48,15 @@ def _plain_text(content: bytes, content_type: str) -> str:
 
 
 def combine_markdown(parts: Sequence[str]) -> str:
-    """One document from several sources, joined by a ``- - -`` line, as Open Terms Archive does."""
-    texts = [part.strip() for part in parts if part.strip()]
+    """One document from several sources, joined by a ``- - -`` line, as Open Terms Archive does.
+
+    Empty parts are skipped, and so is a part identical to an earlier one.
+    """
+    texts: list[str] = []
+    for part in parts:
+        # Two sources that yield the same text (e.g. both redirect to one page) count once.
+        if part.strip() and part.strip() not in texts:
+            texts.append(part.strip())
     return SOURCE_SEPARATOR.join(texts) + "\n" if texts else ""
 
 

@@ -109,6 +109,8 @@ def _is_boilerplate(el: HtmlElement) -> bool:
             a.tag in _SEMANTIC_ROOTS or a.get("role") == "main" for a in el.iterancestors()
         )
         return not inside_content and (el.tag == "footer" or not _has_h1(el))
+    if el.tag in _HEADINGS or _has_h1(el):
+        return False  # a heading, or a block holding the page title, is content whatever its class
     return bool(_BOILERPLATE_WORDS.search(_words(el)))
 
 
@@ -124,7 +126,7 @@ def remove_boilerplate(body: HtmlElement) -> None:
         if not isinstance(el.tag, str) or el is body or el.getparent() is None:
             continue
         mass = masses.get(el, Mass())
-        if mass.prose > 0.3 * total:
+        if mass.prose > 0.3 * total and mass.prose > 500:
             continue  # a layout wrapper with a boilerplate-sounding name
         if _is_landmark_boilerplate(el):
             drop(el)

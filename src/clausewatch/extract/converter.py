@@ -7,10 +7,11 @@ from typing import Any
 
 from markdownify import ATX, BACKSLASH, MarkdownConverter
 
+_CELL = frozenset({"td", "th"})
+_CELL_BREAKS = re.compile(r"[ \t]*\n(?:[ \t]*\n)+[ \t]*")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _TRAILING_SPACE = re.compile(r"[ \t]+$", re.M)
 _EMPTY_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+\.)[ \t]*$\n?", re.M)
-_EMPTY_EMPHASIS = re.compile(r"(?<![*\w])(\*{1,2})\s*\1(?![*\w])")
 # Invisible characters that only add noise to text (word joiners, zero-width spaces, soft hyphens).
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 _ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
@@ -27,7 +28,6 @@ class LegalMarkdownConverter(MarkdownConverter):
         options.setdefault("heading_style", ATX)
         options.setdefault("bullets", "-")
         options.setdefault("newline_style", BACKSLASH)
-        options.setdefault("escape_underscores", False)  # identifiers like utm_source stay readable
         options.setdefault("strip_document", "strip")
         options.setdefault("table_infer_header", True)
         options.setdefault("bs4_options", "lxml")
@@ -43,6 +43,28 @@ class LegalMarkdownConverter(MarkdownConverter):
         if not text.strip():
             return ""  # anchor-only headings carry no text
         return super().convert_hN(n, el, text, parent_tags)
+
+    def convert_p(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        if parent_tags & _CELL:
+            return "\n\n" + text.strip() + "\n\n"  # becomes <br><br> in the cell
+        return super().convert_p(el, text, parent_tags)
+
+    def convert_div(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        if parent_tags & _CELL:
+            return "\n" + text.strip() + "\n"  # a layout block in a cell: one <br>
+        return super().convert_div(el, text, parent_tags)
+
+    def convert_br(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        if parent_tags & _CELL:
+            return "\n"
+        return super().convert_br(el, text, parent_tags)
+
+    def convert_td(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        # GFM cells are one line: line structure inside a cell is kept as <br>, the usual idiom.
+        cell = _CELL_BREAKS.sub("\n\n", text.strip()).replace("\n", "<br>")
+        return super().convert_td(el, cell, parent_tags)
+
+    convert_th = convert_td
 
     def convert_pre(self, el: Any, text: str, parent_tags: set[str]) -> str:
         # Legal pages use <pre> for addresses and ASCII art alike; keep the text, not a code fence.
@@ -63,7 +85,6 @@ def tidy_markdown(markdown: str) -> str:
     text = _INVISIBLE.sub("", markdown)
     text = _ODD_SPACES.sub(" ", text)
     text = _TRAILING_SPACE.sub("", text)
-    text = _EMPTY_EMPHASIS.sub("", text)
     text = _EMPTY_ITEM.sub("", text)
     text = _BLANK_RUNS.sub("\n\n", text)
     return text.strip() + "\n" if text.strip() else ""

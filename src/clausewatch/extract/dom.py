@@ -28,6 +28,13 @@ NON_CONTENT_TAGS = (
 )  # fmt: skip
 _HIDDEN_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
 _WS = re.compile(r"\s+")
+# Text for screen readers only ("(opens in a new window)", an icon's name): UI, not document.
+_SCREEN_READER_ONLY = re.compile(
+    r"(?:^|\s)(?:sr-only|visually-?hidden|screen-?reader-(?:text|only)|a11y-hidden|assistive-text)"
+    r"(?:\s|$)",
+    re.I,
+)
+_ICON_CLASS = re.compile(r"(?:^|\s)(?:fa[srbl]?|fa-[\w-]+|material-(?:icons|symbols)[\w-]*|glyphicon|icon)(?:\s|$)")
 
 
 def parse_html(html: str) -> HtmlElement:
@@ -71,6 +78,19 @@ def _expanders(root: HtmlElement) -> set[str]:
     }
 
 
+def is_assistive_only(el: HtmlElement) -> bool:
+    """Screen-reader-only labels, icon-font ligatures and ``role=img`` widgets."""
+    if el.get("role") == "img":
+        return True
+    short = len(el.text_content()) <= 80
+    if short and (el.get("data-sr-only") or _SCREEN_READER_ONLY.search(el.get("class", ""))):
+        return True
+    text = el.text_content().strip()
+    return bool(
+        text and " " not in text and len(text) <= 40 and _ICON_CLASS.search(el.get("class", ""))
+    )
+
+
 def is_hidden(el: HtmlElement) -> bool:
     if el.get("hidden") is not None and el.get("hidden") != "until-found":
         return True
@@ -98,6 +118,8 @@ def remove_non_content(root: HtmlElement) -> None:
         if el.tag == "button" and not _is_disclosure_trigger(el):
             drop(el)
         elif is_hidden(el) and not _is_panel(el, panels, expanders):
+            drop(el)
+        elif is_assistive_only(el):
             drop(el)
 
 

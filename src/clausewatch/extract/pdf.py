@@ -168,7 +168,9 @@ def _heading_level(line: Line, body: float, levels: dict[float, int]) -> int:
     if line.size in levels:
         return levels[line.size]
     if line.bold and line.size >= body * 0.95 and not line.text.endswith((",", ";")):
-        return min(len(levels) + 1, 6)
+        # Body-size bold headings: legal documents put the higher level in capitals.
+        capitals = line.text.upper() == line.text
+        return min(len(levels) + (1 if capitals else 2), 6)
     return 0
 
 
@@ -205,7 +207,16 @@ def _assemble(lines: list[Line]) -> str:
             paragraph.append(_BULLET.sub("- ", line.text, count=1))
         previous, previous_level = line, level
     flush()
-    return "\n\n".join(blocks)
+    return _join_blocks(blocks)
+
+
+def _join_blocks(blocks: list[str]) -> str:
+    """Blank lines between blocks, but consecutive list items form one tight list."""
+    out = ""
+    for block in blocks:
+        tight = out.rsplit("\n", 1)[-1].startswith("- ") and block.startswith("- ")
+        out += ("\n" if tight else "\n\n") + block if out else block
+    return out
 
 
 def _close(previous: Line | None, line: Line, normal_gap: float) -> bool:
