@@ -473,6 +473,7 @@ FAULT_PATHS: dict[str, str] = {
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so a truncated body is really truncated
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     server: _Listener
 
     def do_GET(self) -> None:
@@ -581,7 +582,9 @@ class LoopbackServer:
     def add_listener(self) -> str:
         """Open another port served by the same routes; returns its base URL."""
         listener = _Listener(self)
-        thread = threading.Thread(target=listener.serve_forever, daemon=True, name="loopback")
+        thread = threading.Thread(
+            target=listener.serve_forever, args=(0.05,), daemon=True, name="loopback"
+        )
         thread.start()
         self._listeners.append((listener, thread))
         return f"http://127.0.0.1:{listener.server_address[1]}"

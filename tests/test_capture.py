@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
@@ -429,7 +430,7 @@ def test_one_request_at_a_time_per_host_with_a_delay(loopback: LoopbackServer) -
 
     run(go())
     times = [r.received_at for r in loopback.requests_for("/hold")]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 4 and loopback.max_in_flight == 1
     assert min(gaps) >= 0.2 + 0.05 - 0.01  # the delay runs from the end of the previous request
 
@@ -490,7 +491,7 @@ def test_from_settings() -> None:
     run(go())
 
 
-# --- the client, without a browser ------------------------------------------------------------------
+# --- the client, without a browser -----------------------------------------------------------
 
 
 def test_client_without_fallback_keeps_the_http_result(loopback: LoopbackServer) -> None:

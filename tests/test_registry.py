@@ -10,6 +10,7 @@ import pytest
 
 from clausewatch.registry import (
     CATEGORIES,
+    DOCUMENT_TYPES,
     DocumentDeclaration,
     RangeSelector,
     RegistryError,
@@ -342,10 +343,12 @@ def test_range_selector_needs_one_start_and_one_end() -> None:
 def test_vocabulary_lists_are_documented() -> None:
     docs = (Path(__file__).resolve().parents[1] / "docs" / "registry.md").read_text()
     for category in CATEGORIES:
-        assert f"`{category}`" in docs, category
+        assert f"| `{category}` |" in docs, category
+    for document_type in DOCUMENT_TYPES:
+        assert f"| {document_type} |" in docs, document_type
 
 
-# --- the Open Terms Archive importer ---------------------------------------------------------------
+# --- the Open Terms Archive importer -------------------------------------------------------------
 
 needs_ota = pytest.mark.skipif(not OTA_DECLARATIONS.is_dir(), reason="shared OTA data not present")
 
@@ -364,8 +367,8 @@ def test_ota_import_counts(ota) -> None:
     assert any(s.platform == "twitter" and s.what == "platform" for s in ota.skipped)
     by_slug = {p.slug: p for p in ota.platforms}
     assert by_slug["facebook"].website == "https://www.facebook.com"
-    assert by_slug["truthsocial"].category == "social-media"
-    assert by_slug["truthsocial"].jurisdictions == ()
+    assert by_slug["truth-social"].category == "social-media"
+    assert by_slug["truth-social"].jurisdictions == ()
 
 
 @needs_ota
@@ -420,8 +423,9 @@ def test_ota_history_and_unknown_fields(tmp_path: Path) -> None:
             {"fetch": "https://acme.example/old", "select": "main", "validUntil": "2020-01-01"},
             {"fetch": "https://acme.example/tos.pdf"}
           ],
-          "Privacy Policy": {"fetch": "https://acme.example/p", "filter": [{"removeQueryParams": ["utm"]}],
-                             "select": "div[", "executeClientScripts": true},
+          "Privacy Policy": {"fetch": "https://acme.example/p", "select": "div[",
+                             "filter": [{"removeQueryParams": ["utm"]}],
+                             "executeClientScripts": true},
           "Secret Sauce": {"fetch": "https://acme.example/s"},
           "Imprint": {"fetch": "https://acme.example/i", "foo": 1}
         }}

@@ -15,10 +15,23 @@ from clausewatch import extract
 from clausewatch.archive.decide import Outcome
 from clausewatch.archive.quality import assess_text
 from clausewatch.archive.service import Archive, CheckInput, CheckRecord, SourceCapture
+from clausewatch.capture.assess import BlockedReason
 from clausewatch.capture.base import FetchRequest, FetchResult
 from clausewatch.registry.models import DocumentDeclaration, SourceDeclaration
 from clausewatch.storage.db import utcnow
 from clausewatch.storage.models import Document
+
+# Responses that plainly failed; every other blocked reason is content that pretends to be the
+# document (a wall, a captcha, an error page served with 200) and is recorded as suspicious.
+FAILED_REASONS = frozenset(
+    {
+        BlockedReason.HTTP_4XX,
+        BlockedReason.HTTP_5XX,
+        BlockedReason.NOT_FOUND,
+        BlockedReason.RATE_LIMITED,
+        BlockedReason.UNFOLLOWED_REDIRECT,
+    }
+)
 
 FetchFn = Callable[[FetchRequest], Awaitable[FetchResult]]
 ProgressFn = Callable[[CheckRecord], None]
@@ -79,9 +92,10 @@ def extract_document(
         if result.error:
             return ExtractedText(failure=Outcome.FAILED, reason=f"{result.url}: {result.error}")
         if result.blocked_reason:
-            return ExtractedText(
-                failure=Outcome.SUSPICIOUS, reason=f"{result.url}: {result.blocked_reason}"
+            failure = (
+                Outcome.FAILED if result.blocked_reason in FAILED_REASONS else Outcome.SUSPICIOUS
             )
+            return ExtractedText(failure=failure, reason=f"{result.url}: {result.blocked_reason}")
         if not result.ok:
             return ExtractedText(
                 failure=Outcome.FAILED, reason=f"{result.url}: HTTP status {result.status}"

@@ -17,7 +17,7 @@ from clausewatch.capture.robots import RobotsCache
 from clausewatch.config import DEFAULT_USER_AGENT
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Playwright, Response, Route
+    from playwright.async_api import Browser, Page, Playwright, Response, Route
 
     from clausewatch.config import Settings
 
@@ -55,7 +55,8 @@ class BrowserFetcher:
     """One Chromium per fetcher, one fresh context (no cookies, no cache) per fetch.
 
     Images, fonts and media are not downloaded. After the ``load`` event it waits for network
-    idle, at most ``network_idle_timeout`` seconds, then serialises the DOM: ``content`` is that
+    idle (no request in flight for ``network_idle_quiet`` seconds), at most
+    ``network_idle_timeout`` seconds, then serialises the DOM: ``content`` is that
     HTML in UTF-8 with content-type ``text/html; charset=utf-8`` (the main response's own
     content-type and length are kept as ``x-original-content-type`` / ``-length``). Status and
     headers are the main response's; ``final_url`` is the page's URL after redirects.
@@ -72,6 +73,7 @@ class BrowserFetcher:
         user_agent: str | None = None,
         timeout: float = 30.0,
         network_idle_timeout: float = 5.0,
+        network_idle_quiet: float = 0.5,
         max_body_bytes: int = 20_000_000,
         concurrency: int = 2,
         block_resources: Iterable[str] = BLOCKED_RESOURCES,
@@ -84,6 +86,7 @@ class BrowserFetcher:
         self.user_agent = user_agent
         self.timeout = timeout
         self.network_idle_timeout = network_idle_timeout
+        self.network_idle_quiet = network_idle_quiet
         self.max_body_bytes = max_body_bytes
         self.block_resources = frozenset(block_resources)
         self.gate = gate or HostGate(0.0)
@@ -156,13 +159,14 @@ class BrowserFetcher:
             try:
                 page = await context.new_page()
                 await page.route("**/*", self._filter)
+                watch = _NetworkWatch(page)
                 t0 = time.monotonic()
                 async with self.gate.slot(request.url):
                     response = await page.goto(
                         request.url, wait_until="load", timeout=self.timeout * 1000
                     )
                 result.timings["load_ms"] = (time.monotonic() - t0) * 1000
-                await self._settle(page)
+                await self._settle(watch)
                 result.timings["total_ms"] = (time.monotonic() - t0) * 1000
                 if response is None:
                     result.error = "browser error: navigation produced no response"
@@ -184,14 +188,12 @@ class BrowserFetcher:
         else:
             result.content = content
 
-    async def _settle(self, page: Any) -> None:
-        """Wait for network idle, but never longer than ``network_idle_timeout``: some pages
-        poll forever."""
-        try:
-            await page.wait_for_load_state("networkidle", timeout=self.network_idle_timeout * 1000)
-        except Exception as exc:
-            if type(exc).__name__ != "TimeoutError":
-                raise
+    async def _settle(self, watch: _NetworkWatch) -> None:
+        """Wait for network idle (nothing in flight for ``network_idle_quiet`` seconds), but
+        never longer than ``network_idle_timeout``: some pages poll forever."""
+        deadline = time.monotonic() + self.network_idle_timeout
+        while time.monotonic() < deadline and not watch.quiet_for(self.network_idle_quiet):
+            await asyncio.sleep(0.02)
 
     async def _filter(self, route: Route) -> None:
         if route.request.resource_type in self.block_resources:
@@ -216,6 +218,29 @@ class BrowserFetcher:
                     timeout=self.timeout * 1000,
                 )
             return self._browser
+
+
+class _NetworkWatch:
+    """Counts the page's requests in flight, like playwright's "networkidle" but with a
+    configurable quiet period (its own is fixed at 500 ms)."""
+
+    def __init__(self, page: Page) -> None:
+        self.in_flight = 0
+        self.changed_at = time.monotonic()
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
+
+    def _started(self, _request: object) -> None:
+        self.in_flight += 1
+        self.changed_at = time.monotonic()
+
+    def _ended(self, _request: object) -> None:
+        self.in_flight = max(0, self.in_flight - 1)
+        self.changed_at = time.monotonic()
+
+    def quiet_for(self, seconds: float) -> bool:
+        return self.in_flight == 0 and time.monotonic() - self.changed_at >= seconds
 
 
 async def _redirect_chain(response: Response) -> list[Redirect]:

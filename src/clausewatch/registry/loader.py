@@ -546,8 +546,10 @@ def _registry_files(paths: Iterable[Path]) -> tuple[list[Path], list[RegistryIss
             files.append(path)
         else:
             issues.append(RegistryIssue(str(path), "", "not a .yaml, .yml or .json file"))
-    unique = list({file.resolve(): file for file in reversed(files)}.values())[::-1]
-    return unique, issues
+    unique: dict[Path, Path] = {}  # a file named twice (itself and via its folder) loads once
+    for file in files:
+        unique.setdefault(file.resolve(), file)
+    return list(unique.values()), issues
 
 
 def _is_registry_file(path: Path) -> bool:

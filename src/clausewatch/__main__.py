@@ -1,0 +1,3 @@
+from clausewatch.cli import main
+
+main()
