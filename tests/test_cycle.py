@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from loopback import LoopbackServer, Response, policy_page
+from loopback import LoopbackServer, Response, conditional, policy_page
 
 from clausewatch.archive.cycle import CaptureCycle
 from clausewatch.archive.decide import Outcome
@@ -179,6 +179,17 @@ def test_conditional_get_304_is_a_verification(archive: Archive, loopback: Loopb
     assert "if-none-match" in second.headers
     last = archive.captures(doc)[-1]
     assert last.status_code == 304 and last.snapshot_sha256 is None
+
+
+def test_a_change_behind_etags_is_still_confirmed(archive: Archive, loopback: LoopbackServer):
+    loopback.route("/doc", conditional(Response(body=GOOD), etag='"v1"', last_modified=None))
+    (doc,) = register(archive, ("Terms of Service", [loopback.url("/doc")]))
+    run_check(archive, doc)
+    assert run_check(archive, doc) == Outcome.VERIFIED  # a 304
+    loopback.route("/doc", conditional(Response(body=CHANGED), etag='"v2"', last_modified=None))
+    assert run_check(archive, doc) == Outcome.NEW_VERSION
+    assert run_check(archive, doc) == Outcome.VERIFIED
+    assert loopback.requests_for("/doc")[-1].headers["if-none-match"] == '"v2"'
 
 
 def test_wrong_charset_still_gives_the_right_text(archive: Archive, loopback: LoopbackServer):

@@ -388,7 +388,11 @@ def test_ota_combine_inherits_document_options(ota) -> None:
 def test_ota_range_selectors_are_kept(ota) -> None:
     spotify = next(p for p in ota.platforms if p.slug == "spotify")
     privacy = next(d for d in spotify.documents if d.type == "Privacy Policy")
-    assert privacy.sources[0].select == (RangeSelector(start_before="h1", end_before="footer"),)
+    (selector,) = privacy.sources[0].select
+    assert selector == RangeSelector(start_before="h1", end_before="footer")
+    assert dict(selector) == {"startBefore": "h1", "endBefore": "footer"}  # OTA's own keys
+    # Declarations are stored as JSON by the archive and read back with model_validate.
+    assert DocumentDeclaration.model_validate(privacy.model_dump(mode="json")) == privacy
 
 
 @needs_ota
@@ -432,7 +436,7 @@ def test_ota_history_and_unknown_fields(tmp_path: Path) -> None:
         """,
     )
     write(tmp_path, "Acme Corp.history.json", "{}")
-    result = import_ota_declarations([tmp_path], category="e-commerce", jurisdictions=["DE"])
+    result = import_ota_declarations([tmp_path], category="e-commerce", jurisdictions=["de"])
     (platform,) = result.platforms
     assert (platform.slug, platform.category, platform.jurisdictions) == (
         "acme-corp",

@@ -159,16 +159,19 @@ class CaptureCycle:
         results = await asyncio.gather(*(self.fetch(request) for _, request in pairs))
         snapshots = [self.archive.store.put(r.content) if r.content else None for r in results]
         current = document.current_version
-        previous_text = self.archive.version_text(current) if current else None
-        extracted = await asyncio.to_thread(
-            extract_document,
-            self.archive,
-            document.id,
-            [s for s, _ in pairs],
-            results,
-            snapshots,
-            previous_text,
-        )
+        if current is not None and self.unchanged_bytes(document, pairs, results):
+            # Same bytes, same extractor, same declaration: the same text, so skip extraction.
+            extracted = ExtractedText(sha256=current.text_sha256)
+        else:
+            extracted = await asyncio.to_thread(
+                extract_document,
+                self.archive,
+                document.id,
+                [s for s, _ in pairs],
+                results,
+                snapshots,
+                self.archive.version_text(current) if current else None,
+            )
         if extracted.text is not None:
             self.archive.store.put(extracted.text.encode("utf-8"))
         record = self.archive.record_check(
@@ -190,6 +193,28 @@ class CaptureCycle:
             await asyncio.sleep(self.confirm_delay)
             return await self.check(self.archive.document(document.id), confirming=True)
         return record
+
+    def unchanged_bytes(
+        self,
+        document: Document,
+        pairs: Sequence[tuple[SourceDeclaration, FetchRequest]],
+        results: Sequence[FetchResult],
+    ) -> bool:
+        current = document.current_version
+        if (
+            current is None
+            or current.extractor_version != extract.EXTRACTOR_VERSION
+            or current.declaration_fingerprint != document.declaration_fingerprint
+            or not all(r.ok for r in results)
+        ):
+            return False
+        for (source, _), result in zip(pairs, results, strict=True):
+            if result.not_modified:
+                continue
+            last = self.archive.last_snapshot(document.id, source.url, current.text_sha256)
+            if last != result.sha256:
+                return False
+        return True
 
     async def run(
         self, documents: Sequence[Document], progress: ProgressFn | None = None

@@ -228,20 +228,26 @@ class Archive:
                 query = query.where(Capture.document_id == document_id)
             return list(session.scalars(query))
 
-    def last_snapshot(self, document_id: int, url: str) -> str | None:
-        """The snapshot of the latest capture of ``url`` that had content (for 304 answers)."""
+    def last_snapshot(
+        self, document_id: int, url: str, text_sha256: str | None = None
+    ) -> str | None:
+        """The snapshot of the latest capture of ``url`` that had content (for 304 answers),
+        optionally only among captures whose document text was ``text_sha256``."""
+        query = (
+            select(Capture.snapshot_sha256)
+            .where(
+                Capture.document_id == document_id,
+                Capture.url == url,
+                Capture.snapshot_sha256.is_not(None),
+                Capture.outcome.not_in([Outcome.FAILED, Outcome.SUSPICIOUS]),
+            )
+            .order_by(Capture.id.desc())
+            .limit(1)
+        )
+        if text_sha256 is not None:
+            query = query.where(Capture.text_sha256 == text_sha256)
         with self.sessions() as session:
-            return session.scalars(
-                select(Capture.snapshot_sha256)
-                .where(
-                    Capture.document_id == document_id,
-                    Capture.url == url,
-                    Capture.snapshot_sha256.is_not(None),
-                    Capture.outcome.not_in([Outcome.FAILED, Outcome.SUSPICIOUS]),
-                )
-                .order_by(Capture.id.desc())
-                .limit(1)
-            ).first()
+            return session.scalars(query).first()
 
     def counts(self) -> dict[str, int]:
         with self.sessions() as session:
@@ -311,7 +317,9 @@ class Archive:
             document.last_checked_at = check.checked_at
             if outcome in VERIFICATIONS or version is not None:
                 document.last_verified_at = check.checked_at
-            if check.validators and outcome not in (Outcome.FAILED, Outcome.SUSPICIOUS):
+            # Validators only from captures of the text now current: a 304 must mean "still the
+            # current version", never "still the text that waits for confirmation".
+            if check.validators and (outcome in VERIFICATIONS or version is not None):
                 document.validators = {**document.validators, **check.validators}
             return CheckRecord(
                 document_id=document.id,

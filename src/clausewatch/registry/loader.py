@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +34,24 @@ from clausewatch.registry.vocabulary import (
     jurisdiction_problem,
     resolve_document_type,
 )
+from clausewatch.registry.writer import dump_platform, platform_data, write_registry
+
+__all__ = [
+    "RegistryError",
+    "RegistryIssue",
+    "css_problem",
+    "dump_platform",
+    "iter_documents",
+    "load_platform_file",
+    "load_registry",
+    "load_starter_registry",
+    "parse_document",
+    "parse_platform",
+    "platform_data",
+    "starter_registry_path",
+    "url_problem",
+    "write_registry",
+]
 
 REGISTRY_SUFFIXES = (".yaml", ".yml", ".json")
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -45,13 +62,6 @@ _PLATFORM_KEYS = ("slug", "name", "category", "jurisdictions", "website", "docum
 _SOURCE_OPTIONS = ("select", "remove", "fetcher", "ignore_robots")
 _DOCUMENT_KEYS = ("type", "fetch", "combine", *_SOURCE_OPTIONS)
 _SOURCE_KEYS = ("fetch", *_SOURCE_OPTIONS)
-# File keys of a range object -> RangeSelector fields (camelCase as in Open Terms Archive).
-_RANGE_KEYS = {
-    "startBefore": "start_before",
-    "startAfter": "start_after",
-    "endBefore": "end_before",
-    "endAfter": "end_after",
-}
 # Keys people bring from Open Terms Archive or guess; the hint says what to write instead.
 _KEY_HINTS = {
     "executeClientScripts": "write `fetcher: browser` instead",
@@ -106,8 +116,7 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
     for key_node, value_node in node.value:
         key = str(loader.construct_object(key_node, deep=True))
         result[key] = loader.construct_object(value_node, deep=True)
-        line = key_node.start_mark.line + 1
-        result.key_lines[key] = line
+        result.key_lines[key] = key_node.start_mark.line + 1
     return result
 
 
@@ -340,15 +349,15 @@ class _Checker:
 
     def _range(self, raw: Mapping[str, Any], path: str, line: int | None) -> RangeSelector | None:
         start = len(self.issues)
-        self._keys(raw, path, tuple(_RANGE_KEYS))
+        self._keys(raw, path, RangeSelector.KEYS)
         fields: dict[str, str] = {}
-        for key in _RANGE_KEYS:
+        for key in RangeSelector.KEYS:
             if key in raw:
                 value = raw[key]
                 problem = css_problem(value) if isinstance(value, str) else "expected a string"
                 if problem:
                     self.fail(_join(path, key), problem, _line(raw, key) or line)
-                fields[_RANGE_KEYS[key]] = value
+                fields[key] = value
         has_start = ("startBefore" in raw) + ("startAfter" in raw)
         has_end = ("endBefore" in raw) + ("endAfter" in raw)
         if has_start != 1 or has_end != 1:
@@ -359,7 +368,7 @@ class _Checker:
             )
         if len(self.issues) > start:
             return None
-        return RangeSelector(**fields)
+        return RangeSelector(fields)
 
     def _documents(self, raw: Mapping[str, Any], path: str) -> list[DocumentDeclaration]:
         value = self._require(raw, path, "documents")
@@ -558,10 +567,10 @@ def _is_registry_file(path: Path) -> bool:
 
 def load_platform_file(path: Path) -> list[PlatformDeclaration]:
     """The platforms in one registry file (usually one; several with a `platforms:` list)."""
-    checker = _check_file(Path(path))
-    if checker.issues:
-        raise RegistryError(checker.issues)
-    return [platform for platform, _, _ in checker.platforms]
+    path = Path(path)
+    if path.is_dir():
+        raise RegistryError([RegistryIssue(str(path), "", "a folder, not a registry file")])
+    return load_registry([path])
 
 
 def load_registry(paths: Iterable[Path]) -> list[PlatformDeclaration]:
@@ -615,131 +624,6 @@ def starter_registry_path() -> Path:
 
 def load_starter_registry() -> list[PlatformDeclaration]:
     return load_registry([starter_registry_path()])
-
-
-# --- writing -------------------------------------------------------------------------------------
-
-_SOURCE_DEFAULTS: dict[str, Any] = {
-    "select": (),
-    "remove": (),
-    "fetcher": "http",
-    "ignore_robots": False,
-}
-
-
-class _FlowList(list[Any]):
-    """Written on one line: selector lists, jurisdictions."""
-
-
-class _FlowMap(dict[str, Any]):
-    """Written on one line: range selectors."""
-
-
-class _Dumper(yaml.SafeDumper):
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        # Indent list items under their key, as people write YAML by hand.
-        super().increase_indent(flow, False)
-
-
-_Dumper.add_representer(
-    _FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True)
-)
-_Dumper.add_representer(
-    _FlowMap, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True)
-)
-
-
-def _selector_data(selectors: tuple[Selector, ...]) -> _FlowList:
-    items: list[Any] = []
-    for selector in selectors:
-        if isinstance(selector, RangeSelector):
-            fields = selector.model_dump(exclude_none=True)
-            items.append(_FlowMap({k: fields[f] for k, f in _RANGE_KEYS.items() if f in fields}))
-        else:
-            items.append(selector)
-    return _FlowList(items)
-
-
-def _options_data(values: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, Any]:
-    """The options in `values` that differ from `baseline` (what a reader would otherwise get)."""
-    data: dict[str, Any] = {}
-    for key in _SOURCE_OPTIONS:
-        if values[key] != baseline[key]:
-            data[key] = _selector_data(values[key]) if key in ("select", "remove") else values[key]
-    return data
-
-
-def _document_data(document: DocumentDeclaration) -> dict[str, Any]:
-    sources = [
-        {key: getattr(source, key) for key in _SOURCE_OPTIONS} for source in document.sources
-    ]
-    if len(document.sources) == 1:
-        return {
-            "type": document.type,
-            "fetch": document.sources[0].url,
-            **_options_data(sources[0], _SOURCE_DEFAULTS),
-        }
-    # Hoist each option's most common value to the document, so items list only their differences.
-    common = {key: _most_common([s[key] for s in sources]) for key in _SOURCE_OPTIONS}
-    combine = [
-        {"fetch": source.url, **_options_data(values, common)}
-        for source, values in zip(document.sources, sources, strict=True)
-    ]
-    return {"type": document.type, **_options_data(common, _SOURCE_DEFAULTS), "combine": combine}
-
-
-def _most_common(values: list[Any]) -> Any:
-    counts = Counter(map(repr, values))  # repr: selector tuples may hold (hashable) models
-    best = max(counts.values())
-    return next(value for value in values if counts[repr(value)] == best)
-
-
-def platform_data(platform: PlatformDeclaration) -> dict[str, Any]:
-    """The platform in the registry file format, leaving out defaults."""
-    data: dict[str, Any] = {
-        "slug": platform.slug,
-        "name": platform.name,
-        "category": platform.category,
-    }
-    if platform.jurisdictions:
-        data["jurisdictions"] = _FlowList(platform.jurisdictions)
-    data["website"] = platform.website
-    data["documents"] = [_document_data(document) for document in platform.documents]
-    return data
-
-
-def dump_platform(platform: PlatformDeclaration, header: str | None = None) -> str:
-    """The platform as a YAML registry file; `header` becomes a leading comment."""
-    body = yaml.dump(
-        platform_data(platform), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000
-    )
-    if not header:
-        return body
-    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
-    return comment + body
-
-
-def write_registry(
-    platforms: Iterable[PlatformDeclaration],
-    folder: Path,
-    *,
-    header: str | None = None,
-    overwrite: bool = False,
-) -> list[Path]:
-    """Write one `<slug>.yaml` per platform into `folder` (created if needed); the paths written.
-
-    Refuses to replace an existing file unless `overwrite`, so hand edits are not lost by accident.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for platform in platforms:
-        path = folder / f"{platform.slug}.yaml"
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists (pass overwrite=True to replace it)")
-        path.write_text(dump_platform(platform, header), encoding="utf-8")
-        written.append(path)
-    return written
 
 
 def iter_documents(

@@ -4,32 +4,73 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 Fetcher = Literal["http", "browser"]
 
 
-class RangeSelector(BaseModel):
-    """Open Terms Archive range: the content between a start and an end boundary, each given by a
-    CSS selector, for documents whose text has no enclosing element. Exactly one start and one end.
-    `*_before` puts the boundary just before the matched element, `*_after` just after it."""
+class RangeSelector(Mapping[str, str]):
+    """Open Terms Archive range: the content between a start and an end boundary, each set just
+    before or just after the first element a CSS selector matches; for text that no element
+    encloses. A read-only mapping with OTA's keys (`startBefore`|`startAfter`, `endBefore`|
+    `endAfter`, exactly one of each pair), so the extract stage can take it as OTA would; hashable,
+    so declarations stay frozen. Snake-case keyword arguments are accepted too."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    KEYS = ("startBefore", "startAfter", "endBefore", "endAfter")
+    __slots__ = ("_items",)
 
-    start_before: str | None = None
-    start_after: str | None = None
-    end_before: str | None = None
-    end_after: str | None = None
+    def __init__(self, spec: Mapping[str, str] | None = None, /, **boundaries: str) -> None:
+        given = {**(spec or {}), **{_camel(key): value for key, value in boundaries.items()}}
+        unknown = sorted(set(given) - set(self.KEYS))
+        if unknown:
+            raise ValueError(f"unknown range keys {unknown}; allowed: {', '.join(self.KEYS)}")
+        if not all(isinstance(value, str) and value.strip() for value in given.values()):
+            raise ValueError("range boundaries must be non-empty CSS selectors")
+        if ("startBefore" in given) == ("startAfter" in given):
+            raise ValueError("a range needs exactly one of startBefore / startAfter")
+        if ("endBefore" in given) == ("endAfter" in given):
+            raise ValueError("a range needs exactly one of endBefore / endAfter")
+        self._items = tuple((key, given[key]) for key in self.KEYS if key in given)
 
-    @model_validator(mode="after")
-    def _one_start_one_end(self) -> RangeSelector:
-        if (self.start_before is None) == (self.start_after is None):
-            raise ValueError("a range needs exactly one of start_before / start_after")
-        if (self.end_before is None) == (self.end_after is None):
-            raise ValueError("a range needs exactly one of end_before / end_after")
-        return self
+    def __getitem__(self, key: str) -> str:
+        for name, value in self._items:
+            if name == key:
+                return value
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __repr__(self) -> str:
+        return f"RangeSelector({dict(self._items)!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        # Validated from any str->str mapping, dumped as a plain dict (JSON, fingerprints).
+        return core_schema.no_info_after_validator_function(
+            cls._from_mapping,
+            core_schema.dict_schema(core_schema.str_schema(), core_schema.str_schema()),
+            serialization=core_schema.plain_serializer_function_ser_schema(dict),
+        )
+
+    @classmethod
+    def _from_mapping(cls, value: Mapping[str, str]) -> RangeSelector:
+        return cls(value)
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 # A CSS selector, or a range (rare: only where no element encloses the text). Order matters: the

@@ -21,9 +21,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from clausewatch.registry.errors import RegistryError, RegistryIssue
-from clausewatch.registry.loader import parse_document, write_registry
+from clausewatch.registry.loader import parse_document
 from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration
 from clausewatch.registry.vocabulary import CATEGORIES, jurisdiction_problem, resolve_document_type
+from clausewatch.registry.writer import write_registry
 
 __all__ = [
     "OtaImportResult",
@@ -84,11 +85,11 @@ def import_ota_declarations(
 ) -> OtaImportResult:
     """Import OTA declaration files (a folder: its *.json, sorted). OTA knows neither category nor
     jurisdictions, so every platform gets the ones given here; fix them in the written files."""
-    _check_options(category, jurisdictions)
+    codes = _check_options(category, jurisdictions)
     result = OtaImportResult()
     slugs: set[str] = set()
     for path in _declaration_files(paths):
-        platform, skipped = _import_file(path, category, tuple(jurisdictions))
+        platform, skipped = _import_file(path, category, codes)
         result.skipped.extend(skipped)
         if platform is None:
             continue
@@ -110,20 +111,23 @@ def import_ota_declaration(
     jurisdictions: Sequence[str] = (),
 ) -> tuple[PlatformDeclaration | None, list[SkippedItem]]:
     """Import one parsed OTA declaration; `source` names it in skipped items and errors."""
-    _check_options(category, jurisdictions)
-    return _import_data(data, source, category, tuple(jurisdictions))
+    codes = _check_options(category, jurisdictions)
+    return _import_data(data, source, category, codes)
 
 
-def _check_options(category: str, jurisdictions: Sequence[str]) -> None:
+def _check_options(category: str, jurisdictions: Sequence[str]) -> tuple[str, ...]:
+    """The jurisdiction codes, upper-cased, once category and codes are known to be valid."""
+    codes = tuple(code.strip().upper() for code in jurisdictions)
     issues = []
     if category not in CATEGORIES:
         issues.append(RegistryIssue("<options>", "category", f"unknown category {category!r}"))
-    for index, code in enumerate(jurisdictions):
+    for index, code in enumerate(codes):
         problem = jurisdiction_problem(code)
         if problem:
             issues.append(RegistryIssue("<options>", f"jurisdictions[{index}]", problem))
     if issues:
         raise RegistryError(issues)
+    return codes
 
 
 def _declaration_files(paths: Iterable[Path]) -> list[Path]:
