@@ -107,3 +107,19 @@ def test_bad_sources_are_named(tmp_path: Path) -> None:
                    "{not json\n")
     with pytest.raises(ImportFormatError, match=r"bad\.jsonl:2"):
         list(read_jsonl(bad))
+
+
+def test_history_lands_on_the_registry_document(archive: Archive, tmp_path: Path) -> None:
+    from clausewatch.registry.loader import load_starter_registry
+
+    linkedin = [p for p in load_starter_registry() if p.slug == "linkedin"]
+    archive.sync_registry(linkedin)
+    before = {d.doc_type: d for d in archive.documents()}
+    import_history(archive, read_jsonl(subset(tmp_path, "LinkedIn", "Privacy Policy")))
+    after = {d.doc_type: d for d in archive.documents()}
+    assert after.keys() == before.keys(), "no duplicate document for the imported history"
+    policy = after["Privacy Policy"]
+    assert policy.id == before["Privacy Policy"].id
+    assert policy.declaration == before["Privacy Policy"].declaration
+    assert policy.platform.website == "https://www.linkedin.com"
+    assert policy.current_version_id is not None

@@ -144,10 +144,9 @@ def registry_import_ota(
     from clausewatch.registry.ota import import_ota_declarations, write_registry
 
     result = import_ota_declarations(declarations, category=category)
-    write_registry(result.platforms, out_dir)
-    out.print(f"wrote {len(result.platforms)} platforms to {out_dir}")
-    for item in result.skipped:
-        out.print(f"skipped: {item.platform} / {item.document}: {item.what} ({item.detail})")
+    written = write_registry(result.platforms, out_dir)
+    out.print(f"wrote {len(written)} registry files to {out_dir}")
+    out.print(result.report(), markup=False, highlight=False)
 
 
 @app.command("sync")

@@ -144,7 +144,13 @@ class Archive:
         return report
 
     def _sync_document(
-        self, session: Session, platform: Platform, decl: DocumentDeclaration, report: SyncReport
+        self,
+        session: Session,
+        platform: Platform,
+        decl: DocumentDeclaration,
+        report: SyncReport,
+        *,
+        update: bool = True,
     ) -> Document:
         document = session.scalars(
             select(Document).where(
@@ -163,29 +169,29 @@ class Archive:
             session.add(document)
             session.flush()
             report.documents_added += 1
-        elif document.declaration_fingerprint != fingerprint:
+        elif update and document.declaration_fingerprint != fingerprint:
             document.declaration = decl.model_dump(mode="json")
             document.declaration_fingerprint = fingerprint
             report.documents_updated += 1
         return document
 
     def ensure_document(self, platform: PlatformDeclaration, doc_type: str) -> int:
-        """The id of a platform's document, creating both if needed (for imports)."""
+        """The id of a platform's document, creating what is missing (for imports). An existing
+        platform or document keeps its registry declaration."""
         with transaction(self.sessions) as session:
-            row = session.scalars(
-                select(Document)
-                .join(Platform)
-                .where(Platform.slug == platform.slug, Document.doc_type == doc_type)
-            ).first()
-            if row is not None:
-                return row.id
-        self.sync_registry([platform])
-        with self.sessions() as session:
-            return session.scalars(
-                select(Document.id)
-                .join(Platform)
-                .where(Platform.slug == platform.slug, Document.doc_type == doc_type)
-            ).one()
+            row = session.scalars(select(Platform).where(Platform.slug == platform.slug)).first()
+            if row is None:
+                row = Platform(
+                    slug=platform.slug,
+                    name=platform.name,
+                    category=platform.category,
+                    jurisdictions=list(platform.jurisdictions),
+                    website=platform.website,
+                )
+                session.add(row)
+                session.flush()
+            decl = next(d for d in platform.documents if d.type == doc_type)
+            return self._sync_document(session, row, decl, SyncReport(), update=False).id
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -58,8 +58,9 @@ class BrowserFetcher:
     idle (no request in flight for ``network_idle_quiet`` seconds), at most
     ``network_idle_timeout`` seconds, then serialises the DOM: ``content`` is that
     HTML in UTF-8 with content-type ``text/html; charset=utf-8`` (the main response's own
-    content-type and length are kept as ``x-original-content-type`` / ``-length``). Status and
-    headers are the main response's; ``final_url`` is the page's URL after redirects.
+    content-type and length are kept as ``x-original-content-type`` / ``-length``). A
+    response that is not HTML (a PDF...) is fetched again through the context to record its
+    bytes. Status and headers are the main response's; ``final_url`` is the page's URL.
     ``user_agent`` None keeps Chromium's own. Share ``gate`` and ``robots`` with the
     `HttpFetcher` (``CaptureClient`` does) so that a fallback is paced and obeys robots.txt.
     """
@@ -171,18 +172,25 @@ class BrowserFetcher:
                 if response is None:
                     result.error = "browser error: navigation produced no response"
                     return
-                await self._record(result, response, page.url, await page.content())
+                await self._record(result, response, page)
             finally:
                 await context.close()
 
-    async def _record(
-        self, result: FetchResult, response: Response, page_url: str, html: str
-    ) -> None:
-        content = html.encode("utf-8")
+    async def _record(self, result: FetchResult, response: Response, page: Page) -> None:
+        headers = {k.lower(): v for k, v in (await response.all_headers()).items()}
         result.status = response.status
-        result.final_url = page_url
+        result.final_url = page.url
         result.redirect_chain = await _redirect_chain(response)
-        result.headers = _rendered_headers(await response.all_headers())
+        if _is_html(headers.get("content-type", "")):
+            content = (await page.content()).encode("utf-8")
+            result.headers = _rendered_headers(headers)
+        else:  # a PDF...: Chromium's viewer replaced it, so ask again, with the page's cookies
+            async with self.gate.slot(response.url):
+                again = await page.context.request.get(
+                    response.url, timeout=self.timeout * 1000, fail_on_status_code=False
+                )
+            content = await again.body()
+            result.headers = headers
         if len(content) > self.max_body_bytes:
             result.error = f"body exceeds {self.max_body_bytes} bytes"
         else:
@@ -251,6 +259,11 @@ async def _redirect_chain(response: Response) -> list[Redirect]:
         chain.append(Redirect(hop.status if hop else 0, request.url))
         request = request.redirected_from
     return chain[::-1]
+
+
+def _is_html(content_type: str) -> bool:
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return mime in {"", "text/html", "application/xhtml+xml"}
 
 
 def _rendered_headers(headers: dict[str, str]) -> dict[str, str]:

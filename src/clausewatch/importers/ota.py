@@ -20,6 +20,8 @@ from clausewatch import extract
 from clausewatch.archive.decide import Outcome
 from clausewatch.archive.service import Archive, CheckInput, SourceCapture
 from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
+from clausewatch.registry.ota import ota_slug
+from clausewatch.registry.vocabulary import resolve_document_type
 from clausewatch.storage.models import Capture
 
 IMPORT_FETCHER = "ota-import"
@@ -192,10 +194,6 @@ def detect_source(path: Path) -> Callable[[Path], Iterator[OtaRecord]]:
     )
 
 
-def slugify(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "unnamed"
-
-
 def import_history(
     archive: Archive,
     records: Iterator[OtaRecord],
@@ -217,9 +215,8 @@ def import_history(
             continue
         key = (record.service, record.terms_type)
         if key not in documents:
-            documents[key] = archive.ensure_document(
-                _platform_for(record, category), record.terms_type
-            )
+            platform = _platform_for(record, category)
+            documents[key] = archive.ensure_document(platform, platform.documents[0].type)
         outcome = _import_record(archive, documents[key], record, source_ref)
         report.add(outcome)
         report.documents.add(f"{record.service} / {record.terms_type}")
@@ -230,15 +227,16 @@ def import_history(
 
 def _platform_for(record: OtaRecord, category: str) -> PlatformDeclaration:
     placeholder = f"ota:{record.collection}/{record.service}/{record.terms_type}"
+    # The registry's name for the type ("Trackers Policy" is our "Cookie Policy"), so that
+    # imported history lands on the same document as the registry's declaration.
+    doc_type = resolve_document_type(record.terms_type) or record.terms_type
     return PlatformDeclaration(
-        slug=slugify(record.service),
+        slug=ota_slug(record.service),
         name=record.service,
         category=category,
         website="",
         documents=(
-            DocumentDeclaration(
-                type=record.terms_type, sources=(SourceDeclaration(url=placeholder),)
-            ),
+            DocumentDeclaration(type=doc_type, sources=(SourceDeclaration(url=placeholder),)),
         ),
     )
 
