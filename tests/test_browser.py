@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from loopback import LoopbackServer, Response, html_page, policy_page
+from loopback import EXTRACTION_DIR, LoopbackServer, Response, html_page, policy_page
 
 from clausewatch.capture import (
     BlockedReason,
@@ -110,6 +110,13 @@ def test_browser_records_redirects_and_blocks_images(
     ]
     assert not loopback.requests_for("/pixel.png")  # images are not downloaded
     assert loopback.requests_for("/s.css")  # stylesheets are
+
+
+def test_browser_records_the_bytes_of_a_pdf(session: Session, loopback: LoopbackServer) -> None:
+    result = session.browse(loopback.url("/pdf"))
+    pdf = EXTRACTION_DIR / "ChatGPT/Law Enforcement Guidelines/source-0.pdf"
+    assert result.ok and result.content == pdf.read_bytes()
+    assert result.content_type == "application/pdf"
 
 
 def test_browser_flags_walls_too(session: Session, loopback: LoopbackServer) -> None:

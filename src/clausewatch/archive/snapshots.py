@@ -68,7 +68,7 @@ class LocalSnapshotStore:
         if not hasattr(self._local, "c"):
             self._local.c = zstandard.ZstdCompressor(level=_LEVEL)
             self._local.d = zstandard.ZstdDecompressor()
-        return self._local.c  # type: ignore[no-any-return]
+        return self._local.c
 
     def put(self, data: bytes) -> str:
         sha256 = sha256_hex(data)
@@ -96,7 +96,7 @@ class LocalSnapshotStore:
         except FileNotFoundError:
             raise SnapshotNotFound(sha256) from None
         self._compressor()
-        return self._local.d.decompress(compressed)  # type: ignore[no-any-return]
+        return self._local.d.decompress(compressed)
 
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).exists()

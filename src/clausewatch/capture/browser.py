@@ -138,15 +138,15 @@ class BrowserFetcher:
         t0 = time.monotonic()
         try:
             await self._fetch_into(request, result)
+            if result.error is None:
+                result.blocked_reason = assess_response(
+                    result.status, result.headers, result.content, result.final_url
+                )
         except BrowserUnavailable as exc:
             result.error = str(exc)
         except Exception as exc:  # playwright errors, crashes: recorded, never raised
             result.error = _describe(exc, self.timeout)
         result.elapsed_ms = (time.monotonic() - t0) * 1000
-        if result.error is None:
-            result.blocked_reason = assess_response(
-                result.status, result.headers, result.content, result.final_url
-            )
         return result
 
     async def _fetch_into(self, request: FetchRequest, result: FetchResult) -> None:
@@ -185,6 +185,12 @@ class BrowserFetcher:
             content = (await page.content()).encode("utf-8")
             result.headers = _rendered_headers(headers)
         else:  # a PDF...: Chromium's viewer replaced it, so ask again, with the page's cookies
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
+                result.error = (
+                    f"body exceeds {self.max_body_bytes} bytes (Content-Length {declared})"
+                )
+                return
             async with self.gate.slot(response.url):
                 again = await page.context.request.get(
                     response.url, timeout=self.timeout * 1000, fail_on_status_code=False

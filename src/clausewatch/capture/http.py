@@ -171,8 +171,13 @@ class HttpFetcher:
     async def fetch(self, request: FetchRequest) -> FetchResult:
         started_at = datetime.now(UTC)
         t0 = time.monotonic()
+        blocked: str | None = None
         try:
             outcome, attempts = await self._with_retries(request)
+            if outcome.error is None:
+                blocked = assess_response(
+                    outcome.status, outcome.headers, outcome.content, outcome.final_url
+                )
         except Exception as exc:  # a bug must not lose the capture record
             outcome, attempts = _Outcome(request.url, error=f"internal error: {exc!r}"), 1
         result = FetchResult(
@@ -188,12 +193,9 @@ class HttpFetcher:
             timings=outcome.timings,
             attempts=attempts,
             error=outcome.error,
+            blocked_reason=blocked,
             not_modified=outcome.status == 304 and outcome.error is None,
         )
-        if result.error is None:
-            result.blocked_reason = assess_response(
-                result.status, result.headers, result.content, result.final_url
-            )
         return result
 
     async def _with_retries(self, request: FetchRequest) -> tuple[_Outcome, int]:

@@ -62,7 +62,7 @@ def _parse_time(value: str) -> dt.datetime:
 
 def read_jsonl(path: Path) -> Iterator[OtaRecord]:
     opener = lzma.open if path.suffix == ".xz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, 1):
             if not line.strip():
                 continue
