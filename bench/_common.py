@@ -16,7 +16,9 @@ def write_section(name: str, body: str, doc: Path = BENCH_DOC) -> None:
     text = doc.read_text() if doc.exists() else "# Benchmarks\n"
     block = f"{start}\n{body.strip()}\n{end}"
     if start in text:
-        text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _m: block, text, flags=re.S)
+        text = re.sub(
+            re.escape(start) + r".*?" + re.escape(end), lambda _m: block, text, flags=re.S
+        )
     else:
         text = text.rstrip() + f"\n\n{block}\n"
     doc.write_text(text)

@@ -20,13 +20,13 @@ from pathlib import Path
 from _common import ROOT, write_section
 
 sys.path.insert(0, str(ROOT / "tests"))
-from loopback import LoopbackServer, Response, policy_page  # noqa: E402
+from loopback import LoopbackServer, Response, policy_page
 
-from clausewatch.archive.cycle import CaptureCycle  # noqa: E402
-from clausewatch.archive.service import Archive  # noqa: E402
-from clausewatch.capture.http import HttpFetcher  # noqa: E402
-from clausewatch.config import Settings  # noqa: E402
-from clausewatch.registry.models import (  # noqa: E402
+from clausewatch.archive.cycle import CaptureCycle
+from clausewatch.archive.service import Archive
+from clausewatch.capture.http import HttpFetcher
+from clausewatch.config import Settings
+from clausewatch.registry.models import (
     DocumentDeclaration,
     PlatformDeclaration,
     SourceDeclaration,
@@ -46,8 +46,11 @@ def declare(server: LoopbackServer, bases: list[str], n: int) -> list[PlatformDe
         )
         platforms.append(
             PlatformDeclaration(
-                slug=f"bench-{p}", name=f"Bench {p}", category="developer-tools",
-                website="http://127.0.0.1", documents=docs,
+                slug=f"bench-{p}",
+                name=f"Bench {p}",
+                category="developer-tools",
+                website="http://127.0.0.1",
+                documents=docs,
             )
         )
     return platforms

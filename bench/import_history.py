@@ -51,8 +51,9 @@ def main() -> None:
     raw = raw_text_bytes()
     changes = report.outcomes.get("new_version", 0)
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} ({platform.python_version()}),"
-        " SQLite + local snapshot store, `.venv/bin/python bench/import_history.py`:",
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} "
+        f"({platform.python_version()}), SQLite + local snapshot store, "
+        "`.venv/bin/python bench/import_history.py`:",
         "",
         "| figure | value |",
         "|---|---|",

@@ -36,7 +36,9 @@ def pg_server_url() -> Iterator[str]:
     why = _pg_reachable()
     if why:
         pytest.skip(why)
-    name = f"clausewatch_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+    name = (
+        f"clausewatch_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+    )
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

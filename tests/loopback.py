@@ -118,8 +118,8 @@ def conditional(route: Route, *, etag: str | None, last_modified: str | None) ->
     """Add validators and answer 304 when If-None-Match / If-Modified-Since match."""
 
     def handler(request: Request) -> Response:
-        validators = {"etag": etag, "last-modified": last_modified}
-        validators = {k: v for k, v in validators.items() if v}
+        candidates = {"etag": etag, "last-modified": last_modified}
+        validators = {k: v for k, v in candidates.items() if v}
         if _not_modified(request, etag, last_modified):
             return Response(status=304, content_type=None, headers=validators)
         response = _resolve(route, request)

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 
 import pytest
+from archive_fixtures import *  # noqa: F403
 from sqlalchemy import delete, select, text, update
 
 from clausewatch.archive.decide import DocumentState, Outcome, decide
@@ -16,11 +17,12 @@ from clausewatch.extract import normalise_for_hash, text_sha256
 from clausewatch.ids import format_id, parse_id
 from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
 from clausewatch.storage.models import Capture, Platform, Version
-from archive_fixtures import *  # noqa: F403
 
 T0 = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 URL = "https://example.com/terms"
-BODY = " ".join(f"Clause {i}: the service may process your data for purpose {i}." for i in range(40))
+BODY = " ".join(
+    f"Clause {i}: the service may process your data for purpose {i}." for i in range(40)
+)
 
 
 def platform_decl(slug: str = "example") -> PlatformDeclaration:
@@ -44,19 +46,38 @@ def check(archive: Archive, doc_id: int, body: str | None, at: dt.datetime, **kw
     raw = (body or "").encode()
     snapshot = archive.store.put(raw) if raw else None
     capture = SourceCapture(
-        url=URL, final_url=URL, fetcher="http", started_at=at, status_code=200,
-        headers={"content-type": "text/html"}, snapshot_sha256=snapshot, size=len(raw),
+        url=URL,
+        final_url=URL,
+        fetcher="http",
+        started_at=at,
+        status_code=200,
+        headers={"content-type": "text/html"},
+        snapshot_sha256=snapshot,
+        size=len(raw),
     )
     if body is None:
         return archive.record_check(
-            CheckInput(document_id=doc_id, captures=[capture], checked_at=at,
-                       failure=kw.pop("failure", Outcome.FAILED), reason="boom", **kw)
+            CheckInput(
+                document_id=doc_id,
+                captures=[capture],
+                checked_at=at,
+                failure=kw.pop("failure", Outcome.FAILED),
+                reason="boom",
+                **kw,
+            )
         )
     txt = normalise_for_hash(body)
     archive.store.put(txt.encode())
     return archive.record_check(
-        CheckInput(document_id=doc_id, captures=[capture], checked_at=at, text=txt,
-                   text_sha256=text_sha256(txt), extractor_version="test", **kw)
+        CheckInput(
+            document_id=doc_id,
+            captures=[capture],
+            checked_at=at,
+            text=txt,
+            text_sha256=text_sha256(txt),
+            extractor_version="test",
+            **kw,
+        )
     )
 
 
@@ -159,7 +180,9 @@ def test_flip_flop_inside_window_is_folded_into_a_variant(archive: Archive) -> N
     a, b = BODY, BODY + " Limited offer banner text."
     check(archive, doc, a, T0)
     check(archive, doc, b, T0 + dt.timedelta(days=1))
-    assert check(archive, doc, b, T0 + dt.timedelta(days=1, minutes=1)).outcome == Outcome.NEW_VERSION
+    assert (
+        check(archive, doc, b, T0 + dt.timedelta(days=1, minutes=1)).outcome == Outcome.NEW_VERSION
+    )
     assert check(archive, doc, a, T0 + dt.timedelta(days=2)).outcome == Outcome.FLIP_FLOP
     # from now on both texts verify the document; no further versions
     assert check(archive, doc, b, T0 + dt.timedelta(days=3)).outcome == Outcome.VARIANT

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import sys
 import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
@@ -17,12 +18,15 @@ import pytest
 from loopback import (
     EXTRACTION_DIR,
     LAST_MODIFIED,
+    RECAPTCHA_PAGE,
     LoopbackServer,
+    Request,
     Response,
     alternate,
     fail_then,
     policy_page,
     real_page_paths,
+    redirect,
     sequence,
 )
 
@@ -68,9 +72,8 @@ async def _get(url: str, request_kw: dict[str, Any], fetcher_kw: dict[str, Any])
 
 
 def get(server: LoopbackServer, path: str, **fetcher_kw: Any) -> FetchResult:
-    request_kw = {
-        k: fetcher_kw.pop(k) for k in ("etag", "last_modified", "ignore_robots") if k in fetcher_kw
-    }
+    request_fields = ("etag", "last_modified", "ignore_robots")
+    request_kw: dict[str, Any] = {k: fetcher_kw.pop(k) for k in request_fields if k in fetcher_kw}
     return run(_get(server.url(path), request_kw, fetcher_kw))
 
 
@@ -205,6 +208,10 @@ def test_assess_other_kinds() -> None:
     assert assess_response(200, {"content-type": "image/png"}, b"\x89PNG..", "https://x/t") == (
         BlockedReason.NOT_DOCUMENT
     )
+    not_a_pdf = {"content-type": "application/pdf"}
+    assert assess_response(200, not_a_pdf, RECAPTCHA_PAGE.encode(), "https://x/t.pdf") == (
+        BlockedReason.CAPTCHA
+    )
     assert assess_response(304, {}, b"", "https://x/t") is None
     assert assess_response(None, {}, b"", "https://x/t") is None
     assert assess_response(200, {"content-type": "text/html"}, "<html></html>", "https://x/") == (
@@ -335,11 +342,32 @@ def test_redirect_chain_is_recorded(loopback: LoopbackServer) -> None:
 def test_redirect_loop_and_cap(loopback: LoopbackServer) -> None:
     loop = get(loopback, "/redirect/loop")
     assert loop.error is not None and loop.error.startswith("redirect loop")
-    assert len(loop.redirect_chain) == 2
+    assert len(loop.redirect_chain) == 4  # a URL may be revisited once (cookie checks)
     too_many = get(loopback, "/redirect/many/4", max_redirects=3)
     assert too_many.error == "too many redirects (more than 3)"
     assert len(too_many.redirect_chain) == 4
     assert get(loopback, "/redirect/many/2", max_redirects=3).ok
+
+
+def test_cookie_bounce_works_and_cookies_stay_per_fetch(loopback: LoopbackServer) -> None:
+    def check(request: Request) -> Response:
+        if "seen=1" in request.headers.get("cookie", ""):
+            return Response(body=policy_page())
+        return redirect("/set-cookie")
+
+    loopback.route("/cookie-check", check)
+    loopback.route("/set-cookie", Response(status=302, headers={
+        "location": "/cookie-check", "set-cookie": "seen=1; Path=/"}))  # fmt: skip
+
+    async def go() -> list[FetchResult]:
+        async with make_fetcher() as fetcher:
+            request = FetchRequest(loopback.url("/cookie-check"), ignore_robots=True)
+            return [await fetcher.fetch(request), await fetcher.fetch(request)]
+
+    for result in run(go()):
+        assert result.ok and [r.status for r in result.redirect_chain] == [302, 302]
+    cookies = [r.headers.get("cookie") for r in loopback.requests_for("/cookie-check")]
+    assert cookies == [None, "seen=1", None, "seen=1"]  # the second fetch starts clean
 
 
 # --- robots.txt -----------------------------------------------------------------------------------
@@ -371,6 +399,14 @@ def test_robots_status_rules(loopback: LoopbackServer, status: int, allowed: boo
     assert result.ok is allowed
     if not allowed:
         assert result.error == "robots.txt answered 500: everything disallowed for now (RFC 9309)"
+
+
+def test_oversized_robots_is_cut_not_ignored(loopback: LoopbackServer) -> None:
+    padding = "# " + "x" * 1000 + "\n"
+    body = "User-agent: *\nDisallow: /private/\n" + padding * 600  # 600 KB
+    loopback.route("/robots.txt", Response(body=body, content_type="text/plain"))
+    assert get(loopback, "/private/doc").error is not None
+    assert get(loopback, "/ok").ok
 
 
 def test_robots_cache_expires() -> None:
@@ -458,8 +494,9 @@ def test_user_agent_and_accept_are_sent(loopback: LoopbackServer) -> None:
 
 
 def test_result_records_timings_and_headers(loopback: LoopbackServer) -> None:
-    result = get(loopback, "/ok")
+    result = get(loopback, "/ok", ignore_robots=True)  # so this request opens the connection
     assert result.timings["ttfb_ms"] > 0 and result.timings["total_ms"] >= result.timings["ttfb_ms"]
+    assert 0 < result.timings["connect_ms"] < result.timings["ttfb_ms"]
     assert result.elapsed_ms >= result.timings["total_ms"]
     assert result.headers["content-type"] == "text/html; charset=utf-8"
     assert all(k == k.lower() for k in result.headers)
@@ -506,6 +543,19 @@ def test_client_without_fallback_keeps_the_http_result(loopback: LoopbackServer)
     assert walled.fetcher == "http" and walled.blocked_reason == BlockedReason.BOT_WALL
     assert declared.fetcher == "browser"
     assert declared.error is not None and "no Chromium at /nonexistent/chromium" in declared.error
+
+
+def test_browser_without_playwright_is_a_clear_error(
+    loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "playwright.async_api", None)  # import fails
+
+    async def go() -> FetchResult:
+        async with BrowserFetcher(executable_path=sys.executable) as browser:
+            return await browser.fetch(FetchRequest(loopback.url("/ok")))
+
+    result = run(go())
+    assert result.error is not None and "playwright is not installed" in result.error
 
 
 def test_client_without_browser(loopback: LoopbackServer) -> None:

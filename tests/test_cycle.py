@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from archive_fixtures import *  # noqa: F403
+from archive_fixtures import make_settings
 from loopback import LoopbackServer, Response, conditional, policy_page
 
 from clausewatch.archive.cycle import CaptureCycle
@@ -21,8 +23,6 @@ from clausewatch.archive.evidence import verify_archive
 from clausewatch.archive.service import Archive
 from clausewatch.capture.http import HttpFetcher
 from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
-from archive_fixtures import *  # noqa: F403
-from archive_fixtures import make_settings
 
 GOOD = policy_page("Terms of Service")
 CHANGED = policy_page(
@@ -116,10 +116,19 @@ def test_fault_never_becomes_a_version(
     (doc,) = register(sqlite_archive, ("Terms of Service", [loopback.url("/doc")]))
     assert run_check(sqlite_archive, doc) == Outcome.FIRST_VERSION
     path, _, query = fault.partition("?")
-    loopback.route("/doc", lambda request: loopback.resolve(
-        type(request)(request.method, path, dict(p.split("=") for p in query.split("&") if p),
-                      request.headers, request.port, request.received_at)
-    ))
+    loopback.route(
+        "/doc",
+        lambda request: loopback.resolve(
+            type(request)(
+                request.method,
+                path,
+                dict(p.split("=") for p in query.split("&") if p),
+                request.headers,
+                request.port,
+                request.received_at,
+            )
+        ),
+    )
     outcome = run_check(sqlite_archive, doc)
     assert outcome == FAULTS[fault]
     captures = sqlite_archive.captures(doc)
@@ -226,8 +235,12 @@ def test_killed_cycle_loses_nothing_and_the_rerun_completes(
         "CLAUSEWATCH_CONFIRM_DELAY": "0",
         "CLAUSEWATCH_BROWSER_FALLBACK": "false",
     }
-    proc = subprocess.Popen(_cli(settings.data_dir, "check"), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cli(settings.data_dir, "check"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and archive.counts()["captures"] < 8:
         time.sleep(0.05)
@@ -237,13 +250,51 @@ def test_killed_cycle_loses_nothing_and_the_rerun_completes(
     assert 8 <= done < 40, "killed mid-cycle"
     with archive.sessions() as session:
         assert verify_archive(session, archive.store).ok
-    rerun = subprocess.run(_cli(settings.data_dir, "check"), env=env, capture_output=True,
-                           text=True, timeout=120)
+    rerun = subprocess.run(
+        _cli(settings.data_dir, "check"), env=env, capture_output=True, text=True, timeout=120
+    )
     assert rerun.returncode == 0, rerun.stderr
-    verify = subprocess.run(_cli(settings.data_dir, "verify"), env=env, capture_output=True,
-                            text=True, timeout=120)
+    verify = subprocess.run(
+        _cli(settings.data_dir, "verify"), env=env, capture_output=True, text=True, timeout=120
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     documents = archive.documents()
     assert all(d.current_version_id for d in documents)
     assert sum(len(archive.versions(d.id)) for d in documents) == 40
     archive.close()
+
+
+def test_reextract_after_a_declaration_change_is_technical(
+    archive: Archive, loopback: LoopbackServer
+) -> None:
+    from clausewatch.archive.reextract import reextract
+
+    loopback.route("/doc", Response(body=CHANGED))
+    (doc,) = register(archive, ("Terms of Service", [loopback.url("/doc")]))
+    run_check(archive, doc)
+    archive.sync_registry(
+        [
+            PlatformDeclaration(
+                slug="loopback",
+                name="Loopback",
+                category="developer-tools",
+                website="http://127.0.0.1",
+                documents=(
+                    DocumentDeclaration(
+                        type="Terms of Service",
+                        sources=(SourceDeclaration(url=loopback.url("/doc"), remove=("h2",)),),
+                    ),
+                ),
+            )
+        ]
+    )
+    report = reextract(archive, archive.documents())
+    assert len(report.technical) == 1 and report.technical[0].outcome == Outcome.TECHNICAL
+    versions = archive.versions(doc)
+    assert [v.kind for v in versions] == ["first", "technical"]
+    assert "14. Arbitration" not in archive.version_text(versions[1])
+    again = reextract(archive, archive.documents())
+    assert again.unchanged == 1 and not again.technical
+    assert run_check(archive, doc) == Outcome.VERIFIED
+    with archive.sessions() as session:
+        assert verify_archive(session, archive.store).ok

@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from archive_fixtures import *  # noqa: F403
+from archive_fixtures import SHARED_DATA
 
 from clausewatch.archive.evidence import verify_archive
 from clausewatch.archive.service import Archive
@@ -18,8 +20,6 @@ from clausewatch.importers.ota import (
     read_dataset_zip,
     read_jsonl,
 )
-from archive_fixtures import *  # noqa: F403
-from archive_fixtures import SHARED_DATA
 
 JSONL = SHARED_DATA / "ota" / "pga-versions.jsonl.xz"
 ZIP = SHARED_DATA / "ota" / "pga-dataset-subset.zip"
@@ -80,16 +80,27 @@ def test_versions_repository_import(sqlite_archive: Archive, tmp_path: Path) -> 
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "init", "-q"], check=True)
     rows = list(read_jsonl(subset(tmp_path, "LinkedIn", "Privacy Policy")))[:6]
-    messages = {"first": "Start tracking", "change": "Record changes",
-                "technical_upgrade": "Apply technical or declaration upgrade on"}
+    messages = {
+        "first": "Start tracking",
+        "change": "Record changes",
+        "technical_upgrade": "Apply technical or declaration upgrade on",
+    }
     for row in rows:
         (repo / "LinkedIn" / "Privacy Policy.md").write_text(row.text or "")
         subprocess.run([*git, "add", "-A"], check=True)
         subprocess.run(
-            [*git, "commit", "-q", "--allow-empty", "-m",
-             f"{messages[row.kind]} LinkedIn Privacy Policy", "--date",
-             row.recorded_at.isoformat()],
-            check=True, env={"GIT_COMMITTER_DATE": row.recorded_at.isoformat(), "PATH": "/usr/bin"},
+            [
+                *git,
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                f"{messages[row.kind]} LinkedIn Privacy Policy",
+                "--date",
+                row.recorded_at.isoformat(),
+            ],
+            check=True,
+            env={"GIT_COMMITTER_DATE": row.recorded_at.isoformat(), "PATH": "/usr/bin"},
         )
     assert detect_source(repo).__name__ == "read_versions_repo"
     imported = list(detect_source(repo)(repo))
@@ -103,8 +114,10 @@ def test_bad_sources_are_named(tmp_path: Path) -> None:
     with pytest.raises(ImportFormatError, match="not an Open Terms Archive source"):
         detect_source(tmp_path / "notes.txt")
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"service": "X", "terms_type": "Terms", "recorded_at": "2024-01-01T00:00:00Z"}\n'
-                   "{not json\n")
+    bad.write_text(
+        '{"service": "X", "terms_type": "Terms", "recorded_at": "2024-01-01T00:00:00Z"}\n'
+        "{not json\n"
+    )
     with pytest.raises(ImportFormatError, match=r"bad\.jsonl:2"):
         list(read_jsonl(bad))
 

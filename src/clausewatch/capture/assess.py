@@ -138,8 +138,10 @@ def content_kind(content_type: str, body: bytes) -> Kind:
     mime = content_type.split(";", 1)[0].strip().lower()
     head = body[:2048].lstrip().lower()
     looks_html = head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
-    if mime in {"application/pdf", "application/x-pdf"} or body.startswith(b"%PDF-"):
+    if b"%PDF-" in body[:1024]:
         return "pdf"
+    if mime in {"application/pdf", "application/x-pdf"}:  # but not a PDF: say what it is
+        return "html" if looks_html else "other"
     if mime in {"text/html", "application/xhtml+xml"} or looks_html:
         return "html"
     if mime in {"text/plain", "text/markdown", "text/x-markdown"}:

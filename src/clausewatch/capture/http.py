@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import httpx2
@@ -76,9 +78,42 @@ class _Hop:
     headers: dict[str, str]
     content: bytes
     url: str
-    ttfb_ms: float
-    total_ms: float
     error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Trace:
+    """httpcore's trace hook: when the TCP connect and TLS handshake started and ended (only
+    on a fresh connection; a reused keep-alive connection has neither)."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.marks: dict[str, float] = {}
+
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        self.marks[event.split(".", 1)[-1]] = time.monotonic()
+
+    def since_start(self) -> float:
+        return (time.monotonic() - self.start) * 1000
+
+    def timings(self, ttfb_ms: float) -> dict[str, float]:
+        timings = {"ttfb_ms": ttfb_ms, "total_ms": self.since_start()}
+        for step in ("connect_tcp", "start_tls"):
+            started, done = self.marks.get(f"{step}.started"), self.marks.get(f"{step}.complete")
+            if started is not None and done is not None:
+                name = "connect_ms" if step == "connect_tcp" else "tls_ms"
+                timings[name] = (done - started) * 1000
+        return timings
+
+
+class _KeepNoCookies(DefaultCookiePolicy):
+    """The shared client keeps no cookies; each fetch has its own jar."""
+
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Any, request: Any) -> bool:
+        return False
 
 
 class _Retry(Exception):
@@ -134,6 +169,7 @@ class HttpFetcher:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._client = httpx2.AsyncClient(
             headers={"user-agent": user_agent, "accept": ACCEPT},
+            cookies=CookieJar(policy=_KeepNoCookies()),  # each fetch has its own jar
             timeout=httpx2.Timeout(timeout),
             follow_redirects=False,  # we follow ourselves, to record and police every hop
             transport=transport,
@@ -230,9 +266,10 @@ class HttpFetcher:
 
     async def _attempt(self, request: FetchRequest) -> _Outcome:
         """Walk the redirect chain once; each hop is paced, robots-checked and recorded."""
-        url, seen = request.url, {request.url}
+        url, visits = request.url, Counter([request.url])
         chain: list[Redirect] = []
         headers = _conditional_headers(request)
+        jar = httpx2.Cookies()  # this walk's cookies only: captures must not depend on history
         if problem := _url_problem(url):
             return _Outcome(url, error=problem)
         while True:
@@ -241,37 +278,56 @@ class HttpFetcher:
                 if refusal:
                     return _Outcome(url, chain=chain, error=refusal)
             try:
-                hop = await self._get(url, headers, self.max_body_bytes)
+                hop = await self._get(url, headers, self.max_body_bytes, jar=jar)
             except Exception as exc:
                 return _error_outcome(url, chain, exc, self.timeout, self.deadline)
             if hop.status in REDIRECT_STATUSES and "location" in hop.headers:
                 chain.append(Redirect(hop.status, url))
-                error, target = _next_hop(url, hop.headers["location"], seen, len(chain))
+                error, target = _next_hop(url, hop.headers["location"], visits, len(chain))
                 error = error or _too_many(len(chain), self.max_redirects)
                 if error:
                     return _Outcome(url, hop.status, hop.headers, chain=chain, error=error)
                 url = target
-                seen.add(url)
+                visits[url] += 1
                 continue
             return _final_outcome(hop, chain)
 
-    async def _get(self, url: str, headers: dict[str, str], max_bytes: int) -> _Hop:
-        """One GET under the host gate and the global limit, body streamed up to the cap."""
+    async def _get(
+        self,
+        url: str,
+        headers: dict[str, str],
+        max_bytes: int,
+        *,
+        jar: httpx2.Cookies | None = None,
+        truncate: bool = False,
+    ) -> _Hop:
+        """One GET under the host gate and the global limit, body streamed up to the cap
+        (past it: an error, or with ``truncate`` the first ``max_bytes``)."""
         async with self.gate.slot(url), self._semaphore, asyncio.timeout(self.deadline):
-            t0 = time.monotonic()
-            async with self._client.stream("GET", url, headers=headers) as response:
-                ttfb_ms = (time.monotonic() - t0) * 1000
-                content, error = await _read_capped(response, max_bytes)
-                total_ms = (time.monotonic() - t0) * 1000
-                headers = _lower(response.headers)
-                return _Hop(response.status_code, headers, content, url, ttfb_ms, total_ms, error)
+            trace = _Trace()
+            request = self._client.build_request(
+                "GET", url, headers=headers, extensions={"trace": trace}
+            )
+            if jar is not None:
+                jar.set_cookie_header(request)
+            response = await self._client.send(request, stream=True)
+            try:
+                ttfb_ms = trace.since_start()
+                if jar is not None:
+                    jar.extract_cookies(response)
+                content, error = await _read_capped(response, max_bytes, truncate=truncate)
+            finally:
+                await response.aclose()
+            hop = _Hop(response.status_code, _lower(response.headers), content, url, error)
+            hop.timings = trace.timings(ttfb_ms)
+            return hop
 
     async def _fetch_robots(self, robots_url: str) -> tuple[int | None, bytes]:
         """GET robots.txt (no retries; up to five redirects); None when unreachable."""
         url = robots_url
         for _ in range(ROBOTS_MAX_REDIRECTS + 1):
             try:
-                hop = await self._get(url, {}, ROBOTS_MAX_BYTES)
+                hop = await self._get(url, {}, ROBOTS_MAX_BYTES, truncate=True)
             except Exception:
                 return None, b""
             location = hop.headers.get("location")
@@ -311,25 +367,30 @@ def _conditional_headers(request: FetchRequest) -> dict[str, str]:
     return headers
 
 
-async def _read_capped(response: httpx2.Response, max_bytes: int) -> tuple[bytes, str | None]:
-    """The decoded body, or an error as soon as it grows past ``max_bytes`` (never buffered
-    beyond the cap, whatever Content-Length claims)."""
+async def _read_capped(
+    response: httpx2.Response, max_bytes: int, *, truncate: bool = False
+) -> tuple[bytes, str | None]:
+    """The decoded body, or an error as soon as it grows past ``max_bytes`` (at most one
+    network chunk is buffered beyond the cap, whatever Content-Length claims)."""
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if not truncate and declared.isdigit() and int(declared) > max_bytes:
         return b"", f"body exceeds {max_bytes} bytes (Content-Length {declared})"
     body = bytearray()
     async for chunk in response.aiter_bytes():
         body += chunk
         if len(body) > max_bytes:
+            if truncate:
+                return bytes(body[:max_bytes]), None
             return b"", f"body exceeds {max_bytes} bytes"
     return bytes(body), None
 
 
-def _next_hop(url: str, location: str, seen: set[str], hops: int) -> tuple[str | None, str]:
+def _next_hop(url: str, location: str, visits: Counter[str], hops: int) -> tuple[str | None, str]:
     target = httpx2.URL(url).join(location.strip())
     if target.scheme not in {"http", "https"}:
         return f"redirect to an unsupported URL: {location}", url
-    if str(target) in seen:
+    # A second visit is allowed: sites bounce through a cookie check and back.
+    if visits[str(target)] >= 2:
         return f"redirect loop after {hops} redirects: {target}", url
     return None, str(target)
 
@@ -345,7 +406,7 @@ def _final_outcome(hop: _Hop, chain: list[Redirect]) -> _Outcome:
         headers=hop.headers,
         content=hop.content,
         chain=chain,
-        timings={"ttfb_ms": hop.ttfb_ms, "total_ms": hop.total_ms},
+        timings=hop.timings,
         error=hop.error,
     )
     if hop.error is None and hop.status in RETRY_STATUSES and not _is_challenge(hop):

@@ -1,0 +1,91 @@
+"""The command line: every command documented and helpful, and the main paths through it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import typer
+from archive_fixtures import SHARED_DATA
+from typer.testing import CliRunner
+
+from clausewatch.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def _names(typer_app: typer.Typer) -> list[str]:
+    return [
+        c.name or (c.callback.__name__.replace("_", "-") if c.callback else "")
+        for c in typer_app.registered_commands
+    ]
+
+
+def all_commands() -> list[str]:
+    names = _names(app)
+    for group in app.registered_groups:
+        assert group.typer_instance is not None
+        names.extend(f"{group.name} {sub}" for sub in _names(group.typer_instance))
+    return sorted(names)
+
+
+@pytest.mark.parametrize("command", all_commands())
+def test_every_command_has_help_and_is_in_the_readme(command: str) -> None:
+    result = runner.invoke(app, [*command.split(), "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    readme = (ROOT / "README.md").read_text()
+    head = command.split()[0]
+    assert re.search(rf"`clausewatch {re.escape(head)}[ `\[]", readme), f"{command} not in README"
+
+
+def test_extract_prints_markdown_of_local_files() -> None:
+    page = SHARED_DATA / "extraction" / "Perplexity" / "Terms of Service" / "source-0.html"
+    result = runner.invoke(app, ["extract", str(page)])
+    assert result.exit_code == 0, result.output
+    assert result.output.lstrip().startswith("#") or "\n#" in result.output
+    assert "<div" not in result.output
+
+
+def test_extract_names_a_missing_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["extract", str(tmp_path / "nope.html")])
+    assert result.exit_code == 2
+    assert "nope.html" in result.output
+
+
+def test_registry_validate_names_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "slug: bad\nname: Bad\ncategory: social-media\nwebsite: https://bad.example\n"
+        "documents:\n  - type: Terms of Service\n    fetch: not-a-url\n"
+    )
+    result = runner.invoke(app, ["registry", "validate", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.yaml" in result.output and "documents[0].fetch" in result.output
+    ok = runner.invoke(app, ["registry", "validate"])
+    assert ok.exit_code == 0 and "platforms" in ok.output
+
+
+def test_import_list_show_verify_and_export(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    sample = ROOT / "examples" / "ota-sample.jsonl.xz"
+    result = runner.invoke(app, ["import", str(sample), *data])
+    assert result.exit_code == 0, result.output
+    assert "30 records" in result.output
+    listed = runner.invoke(app, ["documents", "list", "--format", "json", *data])
+    rows = json.loads(listed.output)
+    assert {r["type"] for r in rows} == {"Privacy Policy", "Terms of Service"}
+    shown = runner.invoke(app, ["documents", "show", rows[0]["id"], "--format", "json", *data])
+    detail = json.loads(shown.output)
+    assert detail["versions"][0]["kind"] == "first"
+    text = runner.invoke(app, ["documents", "text", detail["versions"][0]["id"], *data])
+    assert text.exit_code == 0 and len(text.output) > 1000
+    assert runner.invoke(app, ["verify", *data]).exit_code == 0
+    warc = tmp_path / "out.warc.gz"
+    exported = runner.invoke(app, ["export", "warc", str(warc), *data])
+    assert exported.exit_code == 0 and "0 WARC" in exported.output  # imports are not web captures
+    bad = runner.invoke(app, ["documents", "show", "X-1", *data])
+    assert bad.exit_code == 2 and "not a clausewatch ID" in bad.output
