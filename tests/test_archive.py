@@ -302,3 +302,14 @@ def test_sqlite_runs_in_wal_with_foreign_keys(sqlite_archive: Archive) -> None:
     with sqlite_archive.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_sqlite_readers_do_not_block_writers(sqlite_archive: Archive) -> None:
+    doc = new_document(sqlite_archive)
+    with sqlite_archive.sessions() as reader:
+        reader.execute(text("SELECT count(*) FROM captures")).scalar()  # read transaction open
+        record = check(sqlite_archive, doc, BODY, T0)  # a writer commits meanwhile
+        assert record.outcome == Outcome.FIRST_VERSION
+        # the reader keeps its snapshot until it ends
+        assert reader.execute(text("SELECT count(*) FROM captures")).scalar() == 0
+    assert len(sqlite_archive.captures(doc)) == 1
