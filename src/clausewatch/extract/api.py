@@ -8,6 +8,7 @@ from pathlib import Path
 from .dom import Selector
 from .errors import ExtractionError
 from .html import html_to_markdown
+from .normalise import normalise_for_hash
 from .pdf import pdf_to_markdown
 
 # Open Terms Archive joins the sources of one document with a thematic break.
@@ -50,12 +51,16 @@ def _plain_text(content: bytes, content_type: str) -> str:
 def combine_markdown(parts: Sequence[str]) -> str:
     """One document from several sources, joined by a ``- - -`` line, as Open Terms Archive does.
 
-    Empty parts are skipped, and so is a part identical to an earlier one.
+    Empty parts are skipped, and so is a part whose normalised text (see
+    :func:`normalise_for_hash`) equals an earlier part's.
     """
     texts: list[str] = []
+    seen: set[str] = set()
     for part in parts:
         # Two sources that yield the same text (e.g. both redirect to one page) count once.
-        if part.strip() and part.strip() not in texts:
+        canonical = normalise_for_hash(part)
+        if canonical and canonical not in seen:
+            seen.add(canonical)
             texts.append(part.strip())
     return SOURCE_SEPARATOR.join(texts) + "\n" if texts else ""
 

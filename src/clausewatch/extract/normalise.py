@@ -1,11 +1,187 @@
-"""Placeholder, replaced below."""
+"""The canonical text of a version: what its SHA-256 is computed over.
+
+Two captures whose Markdown differs only in rendering noise must hash the same, or the archive
+records false changes (one policy in the OTA data has hundreds of versions caused by a random ID in
+a link). ``normalise_for_hash`` removes:
+
+- whitespace noise: CRLF, trailing spaces, runs of spaces and of blank lines, NBSP and other space
+  characters, zero-width characters, soft hyphens;
+- Unicode variants: NFC; curly quotes and apostrophes folded to straight ones (a typographic
+  choice, never a change of meaning);
+- Markdown dialect: backslash escapes, ``*``/``+`` bullets and setext headings (``===``) are
+  rewritten the way our converter writes them, so that text imported from other tools compares;
+- per-render tokens in URLs (Markdown link targets, autolinks and bare URLs): tracking parameters,
+  cache-busters, CSRF values and signatures are dropped; UUIDs and long random-looking values in
+  query strings or paths become ``<token>``;
+- rendering stamps: "Page generated at 2026-08-22 10:30:09", "Last refreshed: …", times of day with
+  seconds, and relative ages ("Updated: 23 days ago"). Legal dates ("Effective date: 4 June 2026",
+  "Last updated: June 4, 2026") are substantive and stay.
+
+Emphasis is kept: conspicuousness (bold or capitals) can matter legally.
+"""
+
+from __future__ import annotations
 
 import hashlib
+import math
+import re
+import unicodedata
+from collections import Counter
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
+TOKEN = "<token>"
+STAMP = "<stamp>"
 
-def normalise_for_hash(markdown: str) -> str:
-    return markdown
+_INVISIBLE = re.compile("[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\t]")
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "“": '"', "”": '"',
+                         "„": '"', "‟": '"', "″": '"', "«": '"', "»": '"'})  # fmt: skip
+
+# Query parameters that only track the visitor or bust caches.
+_DROP_PARAMS = re.compile(
+    r"^(?:utm_\w*|fbclid|gclid|gclsrc|dclid|gbraid|wbraid|msclkid|yclid|twclid|ttclid|li_fat_id"
+    r"|mc_cid|mc_eid|_hsenc|_hsmi|__hstc|__hssc|__hsfp|hsctatracking|mkt_tok|vero_\w+|_ga|_gl"
+    r"|_ke|oly_\w+|rb_clickid|s_cid|icid|igshid|igsh|si|spm|scm|ref|ref_src|ref_url|referrer"
+    r"|trk|trkinfo|trackingid|cmpid|aff_id"
+    r"|v|ver|rev|revision|_|cb|cachebust|cachebuster|nocache|bust|t|ts|timestamp"
+    r"|_t|_ts|_v|_dc|rnd|rand|random|nonce|csrf|csrf_token|csrftoken|_csrf|xsrf|_token"
+    r"|authenticity_token|sig|signature|h|e|oh|oe|_nc_\w+|ccb|__cf_chl_\w+|_rdc|_rdr)$",
+    re.I,
+)
+_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
+_HEX_RUN = re.compile(r"^[0-9a-f]{16,}$", re.I)
+_EPOCH = re.compile(r"^1[0-9]{9}(?:[0-9]{3})?$")  # Unix time in s or ms (2001-2286)
+
+_PATH_PIECE = re.compile(r"[^/&;=,]+")
+_MD_LINK = re.compile(r"(\]\()(<?)([^)\s>]+)(>?)((?:\s+\"[^\"]*\")?\))")
+_AUTOLINK = re.compile(r"<((?:https?|ftp)://[^>\s]+)>")
+_BARE_URL = re.compile(r"(?<![(<\w])(https?://[^\s)<>\]\"']+)")
+
+_STAMP_LABEL = (
+    r"(?:(?:page|site|content|document|report|this page was)\s+)?"
+    r"(?:generated|rendered|refreshed|retrieved|fetched|cached"
+    r"|last\s+refreshed|last\s+generated|last\s+fetched|last\s+crawled"
+    r"|current\s+time|server\s+time|request\s+time|page\s+load(?:ed)?)"
+)
+_DATE = (
+    r"(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?)?"
+    r"|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}(?:,?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp][Mm])?)?"
+    r"|\w+\.?\s+\d{1,2},?\s+\d{4}(?:,?\s+(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp][Mm])?)?"
+    r"|\d{1,2}\s+\w+\.?\s+\d{4}(?:,?\s+(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp][Mm])?)?"
+    r"|\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp][Mm])?(?:\s?(?:UTC|GMT|Z))?)"
+)
+_LABELLED_STAMP = re.compile(rf"(\b{_STAMP_LABEL}\s*(?:on|at|:)?\s*){_DATE}", re.I)
+_CLOCK_WITH_SECONDS = re.compile(
+    r"\b(?:\d{4}-\d{2}-\d{2}[T ])?\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?:\s?(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?"
+)
+_RELATIVE_AGE = re.compile(
+    r"\b(?:\d+|an?|one|few)\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
+    r"\s+ago\b|\b(?:just now|moments ago)\b",
+    re.I,
+)
+
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_BULLET = re.compile(r"^(\s*)[*+-]\s+(?=\S)", re.M)
+_ORDERED = re.compile(r"^(\s*)(\d{1,9})[.)]\s+(?=\S)", re.M)
+_SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
+_BLOCK_START = re.compile(r"^\s*(?:[-*+>|#]|\d+[.)]\s)")
+_UNDERSCORE_EM = re.compile(r"(?<![\w\\])__([^_\n]+?)__(?!\w)")
+_INNER_SPACES = re.compile(r"(?<=\S)[ ]{2,}")
+_TRAILING = re.compile(r"[ \t]+$", re.M)
+_HARD_BREAK = re.compile(r"\\$", re.M)  # "text\" and "text  " are the same line break
+_BLANKS = re.compile(r"\n{3,}")
 
 
 def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    """SHA-256 (hex) of the UTF-8 encoding of ``text``."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def normalise_for_hash(markdown: str) -> str:
+    """The canonical text to hash (see the module docstring for what is made invisible)."""
+    text = unicodedata.normalize("NFC", markdown.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _INVISIBLE.sub("", text)
+    text = _SPACES.sub(" ", text).translate(_QUOTES)
+    text = _normalise_urls(text)
+    text = _neutralise_stamps(text)
+    text = _ESCAPE.sub(r"\1", text)
+    text = _normalise_markdown(text)
+    text = _TRAILING.sub("", text)
+    text = _HARD_BREAK.sub("", text)
+    text = _TRAILING.sub("", text)
+    text = _INNER_SPACES.sub(" ", text)
+    text = _BLANKS.sub("\n\n", text)
+    return text.strip("\n") + "\n" if text.strip() else ""
+
+
+def _normalise_markdown(text: str) -> str:
+    text = _setext_to_atx(text)
+    text = _BULLET.sub(r"\1- ", text)
+    text = _ORDERED.sub(r"\1\2. ", text)
+    return _UNDERSCORE_EM.sub(r"**\1**", text)
+
+
+def _setext_to_atx(text: str) -> str:
+    """``Title`` over ``=====`` / ``-----`` → ``# Title`` / ``## Title``."""
+    lines = text.split("\n")
+    out: list[str] = []
+    for line in lines:
+        underline = _SETEXT_UNDERLINE.match(line)
+        if underline and out and out[-1].strip() and not _BLOCK_START.match(out[-1]):
+            out[-1] = ("# " if line.lstrip()[0] == "=" else "## ") + out[-1].strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _neutralise_stamps(text: str) -> str:
+    text = _LABELLED_STAMP.sub(lambda m: m[1] + STAMP, text)
+    text = _CLOCK_WITH_SECONDS.sub(STAMP, text)
+    return _RELATIVE_AGE.sub(STAMP, text)
+
+
+def _normalise_urls(text: str) -> str:
+    text = _MD_LINK.sub(lambda m: m[1] + m[2] + normalise_url(m[3]) + m[4] + m[5], text)
+    text = _AUTOLINK.sub(lambda m: "<" + normalise_url(m[1]) + ">", text)
+    return _BARE_URL.sub(lambda m: normalise_url(m[1]), text)
+
+
+def normalise_url(url: str) -> str:
+    """Drop tracking/cache/CSRF parameters and replace random-looking values with ``<token>``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    # Pieces of path segments too: mangled URLs carry "records&e=<signature>" in the path.
+    path = _PATH_PIECE.sub(lambda m: TOKEN if is_random_token(m[0]) else m[0], parts.path)
+    query = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if _DROP_PARAMS.match(key):
+            continue
+        query.append(f"{quote(key, safe='')}={TOKEN if is_random_token(value) else quote(value)}")
+    fragment = TOKEN if is_random_token(parts.fragment) else parts.fragment
+    return urlunsplit((parts.scheme, parts.netloc.lower(), path, "&".join(query), fragment))
+
+
+def is_random_token(value: str) -> bool:
+    """UUIDs, long hex runs, epoch timestamps and long high-entropy alphanumeric strings.
+
+    Words, slugs and encoded URLs are not random: a value must mix letter cases and digits (or be
+    hex) and have a high character entropy to count.
+    """
+    if len(value) < 8 or any(c in value for c in "%./ "):
+        return False
+    stem = value.rsplit(".", 1)[0]
+    if _UUID.search(stem) or _HEX_RUN.match(stem) or _EPOCH.match(stem):
+        return True
+    if len(stem) < 16 or not re.fullmatch(r"[\w~=+-]+", stem):
+        return False
+    classes = sum(
+        bool(re.search(p, stem)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]")
+    )
+    return classes == 3 and _entropy(stem) >= 3.5 and not re.search(r"[a-z]{3,}-[a-z]{3,}", stem)
+
+
+def _entropy(value: str) -> float:
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
