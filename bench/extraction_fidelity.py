@@ -50,6 +50,9 @@ def sources(folder: Path) -> list[tuple[Path, str]]:
     return [(folder / s["file"], s.get("url", "")) for s in meta["sources"]]
 
 
+TIMINGS: list[tuple[float, float]] = []  # (KB, ms) of every source extracted
+
+
 def extract_document(folder: Path, distinct: bool = False) -> tuple[str, float, int, float]:
     """Combined Markdown of a document, ms per source, number of sources, KB of input.
 
@@ -65,7 +68,10 @@ def extract_document(folder: Path, distinct: bool = False) -> tuple[str, float, 
         content_type = "application/pdf" if path.suffix == ".pdf" else "text/html"
         start = time.perf_counter()
         parts.append(extract_markdown(content, content_type, url=url))
-        elapsed += time.perf_counter() - start
+        took = time.perf_counter() - start
+        elapsed += took
+        if distinct:
+            TIMINGS.append((len(content) / 1024, 1000 * took))
     count = len(parts)
     return combine_markdown(parts), 1000 * elapsed / count, count, size / 1024
 
@@ -113,6 +119,13 @@ def table(results: list[Result]) -> str:
         f"Against the unrepaired references (raw F1): median {statistics.median(raw):.3f}, "
         f"worst {min(raw):.3f}.",
     ]
+    big = [ms for kb, ms in TIMINGS if kb >= 350]
+    if big:
+        rows.append("")
+        rows.append(
+            f"Sources of 350 KB or more ({len(big)}): median {statistics.median(big):.0f} ms, "
+            f"slowest {max(big):.0f} ms."
+        )
     return "\n".join(rows)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import lzma
 import subprocess
@@ -56,12 +57,14 @@ def test_jsonl_import_is_idempotent_and_keeps_technical_upgrades_out(
 
 
 def test_random_link_tokens_do_not_make_versions(sqlite_archive: Archive, tmp_path: Path) -> None:
-    """Facebook's privacy policy: 492 OTA records, most caused by a random ID in a link."""
+    """Facebook's privacy policy: most of its 492 OTA records were caused by random IDs in links."""
     path = subset(tmp_path, "Facebook", "Privacy Policy")
-    report = import_history(sqlite_archive, read_jsonl(path))
-    assert report.records == 492
+    records = list(itertools.islice(read_jsonl(path), 150))  # 2022-07 to 2023-03
+    recorded_changes = sum(r.kind == "change" for r in records)
+    report = import_history(sqlite_archive, iter(records))
     changes = report.outcomes.get("new_version", 0)
-    assert changes < 250, report.outcomes
+    assert recorded_changes >= 140
+    assert changes < recorded_changes / 4, report.outcomes
 
 
 def test_dataset_archive_import(sqlite_archive: Archive) -> None:

@@ -17,6 +17,10 @@ _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 _ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 
 
+# markdownify's stub omits the convert_* methods: reach the base implementations untyped.
+_BASE: Any = MarkdownConverter
+
+
 class LegalMarkdownConverter(MarkdownConverter):
     """ATX headings, ``-`` bullets, links rendered as their text, no images.
 
@@ -31,6 +35,10 @@ class LegalMarkdownConverter(MarkdownConverter):
         options.setdefault("strip_document", "strip")
         options.setdefault("table_infer_header", True)
         options.setdefault("bs4_options", "lxml")
+        # Newlines in HTML source are spaces: collapse them (wrap without a width does just that),
+        # or re-indenting the page's source would look like a change of the text.
+        options.setdefault("wrap", True)
+        options.setdefault("wrap_width", None)
         super().__init__(**options)
 
     def convert_a(self, el: Any, text: str, parent_tags: set[str]) -> str:
@@ -39,30 +47,30 @@ class LegalMarkdownConverter(MarkdownConverter):
     def convert_img(self, el: Any, text: str, parent_tags: set[str]) -> str:
         return ""
 
-    def convert_hN(self, n: int, el: Any, text: str, parent_tags: set[str]) -> str:  # noqa: N802
+    def convert_hN(self, n: int, el: Any, text: str, parent_tags: set[str]) -> str:
         if not text.strip():
             return ""  # anchor-only headings carry no text
-        return super().convert_hN(n, el, text, parent_tags)
+        return _BASE.convert_hN(self, n, el, text, parent_tags)
 
     def convert_p(self, el: Any, text: str, parent_tags: set[str]) -> str:
         if parent_tags & _CELL:
             return "\n\n" + text.strip() + "\n\n"  # becomes <br><br> in the cell
-        return super().convert_p(el, text, parent_tags)
+        return _BASE.convert_p(self, el, text, parent_tags)
 
     def convert_div(self, el: Any, text: str, parent_tags: set[str]) -> str:
         if parent_tags & _CELL:
             return "\n" + text.strip() + "\n"  # a layout block in a cell: one <br>
-        return super().convert_div(el, text, parent_tags)
+        return _BASE.convert_div(self, el, text, parent_tags)
 
     def convert_br(self, el: Any, text: str, parent_tags: set[str]) -> str:
         if parent_tags & _CELL:
             return "\n"
-        return super().convert_br(el, text, parent_tags)
+        return _BASE.convert_br(self, el, text, parent_tags)
 
     def convert_td(self, el: Any, text: str, parent_tags: set[str]) -> str:
         # GFM cells are one line: line structure inside a cell is kept as <br>, the usual idiom.
         cell = _CELL_BREAKS.sub("\n\n", text.strip()).replace("\n", "<br>")
-        return super().convert_td(el, cell, parent_tags)
+        return _BASE.convert_td(self, el, cell, parent_tags)
 
     convert_th = convert_td
 

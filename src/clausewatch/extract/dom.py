@@ -34,7 +34,9 @@ _SCREEN_READER_ONLY = re.compile(
     r"(?:\s|$)",
     re.I,
 )
-_ICON_CLASS = re.compile(r"(?:^|\s)(?:fa[srbl]?|fa-[\w-]+|material-(?:icons|symbols)[\w-]*|glyphicon|icon)(?:\s|$)")
+_ICON_CLASS = re.compile(
+    r"(?:^|\s)(?:fa[srbl]?|fa-[\w-]+|material-(?:icons|symbols)[\w-]*|glyphicon|icon)(?:\s|$)"
+)
 
 
 def parse_html(html: str) -> HtmlElement:
@@ -115,12 +117,16 @@ def remove_non_content(root: HtmlElement) -> None:
     for el in list(root.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:
             continue
-        if el.tag == "button" and not _is_disclosure_trigger(el):
+        if _never_content(el, panels, expanders):
             drop(el)
-        elif is_hidden(el) and not _is_panel(el, panels, expanders):
-            drop(el)
-        elif is_assistive_only(el):
-            drop(el)
+
+
+def _never_content(el: HtmlElement, panels: set[str], expanders: set[str]) -> bool:
+    if el.tag == "button" and not _is_disclosure_trigger(el):
+        return True
+    if is_hidden(el) and not _is_panel(el, panels, expanders):
+        return True
+    return is_assistive_only(el)
 
 
 def _is_disclosure_trigger(el: HtmlElement) -> bool:

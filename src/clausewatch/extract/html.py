@@ -1,4 +1,4 @@
-"""HTML → Markdown: decode, clean, narrow (declared selectors or main-content detection), convert."""
+"""HTML → Markdown: decode, clean, narrow (declared selectors or main content), convert."""
 
 from __future__ import annotations
 
@@ -35,10 +35,7 @@ def html_to_markdown(
         body = doc
     remove_non_content(body)
     apply_remove(body, remove, url)
-    if select:
-        parts = apply_select(body, select, url)
-    else:
-        parts = [find_main_content(body)]
+    parts = apply_select(body, select, url) if select else [find_main_content(body)]
     markdown = fragment_to_markdown("".join(_serialise(el) for el in parts))
     if not markdown.strip():
         raise ExtractionError(f"no text found{' in ' + url if url else ''}")

@@ -27,7 +27,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 TOKEN = "<token>"
 STAMP = "<stamp>"
@@ -52,6 +52,7 @@ _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f
 _HEX_RUN = re.compile(r"^[0-9a-f]{16,}$", re.I)
 _EPOCH = re.compile(r"^1[0-9]{9}(?:[0-9]{3})?$")  # Unix time in s or ms (2001-2286)
 
+_ENCODED_URL = re.compile(r"https?%3A%2F%2F", re.I)
 _PATH_PIECE = re.compile(r"[^/&;=,]+")
 _MD_LINK = re.compile(r"(\]\()(<?)([^)\s>]+)(>?)((?:\s+\"[^\"]*\")?\))")
 _AUTOLINK = re.compile(r"<((?:https?|ftp)://[^>\s]+)>")
@@ -63,16 +64,18 @@ _STAMP_LABEL = (
     r"|last\s+refreshed|last\s+generated|last\s+fetched|last\s+crawled"
     r"|current\s+time|server\s+time|request\s+time|page\s+load(?:ed)?)"
 )
+_TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?[AaPp][Mm])?"
+_ZONE = r"(?:\s?(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?"
 _DATE = (
-    r"(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?)?"
-    r"|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}(?:,?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp][Mm])?)?"
-    r"|\w+\.?\s+\d{1,2},?\s+\d{4}(?:,?\s+(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp][Mm])?)?"
-    r"|\d{1,2}\s+\w+\.?\s+\d{4}(?:,?\s+(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp][Mm])?)?"
-    r"|\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp][Mm])?(?:\s?(?:UTC|GMT|Z))?)"
+    rf"(?:\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]{_TIME}{_ZONE})?"
+    rf"|\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}(?:,?\s+{_TIME})?"
+    rf"|\w+\.?\s+\d{{1,2}},?\s+\d{{4}}(?:,?\s+(?:at\s+)?{_TIME})?"
+    rf"|\d{{1,2}}\s+\w+\.?\s+\d{{4}}(?:,?\s+(?:at\s+)?{_TIME})?"
+    rf"|{_TIME}{_ZONE})"
 )
 _LABELLED_STAMP = re.compile(rf"(\b{_STAMP_LABEL}\s*(?:on|at|:)?\s*){_DATE}", re.I)
 _CLOCK_WITH_SECONDS = re.compile(
-    r"\b(?:\d{4}-\d{2}-\d{2}[T ])?\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?:\s?(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?"
+    rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}[T ])?\d{{1,2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{_ZONE}"
 )
 _RELATIVE_AGE = re.compile(
     r"\b(?:\d+|an?|one|few)\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
@@ -146,19 +149,32 @@ def _normalise_urls(text: str) -> str:
     return _BARE_URL.sub(lambda m: normalise_url(m[1]), text)
 
 
-def normalise_url(url: str) -> str:
-    """Drop tracking/cache/CSRF parameters and replace random-looking values with ``<token>``."""
+def normalise_url(url: str, depth: int = 0) -> str:
+    """Drop tracking/cache/CSRF parameters and replace random-looking values with ``<token>``.
+
+    URLs nested in a parameter or, percent-encoded, in the path (redirect shims, "printable"
+    wrappers) are normalised too.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
+    path = parts.path
+    nested = _ENCODED_URL.search(path) if depth < 3 else None
+    if nested:
+        inner = normalise_url(unquote(path[nested.start() :]), depth + 1)
+        path = path[: nested.start()] + quote(inner, safe="")
     # Pieces of path segments too: mangled URLs carry "records&e=<signature>" in the path.
-    path = _PATH_PIECE.sub(lambda m: TOKEN if is_random_token(m[0]) else m[0], parts.path)
+    path = _PATH_PIECE.sub(lambda m: TOKEN if is_random_token(m[0]) else m[0], path)
     query = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if _DROP_PARAMS.match(key):
             continue
-        query.append(f"{quote(key, safe='')}={TOKEN if is_random_token(value) else quote(value)}")
+        if depth < 3 and value.lower().startswith(("http://", "https://")):
+            value = normalise_url(value, depth + 1)
+        elif is_random_token(value):
+            value = TOKEN
+        query.append(f"{quote(key, safe='')}={quote(value, safe='/:<>')}")
     fragment = TOKEN if is_random_token(parts.fragment) else parts.fragment
     return urlunsplit((parts.scheme, parts.netloc.lower(), path, "&".join(query), fragment))
 
@@ -176,9 +192,7 @@ def is_random_token(value: str) -> bool:
         return True
     if len(stem) < 16 or not re.fullmatch(r"[\w~=+-]+", stem):
         return False
-    classes = sum(
-        bool(re.search(p, stem)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]")
-    )
+    classes = sum(bool(re.search(p, stem)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]"))
     return classes == 3 and _entropy(stem) >= 3.5 and not re.search(r"[a-z]{3,}-[a-z]{3,}", stem)
 
 

@@ -6,6 +6,7 @@ PDFium is not thread-safe, even across documents, so every call goes through one
 from __future__ import annotations
 
 import ctypes
+import itertools
 import re
 import statistics
 import threading
@@ -178,7 +179,7 @@ def _assemble(lines: list[Line]) -> str:
     body, levels = _heading_levels(lines)
     gaps = [
         prev.bottom - cur.top
-        for prev, cur in zip(lines, lines[1:], strict=False)
+        for prev, cur in itertools.pairwise(lines)
         if prev.page == cur.page and prev.bottom > cur.top
     ]
     normal_gap = statistics.median(gaps) if gaps else body * 0.5

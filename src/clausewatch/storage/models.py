@@ -189,3 +189,104 @@ class LogHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_capture_id: Mapped[int] = mapped_column(Integer, default=0)
     chain_hash: Mapped[str] = mapped_column(String(64))
+
+
+# -- provisions and change records (the `provisions` and `changes` stages) ---------------------
+
+
+class Provision(Base):
+    """A clause followed through the versions of its document. Identity is permanent."""
+
+    __tablename__ = "provisions"
+    __table_args__ = (Index("ix_provisions_document", "document_id"), AUTOINC)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    first_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    last_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))  # latest holding it
+    first_seen_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    revisions: Mapped[int] = mapped_column(Integer, default=0)  # versions in which it changed
+    title: Mapped[str] = mapped_column(Text)
+    heading_path: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    text_sha256: Mapped[str] = mapped_column(String(64))  # of its latest text
+    active: Mapped[bool] = mapped_column(default=True)  # present in the current version
+
+    @property
+    def public_id(self) -> str:
+        return format_id("P", self.id)
+
+
+class ProvisionRevision(Base):
+    """A provision's text as of a version in which it first appeared or changed."""
+
+    __tablename__ = "provision_revisions"
+    __table_args__ = (UniqueConstraint("provision_id", "version_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provision_id: Mapped[int] = mapped_column(ForeignKey("provisions.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str | None] = mapped_column(String(50))
+    heading_path: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+
+
+class VersionLayout(Base):
+    """Where every provision sits in one version: the segmentation, stored once per version."""
+
+    __tablename__ = "version_layouts"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), primary_key=True)
+    segmenter_version: Mapped[str] = mapped_column(String(20))
+    # [[provision_id, start, end, kind, label, heading_path], ...] in text order
+    segments: Mapped[list[list[Any]]] = mapped_column(JSONType)
+
+
+class ChangeRecord(Base):
+    """What changed between two versions of a document, at clause level."""
+
+    __tablename__ = "change_records"
+    __table_args__ = (UniqueConstraint("to_version_id"), AUTOINC)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    from_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    to_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    recorded_at: Mapped[dt.datetime]
+    # substantive | non_substantive (noise at clause level) | technical (re-extraction)
+    # | retracted (a flip-flop folded into a variant)
+    status: Mapped[str] = mapped_column(String(20))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    summary: Mapped[str] = mapped_column(Text)
+    effective_date: Mapped[str | None] = mapped_column(String(10))  # ISO date stated in the text
+    severity: Mapped[str | None] = mapped_column(String(10))  # set once classification exists
+    direction: Mapped[str | None] = mapped_column(String(20))  # more/less protective, mixed
+
+    items: Mapped[list[ChangeItem]] = relationship(order_by="ChangeItem.id")
+
+    @property
+    def public_id(self) -> str:
+        return format_id("C", self.id)
+
+
+class ChangeItem(Base):
+    """One provision touched by a change record."""
+
+    __tablename__ = "change_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("change_records.id"), index=True)
+    provision_id: Mapped[int] = mapped_column(ForeignKey("provisions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # added removed modified moved split merged
+    substantive: Mapped[bool] = mapped_column(default=True)
+    similarity: Mapped[float | None] = mapped_column(default=None)
+    redline: Mapped[list[list[str]]] = mapped_column(JSONType, default=list)  # [[op, text], ...]
+    sentences: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    parameter_changes: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    related: Mapped[list[int]] = mapped_column(JSONType, default=list)  # split/merge partners
+    severity: Mapped[str | None] = mapped_column(String(10))
+    direction: Mapped[str | None] = mapped_column(String(20))
