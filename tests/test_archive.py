@@ -313,3 +313,11 @@ def test_sqlite_readers_do_not_block_writers(sqlite_archive: Archive) -> None:
         # the reader keeps its snapshot until it ends
         assert reader.execute(text("SELECT count(*) FROM captures")).scalar() == 0
     assert len(sqlite_archive.captures(doc)) == 1
+
+
+def test_chain_hash_does_not_depend_on_the_timezone_written(archive: Archive) -> None:
+    doc = new_document(archive)
+    paris = dt.timezone(dt.timedelta(hours=2))
+    check(archive, doc, BODY, dt.datetime(2022, 10, 19, 15, 39, 9, tzinfo=paris))
+    with archive.sessions() as session:
+        assert verify_archive(session, archive.store).ok

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any
@@ -45,7 +46,8 @@ def canonical_record(capture: Capture) -> bytes:
     for name in _FIELDS:
         value = getattr(capture, name)
         if name == "started_at":
-            value = value.isoformat(timespec="microseconds")
+            # UTC always: the database hands back UTC whatever offset was written
+            value = value.astimezone(dt.UTC).isoformat(timespec="microseconds")
         elif name == "elapsed_ms":
             value = round(float(value), 3)
         record[name] = value
