@@ -64,7 +64,7 @@ def history_records(path: Path = JSONL) -> Iterator[tuple[tuple[str, str], str]]
                 yield (record["service"], record["terms_type"]), record["text"]
 
 
-# --- synthetic edits -----------------------------------------------------------------------------
+# --- synthetic edits ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -133,9 +133,7 @@ def make_case(text: str, donors: list[str], rng: random.Random) -> Case | None:
     return case
 
 
-def _edit_words(
-    chunks: list[_Chunk], ks: list[int], rng: random.Random, share: float
-) -> set[int]:
+def _edit_words(chunks: list[_Chunk], ks: list[int], rng: random.Random, share: float) -> set[int]:
     """Insert, delete or replace 1-3 words, or replace ``share`` of the words."""
     fillers = ["promptly", "reasonable", "additional", "certain", "all", "written", "prior"]
     for k in ks:
@@ -157,7 +155,9 @@ def _edit_words(
 def _split(chunks: list[_Chunk], ks: list[int], rng: random.Random) -> list[int]:
     for k in ks:
         text = chunks[k].pieces[0].text
-        cuts = [m.start() for m in _SENTENCE_END.finditer(text) if 0.25 < m.start() / len(text) < 0.75]
+        cuts = [
+            m.start() for m in _SENTENCE_END.finditer(text) if 0.25 < m.start() / len(text) < 0.75
+        ]
         if cuts:
             cut = rng.choice(cuts)
             chunks[k].pieces = [
@@ -263,13 +263,13 @@ def _truth(
             case.drift += 1
             continue
         if tag[0] == "old":
-            case.truth_old[j] = int(tag[1])  # type: ignore[call-overload]
+            case.truth_old[j] = int(tag[1])
         elif tag[0] == "ins":
             case.inserted.add(j)
         elif tag[0] == "split":
-            case.splits.setdefault(int(tag[1]), set()).add(j)  # type: ignore[call-overload]
+            case.splits.setdefault(int(tag[1]), set()).add(j)
         elif tag[0] == "merge":
-            case.merges[j] = {int(tag[1]), int(tag[2])}  # type: ignore[call-overload]
+            case.merges[j] = {int(tag[1]), int(tag[2])}
     case.splits = {k: js for k, js in case.splits.items() if len(js) == 2}
     return case
 
@@ -317,16 +317,22 @@ def score_case(case: Case, matches: list[Match], score: Score) -> None:
     truth_new = set(case.truth_old) | case.inserted
     score.pr("added", added & truth_new, case.inserted)
     score.pr("removed", removed & (set(case.truth_old.values()) | case.deleted), case.deleted)
-    score.pr("moved", moved & set(case.truth_old.values()), case.moved & set(case.truth_old.values()))
+    score.pr(
+        "moved", moved & set(case.truth_old.values()), case.moved & set(case.truth_old.values())
+    )
     split_pred = {
         m.old: {m.new, *m.related} for m in matches if m.kind == "split" and m.old is not None
     }
-    score.pr("split", {k for k, js in split_pred.items() if case.splits.get(k) == js}, set(case.splits))
+    score.pr(
+        "split", {k for k, js in split_pred.items() if case.splits.get(k) == js}, set(case.splits)
+    )
     score.counts["split.pred"] += len(set(split_pred) - set(case.splits))
     merge_pred = {
         m.new: {m.old, *m.related} for m in matches if m.kind == "merged" and m.new is not None
     }
-    score.pr("merge", {j for j, ks in merge_pred.items() if case.merges.get(j) == ks}, set(case.merges))
+    score.pr(
+        "merge", {j for j, ks in merge_pred.items() if case.merges.get(j) == ks}, set(case.merges)
+    )
     score.counts["merge.pred"] += len(set(merge_pred) - set(case.merges))
 
 
@@ -387,6 +393,51 @@ def real_history(key: tuple[str, str]) -> dict[str, float]:
     }
 
 
+# --- segmentation of every document ---------------------------------------------------------------
+
+
+def segmentation_stats() -> str:
+    """Provisions per document and their sizes, on the latest version of all 133 documents as the
+    archive stores them (``normalise_for_hash``)."""
+    from clausewatch.extract.normalise import normalise_for_hash
+
+    texts = [normalise_for_hash(text) for text in latest_texts().values()]
+    start = time.perf_counter()
+    docs = [segment(text) for text in texts]
+    seconds = time.perf_counter() - start
+    counts = sorted(len(d) for d in docs)
+    sizes = sorted(len(s.text) for d in docs for s in d)
+    kinds = Counter(s.kind for d in docs for s in d)
+    giants = Counter(s.kind for d in docs for s in d if len(s.text) > 6000)
+    megabytes = sum(len(t) for t in texts) / 1e6
+
+    def q(values: list[int], share: float) -> int:
+        return values[min(len(values) - 1, int(share * len(values)))]
+
+    return "\n".join(
+        [
+            f"{len(docs)} documents, {megabytes:.1f} MB of text, {sum(counts):,} provisions, "
+            f"segmented in {seconds:.2f} s ({seconds / megabytes * 60:.0f} ms "
+            "per 60 KB on average).",
+            "",
+            "| figure | min | p10 | median | p90 | max |",
+            "|---|---:|---:|---:|---:|---:|",
+            "| provisions per document | "
+            + " | ".join(str(q(counts, x)) for x in (0, 0.1, 0.5, 0.9, 1.0))
+            + " |",
+            "| characters per provision | "
+            + " | ".join(str(q(sizes, x)) for x in (0, 0.1, 0.5, 0.9, 1.0))
+            + " |",
+            "",
+            "Kinds: "
+            + ", ".join(f"{kind} {n:,} ({n / len(sizes):.0%})" for kind, n in kinds.most_common())
+            + ". Longer than 6,000 characters: "
+            + (", ".join(f"{n} {kind}" for kind, n in giants.items()) or "none")
+            + " (single giant table cells or one-line paragraphs with no inline clause labels).",
+        ]
+    )
+
+
 # --- report ---------------------------------------------------------------------------------------
 
 
@@ -399,7 +450,8 @@ def report(score: Score, timing: dict[str, float], histories: dict[str, dict[str
          f"{score.rate('modified'):.1%} of {c['modified.n']}"),
         ("rewritten provisions (30% of words replaced) matched and reported modified",
          f"{score.rate('heavy'):.1%} of {c['heavy.n']}"),
-        ("untouched provisions reported unchanged", f"{score.rate('stable'):.1%} of {c['stable.n']}"),
+        ("untouched provisions reported unchanged",
+         f"{score.rate('stable'):.1%} of {c['stable.n']}"),
         ("added: precision / recall", _pr(score, "added")),
         ("removed: precision / recall", _pr(score, "removed")),
         ("moved: precision / recall", _pr(score, "moved")),
@@ -449,10 +501,12 @@ def main() -> None:
     score, timing = run_synthetic(args.documents, args.seed)
     histories = {f"{s} / {t}": real_history((s, t)) for s, t in HISTORIES}
     body = report(score, timing, histories)
-    print(body)
+    stats = segmentation_stats()
+    print(stats, "", body, sep="\n")
     if args.write_docs:
         from _common import write_section  # bench/ is on sys.path when run as a script
 
+        write_section("segmentation", stats, DOC)
         write_section("alignment", body, DOC)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 
 import pytest
@@ -46,7 +47,7 @@ def test_redline_reconstructs_both_texts(old: str, new: str) -> None:
     assert _old(ops) == old
     assert _new(ops) == new
     assert all(op.text for op in ops)
-    assert all(a.op != b.op for a, b in zip(ops, ops[1:], strict=False))
+    assert all(a.op != b.op for a, b in itertools.pairwise(ops))
 
 
 @settings(max_examples=100, deadline=None)
@@ -130,7 +131,8 @@ def test_render_rejects_unknown_format() -> None:
         ("The fee is 4.99 EUR. It renews.", ["The fee is 4.99 EUR.", "It renews."]),
         ("Say no. Then leave.", ["Say no.", "Then leave."]),
         (
-            "# 4. Changes\nWe may change these terms.\n\n- First item. Second sentence\ncontinues.\n"
+            "# 4. Changes\nWe may change these terms.\n\n"
+            "- First item. Second sentence\ncontinues.\n"
             "* Second item\n1. Numbered item\n(a) lettered item",
             [
                 "Changes",

@@ -28,10 +28,16 @@ registry_app = typer.Typer(
 )
 documents_app = typer.Typer(help="Documents, their versions and captures.", no_args_is_help=True)
 export_app = typer.Typer(help="Export the archive.", no_args_is_help=True)
+provisions_app = typer.Typer(help="Provisions: clauses with permanent IDs.", no_args_is_help=True)
+changes_app = typer.Typer(
+    help="Change records: what changed, clause by clause.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(registry_app, name="registry")
 app.add_typer(documents_app, name="documents")
 app.add_typer(export_app, name="export")
+app.add_typer(provisions_app, name="provisions")
+app.add_typer(changes_app, name="changes")
 
 console = Console(stderr=True)
 out = Console()
@@ -192,6 +198,7 @@ def check(ids: DocIds = None, data_dir: DataDir = None) -> None:
     """Capture documents now: fetch, extract, and record versions or verification events."""
     with open_archive(data_dir) as archive:
         report = _cycle(archive, ids)
+        _build(archive)
     out.print(json.dumps(report.summary(), sort_keys=True))
 
 
@@ -206,6 +213,7 @@ def run(
     with open_archive(data_dir) as archive:
         archive.sync_registry(_registry(archive.settings, paths))
         report = _cycle(archive, None)
+        _build(archive)
         with archive.sessions() as session:
             verified = verify_archive(session, archive.store)
         counts = archive.counts()
@@ -242,6 +250,7 @@ def reextract_cmd(ids: DocIds = None, data_dir: DataDir = None) -> None:
         with progress_bar() as bar:
             task = bar.add_task("re-extracting", total=len(documents))
             report = reextract(archive, documents, progress=lambda: bar.advance(task))
+        _build(archive)
     out.print(
         f"unchanged: {report.unchanged}, technical versions: {len(report.technical)}, "
         f"skipped: {len(report.skipped)}"
@@ -282,10 +291,12 @@ def import_cmd(
                     )
                 except ImportFormatError as exc:
                     raise fail(str(exc)) from exc
+            built = _build(archive)
             out.print(
                 f"{source.name}: {report.records} records, {len(report.documents)} documents, "
                 f"already imported: {report.skipped_existing}, "
-                f"outcomes: {json.dumps(report.outcomes, sort_keys=True)}"
+                f"outcomes: {json.dumps(report.outcomes, sort_keys=True)}; "
+                f"change records: {built.change_records}"
             )
 
 
@@ -422,6 +433,140 @@ def documents_text(
         if row is None:
             raise fail(f"no version {version}")
         out.print(archive.version_text(row), markup=False, highlight=False, soft_wrap=True)
+
+
+# -- provisions and change records ----------------------------------------------------------
+
+Fmt = Annotated[str, typer.Option("--format", help="table or json")]
+
+
+def _build(archive: Any) -> Any:
+    from clausewatch.provisions.service import build
+
+    with progress_bar() as bar:
+        task = bar.add_task("segmenting and aligning", total=None)
+        return build(
+            archive,
+            progress=lambda n: bar.advance(task, n),
+            total=lambda n: bar.update(task, total=n),
+        )
+
+
+@provisions_app.command("build")
+def provisions_build(data_dir: DataDir = None) -> None:
+    """Segment new versions into provisions and record their change records (incremental)."""
+    with open_archive(data_dir) as archive:
+        report = _build(archive)
+    out.print(
+        f"versions: {report.versions}, new provisions: {report.provisions_created}, "
+        f"change records: {report.change_records}"
+    )
+
+
+@provisions_app.command("list")
+def provisions_list(
+    document: Annotated[str | None, typer.Option(help="Only this document (D-00001).")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Include removed provisions.")] = False,
+    data_dir: DataDir = None,
+    fmt: Fmt = "table",
+) -> None:
+    """List provisions with their stability."""
+    from clausewatch.provisions.queries import list_provisions
+
+    with open_archive(data_dir) as archive:
+        rows = list_provisions(archive, _doc_id(document), include_removed=everything)
+    _emit(rows, fmt)
+
+
+@provisions_app.command("show")
+def provisions_show(
+    provision: Annotated[str, typer.Argument(help="Provision ID (P-000001).")],
+    data_dir: DataDir = None,
+    fmt: Fmt = "table",
+) -> None:
+    """A provision: its text, revisions, parameters over time and stability."""
+    from clausewatch.ids import parse_id
+    from clausewatch.provisions.queries import provision_detail
+
+    try:
+        pid = parse_id(provision, "P")
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    with open_archive(data_dir) as archive:
+        try:
+            detail = provision_detail(archive, pid)
+        except LookupError as exc:
+            raise fail(str(exc)) from exc
+    if fmt == "json":
+        out.print_json(json.dumps(detail))
+        return
+    out.print(f"{detail['id']} {detail['title']}  [{detail['stability']}]")
+    out.print(" › ".join(detail["heading_path"]))
+    out.print(detail["text"], markup=False, highlight=False, soft_wrap=True)
+    _emit(detail["revisions"], "table")
+    if detail["parameters"]:
+        _emit(detail["parameters"], "table")
+
+
+@changes_app.command("list")
+def changes_list(
+    document: Annotated[str | None, typer.Option(help="Only this document (D-00001).")] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Include non-substantive and technical records.")
+    ] = False,
+    data_dir: DataDir = None,
+    fmt: Fmt = "table",
+) -> None:
+    """List change records, newest first."""
+    from clausewatch.provisions.queries import list_changes
+
+    with open_archive(data_dir) as archive:
+        rows = list_changes(archive, _doc_id(document), substantive_only=not everything)
+    _emit(rows, fmt)
+
+
+@changes_app.command("show")
+def changes_show(
+    change: Annotated[str, typer.Argument(help="Change record ID (C-000001).")],
+    data_dir: DataDir = None,
+    fmt: Fmt = "table",
+) -> None:
+    """A change record: the provisions it touches, with a word-level redline for each."""
+    from clausewatch.ids import parse_id
+    from clausewatch.provisions.queries import change_detail
+
+    try:
+        cid = parse_id(change, "C")
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    with open_archive(data_dir) as archive:
+        try:
+            detail = change_detail(archive, cid)
+        except LookupError as exc:
+            raise fail(str(exc)) from exc
+    if fmt == "json":
+        out.print_json(json.dumps(detail))
+        return
+    out.print(
+        f"{detail['id']} {detail['document']} {detail['from_version']} → "
+        f"{detail['to_version']} ({detail['status']})"
+    )
+    out.print(detail["summary"], markup=False, highlight=False)
+    for item in detail["items"]:
+        out.print(f"\n{item['kind']} {item['provision']} {item['title']}", markup=False)
+        if item["redline"]:
+            out.print(item["redline"], markup=False, highlight=False, soft_wrap=True)
+
+
+def _doc_id(document: str | None) -> int | None:
+    from clausewatch.ids import parse_id
+
+    if document is None:
+        return None
+    try:
+        return parse_id(document, "D")
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
 
 
 def _iso(value: Any) -> str | None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from clausewatch.archive import chain
@@ -26,6 +26,7 @@ from clausewatch.storage.db import make_engine, session_factory, transaction
 from clausewatch.storage.migrate import upgrade
 from clausewatch.storage.models import (
     Capture,
+    ChangeRecord,
     Document,
     PendingChange,
     Platform,
@@ -391,6 +392,12 @@ class Archive:
         current = document.current_version
         assert current is not None and current.predecessor_id is not None
         current.status = "flip_flop"
+        # its change record, if already built, no longer describes a change of the document
+        session.execute(
+            update(ChangeRecord)
+            .where(ChangeRecord.to_version_id == current.id)
+            .values(status="retracted")
+        )
         previous = session.get(Version, current.predecessor_id)
         assert previous is not None
         variant = session.scalars(

@@ -33,7 +33,7 @@ class DiffOp:
 # Words (letters/digits, with inner apostrophes), runs of whitespace, single other characters.
 _TOKEN = re.compile(r"\w+(?:['’]\w+)*|\s+|[^\w\s]", re.UNICODE)
 # Tokens are encoded as code points from the supplementary private-use planes, which hold no
-# text of their own (131,068 distinct tokens); past that, any code point outside the surrogates.
+# text of their own (131,072 distinct tokens); past that, any code point outside the surrogates.
 _PUA_START = 0xF0000
 
 
@@ -136,9 +136,6 @@ def _render_html(op: DiffOp) -> str:
     return text
 
 
-_EDGE_SPACE = re.compile(r"^(\s*)(.*?)(\s*)$", re.S)
-
-
 def _render_markdown(op: DiffOp) -> str:
     if op.op == "equal":
         return op.text
@@ -146,11 +143,12 @@ def _render_markdown(op: DiffOp) -> str:
     # Emphasis cannot start or end on whitespace nor span paragraphs: wrap each line's words.
     pieces = []
     for line in re.split(r"(\n)", op.text):
-        lead, body, trail = _EDGE_SPACE.match(line).groups()  # type: ignore[union-attr]
+        body = line.strip()
         if not body:
             pieces.append(line)  # keep the layout; nothing to mark
-        else:
-            pieces.append(f"{lead}{marker}{body}{marker}{trail}")
+            continue
+        lead, trail = line[: len(line) - len(line.lstrip())], line[len(line.rstrip()) :]
+        pieces.append(f"{lead}{marker}{body}{marker}{trail}")
     return "".join(pieces)
 
 
@@ -175,10 +173,13 @@ _INLINE_MARKER = re.compile(r"^(?:\d{1,3}[.)]|\(?[a-zA-Z]\)|\([ivxIVX]{1,5}\))\s
 # Candidate sentence ends: terminal punctuation, optional closing quotes/brackets, then space.
 _CANDIDATE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+\S)")
 _ABBREVIATIONS = frozenset(
-    """e.g i.e cf vs v viz approx incl inc ltd llc l.l.c plc co corp bros sec secs art arts
-    para paras p pp cl ch chap fig mr mrs ms dr prof st jr sr u.s u.s.a u.k e.u n.a s.a s.l
-    b.v n.v a.g s.p.a s.r.l s.à.r.l pty jan feb mar apr jun jul aug sep sept oct nov dec
-    esq dept est ref vol govt""".split()
+    re.findall(
+        r"\S+",
+        """e.g i.e cf vs v viz approx incl inc ltd llc l.l.c plc co corp bros sec secs art arts
+        para paras p pp cl ch chap fig mr mrs ms dr prof st jr sr u.s u.s.a u.k e.u n.a s.a s.l
+        b.v n.v a.g s.p.a s.r.l s.à.r.l pty jan feb mar apr jun jul aug sep sept oct nov dec
+        esq dept est ref vol govt""",
+    )
 )
 # Abbreviations that only abbreviate before a number ("No. 5"); elsewhere "no." ends a sentence.
 _NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "nr", "op", "tel", "ph"})
@@ -255,8 +256,9 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _is_boundary(block: str, start: int, punct: int, end: int) -> bool:
-    first = _NEXT_CHAR.match(block, end).group(1)  # type: ignore[union-attr]
-    if first.islower():
+    following = _NEXT_CHAR.match(block, end)
+    first = following.group(1) if following else ""
+    if not first or first.islower():
         return False  # "e.g. the", "approx. ten": a sentence does not start in lower case
     if block[punct] != ".":
         return True
@@ -296,17 +298,13 @@ def sentence_changes(old: str, new: str) -> SentenceCounts:
     Identical sentences (whitespace-insensitive) match first, as a multiset, so moves are free;
     the rest pair greedily by rapidfuzz ratio ≥ 70 (modified); what is left is added/removed.
     """
-    old_left, new_left = _unmatched(_normalised_sentences(old), _normalised_sentences(new))
+    old_left, new_left = _unmatched(split_sentences(old), split_sentences(new))
     pairs = _similar_pairs(old_left, new_left, _MODIFIED_CUTOFF)
     return SentenceCounts(
         added=len(new_left) - len(pairs),
         removed=len(old_left) - len(pairs),
         modified=len(pairs),
     )
-
-
-def _normalised_sentences(text: str) -> list[str]:
-    return [" ".join(s.split()) for s in split_sentences(text)]
 
 
 def _unmatched(old: Sequence[str], new: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -1,16 +1,19 @@
 """Provision lineage: which provision of the new version continues which provision of the old one.
 
-1. **Identity by key.** ``provision_key`` hashes the text without its clause label, list markers,
+1. **Identity by key.** ``provision_key`` hashes the words without the clause label, list markers,
    link targets, emphasis, punctuation and whitespace, so renumbering, renamed headings and moves
-   keep identity for free. Duplicated texts pair by heading path, then by relative position.
+   keep identity for free. Repeated texts are placed between the unique matches around them.
 2. **Similarity on the remainder.** Each provision becomes a string of word symbols (one character
    per distinct lower-cased word), so ``fuzz.ratio`` is a word-level Indel similarity: unrelated
-   clauses of the same register score far lower than they do character by character. Candidates
+   clauses of the same document score far lower than they do character by character. Candidates
    at or above ``cutoff`` are ranked with a small bonus for staying between the same neighbours,
    near the same relative position and under the same heading, and assigned greedily.
-3. **Splits and merges.** A provision whose text is covered much better by a run of consecutive
-   provisions on the other side than by its best single partner is a split (or a merge).
-4. **Moves.** The longest increasing subsequence of matched pairs (in new order, by old index) is
+3. **Copies.** Identical provisions are interchangeable: matched copies are re-paired so that as
+   many as possible stay in place.
+4. **Splits and merges.** A provision that a run of consecutive provisions on the other side
+   reproduces better than its single partner, each piece being contained in it, is a split (or,
+   the other way round, a merge).
+5. **Moves.** The longest increasing subsequence of matched pairs (in new order, by old index) is
    the order that was kept; matched pairs outside it moved. An insertion moves nothing.
 
 ``rapidfuzz.process.cdist`` needs numpy, which is not a dependency; ``process.extract`` with a
@@ -39,6 +42,7 @@ STEAL_BELOW = 0.75  # a split or merge may take a piece from a weaker similarity
 CONTAINED = 85  # a piece of a split or merge must be found (partial ratio) in the whole
 POSITION_BONUS = 0.08  # tie-breakers: between the same neighbours, near the same place
 HEADING_BONUS = 0.04
+MAX_COPIES = 60  # larger groups of identical provisions keep their first pairing (cost)
 WINDOW = 25  # how far a split piece or merge source is looked for when there is no anchor
 
 _LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\]]*\])*)\]\((?:[^()\s]|\([^)]*\))*(?:\s+\"[^\"]*\")?\)")
@@ -48,12 +52,14 @@ _WORD = re.compile(r"[^\W_]+")
 
 @dataclass(frozen=True)
 class Match:
-    old: int | None  # index into the old version's segments (None: added)
-    new: int | None  # index into the new version's segments (None: removed)
+    old: int | None  # index into the old segments (None: added, or a secondary split piece)
+    new: int | None  # index into the new segments (None: removed, or a secondary merge source)
     kind: MatchKind
-    similarity: float  # 0..1, character-level on the visible text (1.0 for "unchanged")
-    # split: the other new indices that came from ``old``; merged: the other old indices that
-    # went into ``new``. Secondary pieces carry the primary's index first.
+    # 0..1, character level on the visible text (1.0 for "unchanged"); for a split or merge, how
+    # well the pieces together reproduce the whole.
+    similarity: float
+    # split: the other new pieces of ``old``; merged: the other old sources of ``new``. The
+    # primary match has both ``old`` and ``new``; a secondary one lists the primary's index first.
     related: tuple[int, ...] = ()
 
 
@@ -69,6 +75,7 @@ def align(old: Sequence[Segment], new: Sequence[Segment], cutoff: float = CUTOFF
     state = _State(old, new)
     state.match_keys()
     state.match_similar(cutoff)
+    state.order_copies()
     state.find_splits()
     state.find_merges()
     return state.matches()
@@ -186,16 +193,21 @@ class _State:
             if i not in self.by_old and j not in self.by_new:
                 self.pair(i, j, True, 1.0)
 
-    def _placement(self, i: int, j: int, anchors: list[tuple[int, int]]) -> tuple[float, ...]:
-        """How well new ``j`` sits where old ``i`` was (lower is better)."""
-        k = bisect.bisect_left(anchors, (i, -1))
+    def _placement(
+        self, a: int, b: int, anchors: list[tuple[int, int]], flip: bool = False
+    ) -> tuple[float, ...]:
+        """How well ``b`` on one side sits where ``a`` is on the other, given matched
+        ``anchors`` (a-side, b-side) sorted by a (lower is better)."""
+        k = bisect.bisect_left(anchors, (a, -1))
+        size_a, size_b = (len(self.new), len(self.old)) if flip else (len(self.old), len(self.new))
         before = anchors[k - 1] if k > 0 else (-1, -1)
-        after = anchors[k] if k < len(anchors) else (len(self.old), len(self.new))
-        between = before[1] < j < after[1]
+        after = anchors[k] if k < len(anchors) else (size_a, size_b)
+        between = before[1] < b < after[1]
         span = max(1, after[0] - before[0])
-        expected = before[1] + (i - before[0]) * (after[1] - before[1]) / span
+        expected = before[1] + (a - before[0]) * (after[1] - before[1]) / span
+        i, j = (b, a) if flip else (a, b)
         same_heading = self.old[i].heading_path == self.new[j].heading_path
-        return (not between, not same_heading, abs(j - expected))
+        return (not between, not same_heading, abs(b - expected))
 
     # -- 2. similar text --
 
@@ -228,6 +240,40 @@ class _State:
         if self.old[i].heading_path == self.new[j].heading_path:
             bonus += HEADING_BONUS
         return bonus
+
+    def order_copies(self) -> None:
+        """Identical texts are interchangeable: which copy continues which is only a question of
+        place. Re-pair each group of matched copies so that as many as possible stay between the
+        same neighbours (a moved or edited copy must not drag the others out of place)."""
+        for flip in (False, True):
+            by = self.by_new if flip else self.by_old
+            keys = self.new_keys if flip else self.old_keys
+            groups: dict[str, list[int]] = defaultdict(list)
+            for k in by:
+                if keys[k]:
+                    groups[keys[k]].append(k)
+            for copies in groups.values():
+                if 2 <= len(copies) <= MAX_COPIES:
+                    self._reorder(copies, flip)
+
+    def _reorder(self, copies: list[int], flip: bool) -> None:
+        by = self.by_new if flip else self.by_old
+        pairs = [by[k] for k in copies]
+        members = set(copies)
+        anchors = sorted(
+            (p.new, p.old) if flip else (p.old, p.new)
+            for p in by.values()
+            if (p.new if flip else p.old) not in members
+        )
+        # Exactness and score depend on the partner only: the copies have the same words.
+        meta = {(p.old if flip else p.new): (p.exact, p.score) for p in pairs}
+        ranked = sorted((self._placement(a, b, anchors, flip), a, b) for a in copies for b in meta)
+        for pair in pairs:
+            self._unpair(pair)
+        for _, a, b in ranked:
+            i, j = (b, a) if flip else (a, b)
+            if i not in self.by_old and j not in self.by_new:
+                self.pair(i, j, *meta[b])
 
     # -- 3. splits and merges --
 
@@ -367,7 +413,7 @@ class _State:
             elif j in split_into:
                 i = next(i for i, pieces in self.splits.items() if j in pieces)
                 others = [k for k in self.splits[i] if k != j]
-                sim = self._similarity(i, j)
+                sim = self._run_similarity([i], self.splits[i])
                 out.append((j, Match(None, j, "split", sim, tuple(others))))
             else:
                 out.append((j, Match(None, j, "added", 0.0)))
@@ -378,7 +424,8 @@ class _State:
             if i in merged_from:
                 j = next(j for j, pieces in self.merges.items() if i in pieces)
                 others = [k for k in self.merges[j] if k != i]
-                out.append((at, Match(i, None, "merged", self._similarity(i, j), tuple(others))))
+                sim = self._run_similarity(self.merges[j], [j])
+                out.append((at, Match(i, None, "merged", sim, tuple(others))))
             else:
                 out.append((at, Match(i, None, "removed", 0.0)))
         return [m for _, m in sorted(out, key=lambda x: x[0])]
@@ -386,15 +433,22 @@ class _State:
     def _matched(self, pair: _Pair, in_order: bool) -> Match:
         i, j = pair.old, pair.new
         if i in self.splits:
-            return Match(i, j, "split", pair.score, tuple(self.splits[i][1:]))
+            sim = self._run_similarity([i], self.splits[i])
+            return Match(i, j, "split", sim, tuple(self.splits[i][1:]))
         if j in self.merges:
-            return Match(i, j, "merged", pair.score, tuple(self.merges[j][1:]))
+            sim = self._run_similarity(self.merges[j], [j])
+            return Match(i, j, "merged", sim, tuple(self.merges[j][1:]))
         if pair.exact:
             return Match(i, j, "unchanged" if in_order else "moved", 1.0)
         return Match(i, j, "modified" if in_order else "moved", self._similarity(i, j))
 
     def _similarity(self, i: int, j: int) -> float:
         a, b = _visible(self.old[i].text), _visible(self.new[j].text)
+        return round(fuzz.ratio(a, b) / 100, 4)
+
+    def _run_similarity(self, olds: list[int], news: list[int]) -> float:
+        a = " ".join(_visible(self.old[i].text) for i in sorted(olds))
+        b = " ".join(_visible(self.new[j].text) for j in sorted(news))
         return round(fuzz.ratio(a, b) / 100, 4)
 
     def _after(self, i: int) -> int:

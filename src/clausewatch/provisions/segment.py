@@ -12,6 +12,7 @@ pass over lines followed by a few classification passes; it never raises on odd 
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from collections import Counter
@@ -21,7 +22,7 @@ from typing import Literal
 
 SegmentKind = Literal["clause", "paragraph", "list_item", "table_row"]
 
-# --- line patterns ------------------------------------------------------------------------------
+# --- line patterns --------------------------------------------------------------------------------
 _ATX = re.compile(r"^[ \t]*(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^[ \t]*(={2,}|-{2,})[ \t]*$")
 _BREAK = re.compile(r"^ {0,3}[-*_](?:[ \t]*[-*_]){2,}[ \t]*$")
@@ -31,9 +32,9 @@ _QUOTE = re.compile(r"^[ \t]{0,3}(?:>[ \t]?)+")
 _TABLE = re.compile(r"^ {0,3}\|")
 _TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
 
-# --- inline patterns ----------------------------------------------------------------------------
+# --- inline patterns ------------------------------------------------------------------------------
 _LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\]]*\])*)\]\((?:[^()\s]|\([^)]*\))*(?:\s+\"[^\"]*\")?\)")
-_LINK_TARGET = re.compile(r"\]\(((?:[^()\s]|\([^)]*\))*)")
+_LINK_URL = re.compile(r"\]\(((?:[^()\s]|\([^)]*\))*)")
 _LINK_TARGETS = re.compile(r"\]\((?:[^()\s]|\([^)]*\))*(?:\s+\"[^\"]*\")?\)")
 _EMPHASIS = re.compile(r"(\*\*|__|(?<![\w*])\*(?!\s)|(?<![\w_])_(?!\s)|(?<=\S)\*|(?<=\S)_(?!\w))")
 _BR = re.compile(r"<br\s*/?>", re.I)
@@ -57,7 +58,8 @@ _NAV_LINE = re.compile(
     r"^\W*(?:(?:back|return|go)\s+to\s+(?:the\s+)?top|top\s+of\s+(?:the\s+)?page|skip\s+to\s+"
     r"(?:the\s+)?(?:main\s+)?(?:content|navigation|main)|skip\s+navigation|jump\s+to\s+"
     r"(?:content|navigation|section)|print(?:\s+this\s+page)?|table\s+of\s+contents|contents"
-    r"|on\s+this\s+page|in\s+this\s+(?:article|section|page)|share(?:\s+this\s+page)?)\W*$",
+    r"|on\s+this\s+page|in\s+this\s+(?:article|section|page)|share(?:\s+this\s+page)?"
+    r"|close|(?:expand|collapse)(?:\s+all)?|show\s+(?:more|less))\W*$",  # buttons
     re.I,
 )
 _NAV_LINK_TEXT = re.compile(
@@ -67,6 +69,7 @@ _NAV_LINK_TEXT = re.compile(
 _INLINE_CLAUSE = re.compile(
     r"(?<=[.;:!?)\"*]) +(?=\*\*\"?(?:[IVXLC]+|[A-Z]|\d{1,3}(?:\.\d{1,3})*)\.\s)"
 )
+_FOOTNOTE = re.compile(r"\W*\d{1,3}\W*")
 _BREADCRUMB_SEP = re.compile(r"\s(?:>|›|»|/|\|)\s")
 
 # Thresholds, in words of plain text.
@@ -88,7 +91,8 @@ class Segment:
     heading_path: tuple[str, ...]  # plain heading texts, outermost first
     kind: SegmentKind
     label: str | None  # the provision's own clause number ("4.2", "(a)", "iii"), else None
-    context: str | None = None  # table rows: the header row's plain text
+    # Table rows: the header row; list items: the lead-in ("You must not:"), in plain text.
+    context: str | None = None
 
     @property
     def title(self) -> str:
@@ -106,7 +110,8 @@ class Segment:
 def segment(text: str) -> list[Segment]:
     """The provisions of ``text`` in document order."""
     units = _units(_classify(_parse(text), text), text)
-    return [_to_segment(text, piece) for unit in units for piece in _split_giant(unit, text)]
+    pieces = [piece for unit in units for piece in _split_giant(unit, text)]
+    return [_to_segment(text, p) for p in pieces if _WORD.search(text, p.start, p.end)]
 
 
 def substantive_spans(text: str) -> list[tuple[int, int]]:
@@ -120,7 +125,7 @@ def substantive_spans(text: str) -> list[tuple[int, int]]:
             spans.extend((item.start, item.own_end) for item in _walk(block.items))
         elif block.kind == "table":
             spans.extend((row.start, row.end) for row in block.rows if not row.header)
-    return [(s, e) for s, e in spans if e > s]
+    return [(s, e) for s, e in spans if _WORD.search(text, s, e)]  # words, not bare "*" or "|"
 
 
 def plain_text(markdown: str) -> str:
@@ -163,7 +168,7 @@ def clause_label(text: str) -> str | None:
     return split_label(text[:120])[0]
 
 
-# --- parsing: lines → blocks ---------------------------------------------------------------------
+# --- parsing: lines → blocks ----------------------------------------------------------------------
 
 
 @dataclass
@@ -349,9 +354,15 @@ def _parse_list(lines: list[_Line], i: int) -> tuple[_Block, int]:
         elif i > last + 1 and line.indent <= base:
             break  # after a blank line only indented lines continue an item
         else:
-            stack[-1].own_end = line.end  # the most recent item is the deepest open one
+            item = stack[-1]  # the most recent item is the deepest open one
+            if item.start == item.own_end:  # "*" alone, its text on the next line
+                item.start = line.start
+            item.own_end = line.end
         last = i
         i += 1
+    for item in reversed(list(_walk(roots))):  # an empty item starts where its children do
+        if item.start == item.own_end and item.children:
+            item.start = item.own_end = item.children[0].start
     block = _Block("list", start, lines[last].end)
     block.items = roots
     return block, last + 1
@@ -364,17 +375,11 @@ def _starts_heading(lines: list[_Line], i: int) -> bool:
 
 
 def _new_item(line: _Line, marker: re.Match[str]) -> _Item:
-    content = line.start + marker.end() - len(marker[1])
-    if marker[3] is not None:  # ordered: the number stays in the text as the clause label
-        content = line.start
-    content = min(content, line.end)
-    return _Item(content, line.end, len(marker[1].expandtabs(4)))
-
-
-def _deepest(item: _Item) -> _Item:
-    while item.children:
-        item = item.children[-1]
-    return item
+    content = line.start  # an ordered number stays in the text: it is the clause label
+    if marker[2] is not None:  # a bullet does not
+        rest = line.text[marker.end() :]
+        content += marker.end() - len(marker[1]) + len(rest) - len(rest.lstrip())
+    return _Item(min(content, line.end), line.end, len(marker[1].expandtabs(4)))
 
 
 def _walk(items: list[_Item]) -> Iterator[_Item]:
@@ -383,7 +388,7 @@ def _walk(items: list[_Item]) -> Iterator[_Item]:
         yield from _walk(item.children)
 
 
-# --- classification: headings that are not Markdown headings, navigation -------------------------
+# --- classification: headings that are not Markdown headings, navigation --------------------------
 
 
 def _classify(blocks: list[_Block], text: str) -> list[_Block]:
@@ -393,16 +398,15 @@ def _classify(blocks: list[_Block], text: str) -> list[_Block]:
         elif block.kind == "list":
             _classify_single_item(block, text)
     _title_lines(blocks, text)
-    _navigation(blocks, text)
-    return blocks
+    return _navigation(blocks, text)
 
 
 def _classify_para(block: _Block, body: str) -> None:
     if block.lines > 1 or (len(body) > 300 and word_count(body) > 40):
         return  # prose: too long for a heading or a navigation line
     plain = plain_text(body)
-    if not _WORD.search(plain) or _is_nav_line(body, plain):
-        block.kind = "nav"
+    if not _WORD.search(plain) or _FOOTNOTE.fullmatch(plain) or _is_nav_line(body, plain):
+        block.kind = "nav"  # empty, a stray footnote marker, or navigation
         return
     label, rest = split_label(plain)
     bold = _is_bold_line(body) and _bold_heading(plain, label, rest)
@@ -491,22 +495,60 @@ def _title_like(body: str) -> bool:
     return first.isupper()
 
 
-def _navigation(blocks: list[_Block], text: str) -> None:
-    """Tables of contents: lists (or link-only lines) that repeat later headings or link to
-    anchors in the page."""
+def _navigation(blocks: list[_Block], text: str) -> list[_Block]:
+    """Tables of contents (list items or link-only lines that repeat later headings or link to
+    anchors in the page) and repeated site menus become navigation."""
     later: dict[str, int] = {}
     for n, block in enumerate(blocks):
         if block.kind == "heading":
             later[_heading_key(block.heading)] = n
     lists = Counter(text[b.start : b.end] for b in blocks if b.kind == "list")
+    out: list[_Block] = []
     for n, block in enumerate(blocks):
         body = text[block.start : block.end]
-        if block.kind == "list" and (_is_toc(block, text, later, n) or _is_menu(body, lists)):
+        if block.kind == "list" and _is_menu(body, lists):
             block.kind = "nav"
+        elif block.kind == "list":
+            out.extend(_split_toc(block, text, later, n))
+            continue
         elif block.kind == "para" and block.lines == 1 and _link_only(body):
             key = _heading_key(body)
             if key and later.get(key, -1) > n:
                 block.kind = "nav"
+        out.append(block)
+    return out
+
+
+def _split_toc(block: _Block, text: str, later: dict[str, int], n: int) -> list[_Block]:
+    """Cut the table-of-contents items out of a list (a TOC may run into a real list)."""
+    out: list[_Block] = []
+    for is_toc, run in itertools.groupby(block.items, lambda i: _toc_item(i, text, later, n)):
+        items = list(run)
+        entries = sum(1 for _ in _walk(items))
+        part = _Block("nav" if is_toc and entries >= 2 else "list", items[0].start, items[-1].end)
+        part.items = items
+        out.append(part)
+    return out
+
+
+def _toc_item(item: _Item, text: str, later: dict[str, int], n: int) -> bool:
+    """Every entry repeats a later heading, links to an anchor or is empty; a short parent label
+    ("Snap Terms of Service" over its section links) may stand over such entries."""
+    entries = list(_walk([item]))
+    for entry in entries:
+        body = text[entry.start : entry.own_end]
+        words = word_count(body)
+        if words > 14:
+            return False
+        key = _heading_key(body)
+        if not (
+            not key
+            or later.get(key, -1) > n
+            or (_link_only(body) and _anchor_links(body))
+            or (entry is item and len(entries) > 1 and words <= 4)
+        ):
+            return False
+    return True
 
 
 def _is_menu(body: str, lists: Counter[str]) -> bool:
@@ -516,21 +558,6 @@ def _is_menu(body: str, lists: Counter[str]) -> bool:
         return False
     linked = sum(word_count(m[1]) for m in _LINK.finditer(body))
     return linked * 2 >= word_count(body)
-
-
-def _is_toc(block: _Block, text: str, later: dict[str, int], n: int) -> bool:
-    items = list(_walk(block.items))
-    if len(items) < 2:
-        return False
-    hits = 0
-    for item in items:
-        body = text[item.start : item.own_end]
-        if word_count(body) > 14:
-            return False
-        key = _heading_key(body)
-        repeats = bool(key) and later.get(key, -1) > n
-        hits += repeats or (_link_only(body) and _anchor_links(body)) or not key
-    return hits * 3 >= len(items) * 2
 
 
 def _heading_key(body: str) -> str:
@@ -545,7 +572,7 @@ def _link_only(body: str) -> bool:
 
 
 def _anchor_links(body: str) -> bool:
-    return any("#" in target for target in _LINK_TARGET.findall(body))
+    return any("#" in target for target in _LINK_URL.findall(body))
 
 
 # --- units: blocks → provisions -------------------------------------------------------------------
@@ -570,7 +597,7 @@ def _units(blocks: list[_Block], text_of: str) -> list[_Unit]:
         if block.kind == "heading":
             _push_heading(stack, block)
             lead_in = None
-        elif block.kind in ("separator",):
+        elif block.kind == "separator":
             stack.clear()
             lead_in = None
         elif block.kind == "para":
@@ -657,25 +684,39 @@ def _add_list(
     text_of: str,
     lead_in: _Unit | None,
 ) -> None:
+    joins = lead_in is not None and bool(units) and units[-1] is lead_in
     if _plain_items(block.items, text_of):
-        if lead_in is not None and units and units[-1] is lead_in:
+        if lead_in is not None and joins:
             lead_in.end, lead_in.tiny = block.end, False
         else:
             units.append(_Unit(block.items[0].start, block.end, "paragraph", path))
         return
-    _add_items(units, block.items, path, text_of)
+    # Items that split keep their lead-in ("You must not:") as context, like a table header.
+    context = None
+    if lead_in is not None and joins:
+        lead = text_of[lead_in.start : lead_in.end]
+        context = plain_text(lead) if lead.rstrip("*_ ").endswith(":") else None
+    _add_items(units, block.items, path, text_of, context)
 
 
-def _add_items(units: list[_Unit], items: list[_Item], path: tuple[str, ...], text_of: str) -> None:
+def _add_items(
+    units: list[_Unit],
+    items: list[_Item],
+    path: tuple[str, ...],
+    text_of: str,
+    context: str | None,
+) -> None:
     for item in items:
         if not item.children or _plain_items(item.children, text_of):
             end = item.end
             if word_count(text_of[item.start : end]):
-                units.append(_Unit(item.start, end, "list_item", path))
+                units.append(_Unit(item.start, end, "list_item", path, context))
             continue
-        if word_count(text_of[item.start : item.own_end]):
-            units.append(_Unit(item.start, item.own_end, "list_item", path))
-        _add_items(units, item.children, path, text_of)
+        own = text_of[item.start : item.own_end]
+        if word_count(own):
+            units.append(_Unit(item.start, item.own_end, "list_item", path, context))
+        inner = plain_text(own) if own.rstrip("*_ ").endswith(":") else context
+        _add_items(units, item.children, path, text_of, inner)
 
 
 def _plain_items(items: list[_Item], text_of: str) -> bool:
@@ -715,11 +756,12 @@ def _to_segment(text: str, unit: _Unit) -> Segment:
 
 
 def _inline_title(text: str) -> str:
-    """ "1.2 Registration. When you…" → "1.2 Registration"; else the label and the first words."""
+    """The label and inline title ("1.2 Registration. When you…" gives "1.2 Registration"), else
+    the label and the first words."""
     _, rest = split_label(text)
     label = text[: len(text) - len(rest)].strip()  # as written: "1.", "Section 3", "(a)"
     words = rest.split()
-    for n, word in enumerate(words[:12]):
+    for n, word in enumerate(words[:10]):
         if word.endswith("."):
             return f"{label} {' '.join(words[: n + 1])[:-1]}"
     cut = " ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else "")
