@@ -89,3 +89,26 @@ def test_import_list_show_verify_and_export(tmp_path: Path) -> None:
     assert exported.exit_code == 0 and "0 WARC" in exported.output  # imports are not web captures
     bad = runner.invoke(app, ["documents", "show", "X-1", *data])
     assert bad.exit_code == 2 and "not a clausewatch ID" in bad.output
+
+
+def test_provisions_and_changes_commands(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    sample = ROOT / "examples" / "ota-sample.jsonl.xz"
+    assert runner.invoke(app, ["import", str(sample), *data]).exit_code == 0
+    provisions = json.loads(
+        runner.invoke(app, ["provisions", "list", "--format", "json", *data]).output
+    )
+    assert provisions and all(p["id"].startswith("P-") for p in provisions)
+    shown = runner.invoke(
+        app, ["provisions", "show", provisions[0]["id"], "--format", "json", *data]
+    )
+    detail = json.loads(shown.output)
+    assert detail["stability"] in ("Stable", "Evolving", "Volatile") and detail["text"]
+    changes = json.loads(runner.invoke(app, ["changes", "list", "--format", "json", *data]).output)
+    assert changes and all(c["status"] == "substantive" for c in changes)
+    one = runner.invoke(app, ["changes", "show", changes[-1]["id"], *data])
+    assert one.exit_code == 0 and changes[-1]["id"] in one.output
+    rebuilt = runner.invoke(app, ["provisions", "build", *data])
+    assert "versions: 0" in rebuilt.output
+    missing = runner.invoke(app, ["changes", "show", "C-999999", *data])
+    assert missing.exit_code == 2 and "no change record C-999999" in missing.output
