@@ -32,8 +32,8 @@ CHANGED = policy_page(
 )
 
 
-def register(archive: Archive, *docs: tuple[str, list[str]]) -> list[int]:
-    """One platform with documents named by type, each with its source URLs."""
+def register(archive: Archive, *docs: tuple[str, list[str | SourceDeclaration]]) -> list[int]:
+    """One platform with documents named by type, each with its sources (URLs or declarations)."""
     archive.sync_registry(
         [
             PlatformDeclaration(
@@ -43,7 +43,11 @@ def register(archive: Archive, *docs: tuple[str, list[str]]) -> list[int]:
                 website="http://127.0.0.1",
                 documents=tuple(
                     DocumentDeclaration(
-                        type=doc_type, sources=tuple(SourceDeclaration(url=u) for u in urls)
+                        type=doc_type,
+                        sources=tuple(
+                            u if isinstance(u, SourceDeclaration) else SourceDeclaration(url=u)
+                            for u in urls
+                        ),
                     )
                     for doc_type, urls in docs
                 ),
@@ -272,22 +276,8 @@ def test_reextract_after_a_declaration_change_is_technical(
     loopback.route("/doc", Response(body=CHANGED))
     (doc,) = register(archive, ("Terms of Service", [loopback.url("/doc")]))
     run_check(archive, doc)
-    archive.sync_registry(
-        [
-            PlatformDeclaration(
-                slug="loopback",
-                name="Loopback",
-                category="developer-tools",
-                website="http://127.0.0.1",
-                documents=(
-                    DocumentDeclaration(
-                        type="Terms of Service",
-                        sources=(SourceDeclaration(url=loopback.url("/doc"), remove=("h2",)),),
-                    ),
-                ),
-            )
-        ]
-    )
+    narrower = SourceDeclaration(url=loopback.url("/doc"), remove=("h2",))
+    register(archive, ("Terms of Service", [narrower]))  # a changed declaration
     report = reextract(archive, archive.documents())
     assert len(report.technical) == 1 and report.technical[0].outcome == Outcome.TECHNICAL
     versions = archive.versions(doc)

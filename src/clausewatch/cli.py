@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -485,18 +485,9 @@ def provisions_show(
     fmt: Fmt = "table",
 ) -> None:
     """A provision: its text, revisions, parameters over time and stability."""
-    from clausewatch.ids import parse_id
     from clausewatch.provisions.queries import provision_detail
 
-    try:
-        pid = parse_id(provision, "P")
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
-    with open_archive(data_dir) as archive:
-        try:
-            detail = provision_detail(archive, pid)
-        except LookupError as exc:
-            raise fail(str(exc)) from exc
+    detail = _detail(provision_detail, provision, "P", data_dir)
     if fmt == "json":
         out.print_json(json.dumps(detail))
         return
@@ -532,18 +523,9 @@ def changes_show(
     fmt: Fmt = "table",
 ) -> None:
     """A change record: the provisions it touches, with a word-level redline for each."""
-    from clausewatch.ids import parse_id
     from clausewatch.provisions.queries import change_detail
 
-    try:
-        cid = parse_id(change, "C")
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
-    with open_archive(data_dir) as archive:
-        try:
-            detail = change_detail(archive, cid)
-        except LookupError as exc:
-            raise fail(str(exc)) from exc
+    detail = _detail(change_detail, change, "C", data_dir)
     if fmt == "json":
         out.print_json(json.dumps(detail))
         return
@@ -556,6 +538,23 @@ def changes_show(
         out.print(f"\n{item['kind']} {item['provision']} {item['title']}", markup=False)
         if item["redline"]:
             out.print(item["redline"], markup=False, highlight=False, soft_wrap=True)
+
+
+def _detail(
+    query: Callable[[Any, int], dict[str, Any]], public_id: str, prefix: str, data_dir: Path | None
+) -> dict[str, Any]:
+    """Run a detail query for one public ID; a malformed or unknown ID is a clear error."""
+    from clausewatch.ids import parse_id
+
+    try:
+        number = parse_id(public_id, prefix)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    with open_archive(data_dir) as archive:
+        try:
+            return query(archive, number)
+        except LookupError as exc:
+            raise fail(str(exc)) from exc
 
 
 def _doc_id(document: str | None) -> int | None:
