@@ -114,8 +114,11 @@ def test_versions_repository_import(sqlite_archive: Archive, tmp_path: Path) -> 
 
 
 def test_bad_sources_are_named(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ImportFormatError, match="not an Open Terms Archive source"):
         detect_source(tmp_path / "notes.txt")
+    with pytest.raises(ImportFormatError, match="no such file"):
+        detect_source(tmp_path / "missing.zip")
     bad = tmp_path / "bad.jsonl"
     bad.write_text(
         '{"service": "X", "terms_type": "Terms", "recorded_at": "2024-01-01T00:00:00Z"}\n'

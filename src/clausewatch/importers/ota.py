@@ -182,6 +182,8 @@ def _kind_from_message(subject: str, status: str) -> str:
 
 
 def detect_source(path: Path) -> Callable[[Path], Iterator[OtaRecord]]:
+    if not path.exists():
+        raise ImportFormatError(f"{path}: no such file or folder")
     if path.is_dir():
         return read_versions_repo
     if path.suffix == ".zip":
