@@ -1,0 +1,207 @@
+"""Load and validate the clause taxonomy (``taxonomy.yaml``).
+
+The taxonomy is data reviewed like code: every clause type has a group, a default severity,
+severity modifiers (pattern + effect + reason), trigger phrases for explicit language, the
+regulations it touches and its mapping to public data-set labels. Loading fails with a
+:class:`TaxonomyError` that names the offending field (``types[3].severity``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TAXONOMY_PATH = Path(__file__).with_name("taxonomy.yaml")
+SEVERITIES = ("Low", "Medium", "High")
+EFFECTS = ("raise", "lower")
+CLAUDETTE_TAGS = ("a", "ch", "cr", "j", "law", "ltd", "ter", "use", "pinc")
+_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+class TaxonomyError(ValueError):
+    """The taxonomy file is invalid; the message starts with the field path."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Modifier:
+    pattern: re.Pattern[str]
+    effect: str  # "raise" | "lower"
+    reason: str
+
+
+@dataclass(frozen=True)
+class Regulation:
+    name: str
+    jurisdiction: str
+    article: str
+
+
+@dataclass(frozen=True)
+class ClauseType:
+    id: str
+    name: str
+    group: str
+    description: str
+    severity: str
+    triggers: tuple[re.Pattern[str], ...]
+    modifiers: tuple[Modifier, ...]
+    regulations: tuple[Regulation, ...]
+    claudette: tuple[str, ...] = ()
+    tosdr: tuple[str, ...] = ()
+    opp115: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    version: int
+    groups: dict[str, str]
+    types: tuple[ClauseType, ...]
+    by_id: dict[str, ClauseType] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id.update({t.id: t for t in self.types})
+
+    @property
+    def ids(self) -> list[str]:
+        return [t.id for t in self.types]
+
+    def types_for_claudette(self, tag: str) -> list[str]:
+        return [t.id for t in self.types if tag in t.claudette]
+
+    def tosdr_case_map(self) -> dict[str, list[str]]:
+        """ToS;DR case title (stripped) -> clause type ids."""
+        out: dict[str, list[str]] = {}
+        for t in self.types:
+            for case in t.tosdr:
+                out.setdefault(case.strip(), []).append(t.id)
+        return out
+
+
+def _require(obj: dict[str, Any], key: str, kind: type, path: str) -> Any:
+    if key not in obj:
+        raise TaxonomyError(f"{path}.{key}", "missing")
+    value = obj[key]
+    if not isinstance(value, kind):
+        raise TaxonomyError(f"{path}.{key}", f"must be {kind.__name__}, got {value!r}")
+    if isinstance(value, str) and not value.strip():
+        raise TaxonomyError(f"{path}.{key}", "must not be empty")
+    return value
+
+
+def _compile(pattern: Any, path: str) -> re.Pattern[str]:
+    if not isinstance(pattern, str) or not pattern:
+        raise TaxonomyError(path, f"pattern must be a non-empty string, got {pattern!r}")
+    try:
+        return re.compile(pattern, re.IGNORECASE | re.MULTILINE)
+    except re.error as exc:
+        raise TaxonomyError(path, f"invalid regular expression: {exc}") from exc
+
+
+def _modifier(raw: Any, path: str) -> Modifier:
+    if not isinstance(raw, dict):
+        raise TaxonomyError(path, "must be a mapping with pattern, effect, reason")
+    effect = _require(raw, "effect", str, path)
+    if effect not in EFFECTS:
+        raise TaxonomyError(f"{path}.effect", f"must be one of {EFFECTS}, got {effect!r}")
+    pattern = _compile(_require(raw, "pattern", str, path), f"{path}.pattern")
+    return Modifier(pattern, effect, _require(raw, "reason", str, path))
+
+
+def _regulation(raw: Any, path: str) -> Regulation:
+    if not isinstance(raw, dict):
+        raise TaxonomyError(path, "must be a mapping with name, jurisdiction, article")
+    return Regulation(
+        _require(raw, "name", str, path),
+        _require(raw, "jurisdiction", str, path),
+        _require(raw, "article", str, path),
+    )
+
+
+def _str_list(raw: Any, path: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise TaxonomyError(path, "must be a list of strings")
+    return tuple(raw)
+
+
+def _clause_type(raw: Any, path: str, groups: dict[str, str]) -> ClauseType:
+    if not isinstance(raw, dict):
+        raise TaxonomyError(path, "must be a mapping")
+    type_id = _require(raw, "id", str, path)
+    if not _ID_RE.match(type_id):
+        raise TaxonomyError(f"{path}.id", f"must be lower-case kebab-case, got {type_id!r}")
+    group = _require(raw, "group", str, path)
+    if group not in groups:
+        raise TaxonomyError(f"{path}.group", f"unknown group {group!r}")
+    severity = _require(raw, "severity", str, path)
+    if severity not in SEVERITIES:
+        raise TaxonomyError(f"{path}.severity", f"must be one of {SEVERITIES}, got {severity!r}")
+    triggers = _require(raw, "triggers", list, path)
+    modifiers = _require(raw, "modifiers", list, path)
+    regulations = _require(raw, "regulations", list, path)
+    datasets = _require(raw, "datasets", dict, path)
+    tags = _str_list(datasets.get("claudette"), f"{path}.datasets.claudette")
+    for tag in tags:
+        if tag not in CLAUDETTE_TAGS:
+            raise TaxonomyError(f"{path}.datasets.claudette", f"unknown CLAUDETTE tag {tag!r}")
+    return ClauseType(
+        id=type_id,
+        name=_require(raw, "name", str, path),
+        group=group,
+        description=_require(raw, "description", str, path),
+        severity=severity,
+        triggers=tuple(_compile(p, f"{path}.triggers[{i}]") for i, p in enumerate(triggers)),
+        modifiers=tuple(_modifier(m, f"{path}.modifiers[{i}]") for i, m in enumerate(modifiers)),
+        regulations=tuple(
+            _regulation(r, f"{path}.regulations[{i}]") for i, r in enumerate(regulations)
+        ),
+        claudette=tags,
+        tosdr=_str_list(datasets.get("tosdr"), f"{path}.datasets.tosdr"),
+        opp115=_str_list(datasets.get("opp115"), f"{path}.datasets.opp115"),
+    )
+
+
+def parse_taxonomy(data: Any) -> Taxonomy:
+    """Validate a parsed YAML document and build the :class:`Taxonomy`."""
+    if not isinstance(data, dict):
+        raise TaxonomyError("<root>", "must be a mapping")
+    version = _require(data, "version", int, "<root>")
+    groups = _require(data, "groups", dict, "<root>")
+    raw_types = _require(data, "types", list, "<root>")
+    types = [_clause_type(raw, f"types[{i}]", groups) for i, raw in enumerate(raw_types)]
+    seen: set[str] = set()
+    for i, t in enumerate(types):
+        if t.id in seen:
+            raise TaxonomyError(f"types[{i}].id", f"duplicate id {t.id!r}")
+        seen.add(t.id)
+    unused = sorted(set(groups) - {t.group for t in types})
+    if unused:
+        raise TaxonomyError("groups", f"groups without any type: {unused}")
+    if "boilerplate" not in seen:
+        raise TaxonomyError("types", "a 'boilerplate' type is required")
+    return Taxonomy(version=version, groups=dict(groups), types=tuple(types))
+
+
+def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
+    """Load a taxonomy file (the shipped one by default)."""
+    target = Path(path) if path is not None else TAXONOMY_PATH
+    try:
+        data = yaml.safe_load(target.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise TaxonomyError(str(target), f"invalid YAML: {exc}") from exc
+    return parse_taxonomy(data)
+
+
+@lru_cache(maxsize=1)
+def default_taxonomy() -> Taxonomy:
+    return load_taxonomy()
