@@ -173,3 +173,17 @@ def test_stability_rule() -> None:
     assert stability(2, 12) == "Evolving"
     assert stability(3, 12) == "Volatile"
     assert stability(5, 36) == "Evolving"
+
+
+def test_pdf_documents_segment_into_provisions() -> None:
+    from archive_fixtures import SHARED_DATA
+
+    from clausewatch.extract import normalise_for_hash, pdf_to_markdown
+    from clausewatch.provisions.segment import segment
+
+    pdf = SHARED_DATA / "extraction" / "ChatGPT" / "Law Enforcement Guidelines" / "source-0.pdf"
+    text = normalise_for_hash(pdf_to_markdown(pdf.read_bytes()))
+    segments = segment(text)
+    assert len(segments) > 10
+    assert all(text[s.start : s.end] == s.text for s in segments)
+    assert any(s.heading_path for s in segments), "the PDF's headings give provisions context"

@@ -1,0 +1,114 @@
+"""Text features shared by training and inference: TF-IDF word and char n-grams plus
+trigger-phrase indicators from the taxonomy."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from clausewatch.classify.taxonomy import Taxonomy
+
+_TAG_RE = re.compile(r"<[^>]{0,200}>")
+_WS_RE = re.compile(r"\s+")
+TRIGGER_WEIGHT = 0.5
+
+
+def clean_text(text: str) -> str:
+    """Strip stray HTML and collapse whitespace (training corpora carry both)."""
+    return _WS_RE.sub(" ", html.unescape(_TAG_RE.sub(" ", text))).strip()
+
+
+def _word_vectorizer(max_features: int, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        ngram_range=(1, 2),
+        min_df=2,
+        max_features=max_features,
+        sublinear_tf=True,
+        lowercase=True,
+        token_pattern=r"(?u)\b\w+\b",
+        vocabulary=vocabulary,
+        dtype=np.float32,
+    )
+
+
+def _char_vectorizer(max_features: int, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(2, 5),
+        min_df=3,
+        max_features=max_features,
+        sublinear_tf=True,
+        lowercase=True,
+        vocabulary=vocabulary,
+        dtype=np.float32,
+    )
+
+
+class Featurizer:
+    """Word + char TF-IDF and one indicator per clause type whose trigger matches."""
+
+    def __init__(self, taxonomy: Taxonomy, max_word: int = 30000, max_char: int = 30000) -> None:
+        self.taxonomy = taxonomy
+        self.word = _word_vectorizer(max_word)
+        self.char = _char_vectorizer(max_char)
+
+    def fit(self, texts: list[str]) -> Featurizer:
+        self.word.fit(texts)
+        self.char.fit(texts)
+        return self
+
+    def trigger_matrix(self, texts: list[str]) -> sp.csr_matrix:
+        rows, cols = [], []
+        for i, text in enumerate(texts):
+            for j, ctype in enumerate(self.taxonomy.types):
+                if any(p.search(text) for p in ctype.triggers):
+                    rows.append(i)
+                    cols.append(j)
+        data = np.full(len(rows), TRIGGER_WEIGHT, dtype=np.float32)
+        shape = (len(texts), len(self.taxonomy.types))
+        return sp.csr_matrix((data, (rows, cols)), shape=shape)
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        parts = [self.word.transform(texts), self.char.transform(texts)]
+        parts.append(self.trigger_matrix(texts))
+        return sp.hstack(parts, format="csr")
+
+    @property
+    def n_features(self) -> int:
+        return len(self.word.vocabulary_) + len(self.char.vocabulary_) + len(self.taxonomy.types)
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able vocabularies and numpy arrays (idf vectors)."""
+        meta = {
+            "word_vocab": _ordered_vocab(self.word.vocabulary_),
+            "char_vocab": _ordered_vocab(self.char.vocabulary_),
+            "trigger_types": self.taxonomy.ids,
+        }
+        arrays = {"word_idf": self.word.idf_.astype(np.float32),
+                  "char_idf": self.char.idf_.astype(np.float32)}
+        return meta, arrays
+
+    @classmethod
+    def from_state(
+        cls, taxonomy: Taxonomy, meta: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> Featurizer:
+        if meta["trigger_types"] != taxonomy.ids:
+            raise ValueError("artifact was trained with a different taxonomy; retrain the model")
+        self = cls(taxonomy)
+        self.word = _word_vectorizer(0, {t: i for i, t in enumerate(meta["word_vocab"])})
+        self.char = _char_vectorizer(0, {t: i for i, t in enumerate(meta["char_vocab"])})
+        self.word.idf_ = arrays["word_idf"]
+        self.char.idf_ = arrays["char_idf"]
+        return self
+
+
+def _ordered_vocab(vocab: dict[str, int]) -> list[str]:
+    out = [""] * len(vocab)
+    for term, idx in vocab.items():
+        out[idx] = term
+    return out
