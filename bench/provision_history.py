@@ -68,7 +68,8 @@ def main() -> None:
     body = "\n".join(
         [
             f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} "
-            f"({platform.python_version()}), SQLite, `.venv/bin/python bench/provision_history.py`:",
+            f"({platform.python_version()}), SQLite, "
+            "`.venv/bin/python bench/provision_history.py`:",
             "",
             "| document | OTA records | import | versions kept | segment + align + change "
             "records | provisions per version (min / median / max) | what the records became "
