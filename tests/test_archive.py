@@ -321,3 +321,13 @@ def test_chain_hash_does_not_depend_on_the_timezone_written(archive: Archive) ->
     check(archive, doc, BODY, dt.datetime(2022, 10, 19, 15, 39, 9, tzinfo=paris))
     with archive.sessions() as session:
         assert verify_archive(session, archive.store).ok
+
+
+def test_migrations_match_the_models(archive: Archive) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from clausewatch.storage.models import Base
+
+    with archive.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

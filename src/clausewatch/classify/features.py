@@ -23,7 +23,7 @@ def clean_text(text: str) -> str:
     return _WS_RE.sub(" ", html.unescape(_TAG_RE.sub(" ", text))).strip()
 
 
-def _word_vectorizer(max_features: int, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+def _word_vectorizer(max_features: int | None, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
     return TfidfVectorizer(
         ngram_range=(1, 2),
         min_df=2,
@@ -36,7 +36,7 @@ def _word_vectorizer(max_features: int, vocabulary: dict[str, int] | None = None
     )
 
 
-def _char_vectorizer(max_features: int, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+def _char_vectorizer(max_features: int | None, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
     return TfidfVectorizer(
         analyzer="char_wb",
         ngram_range=(2, 5),
@@ -100,8 +100,8 @@ class Featurizer:
         if meta["trigger_types"] != taxonomy.ids:
             raise ValueError("artifact was trained with a different taxonomy; retrain the model")
         self = cls(taxonomy)
-        self.word = _word_vectorizer(0, {t: i for i, t in enumerate(meta["word_vocab"])})
-        self.char = _char_vectorizer(0, {t: i for i, t in enumerate(meta["char_vocab"])})
+        self.word = _word_vectorizer(None, {t: i for i, t in enumerate(meta["word_vocab"])})
+        self.char = _char_vectorizer(None, {t: i for i, t in enumerate(meta["char_vocab"])})
         self.word.idf_ = arrays["word_idf"]
         self.char.idf_ = arrays["char_idf"]
         return self

@@ -210,7 +210,8 @@ class Provision(Base):
     title: Mapped[str] = mapped_column(Text)
     heading_path: Mapped[list[str]] = mapped_column(JSONType, default=list)
     text_sha256: Mapped[str] = mapped_column(String(64))  # of its latest text
-    active: Mapped[bool] = mapped_column(default=True)  # present in the current version
+    # Whether it is in the document's current version is read from that version's layout
+    # (provisions/queries.py), since a flip-flop can make an older version current again.
 
     @property
     def public_id(self) -> str:

@@ -79,7 +79,6 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("text_sha256", sa.String(length=64), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["document_id"], ["documents.id"], name=op.f("fk_provisions_document_id_documents")
         ),

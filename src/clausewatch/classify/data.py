@@ -1,0 +1,96 @@
+"""Training and evaluation corpora from ``../shared/data`` (CLAUDETTE, ToS;DR, OPP-115).
+
+OPP-115 is CC BY-NC: it may be read for evaluation only and is never used by ``train.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clausewatch.classify.features import clean_text
+from clausewatch.classify.taxonomy import Taxonomy
+
+_TAG_RE = re.compile(r"^([a-z]+?)(\d)$")
+CLAUDETTE_EVAL_TAGS = ("a", "ch", "cr", "j", "law", "ltd", "ter", "use")
+
+
+def data_root() -> Path:
+    """``$CLAUSEWATCH_DATA`` or ``../shared/data`` relative to the project root."""
+    env = os.environ.get("CLAUSEWATCH_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+@dataclass
+class Sample:
+    text: str
+    group: str  # document (CLAUDETTE) or service (ToS;DR): the unit of every split
+    source: str  # "claudette" | "tosdr"
+    types: set[str] = field(default_factory=set)
+    tags: dict[str, int] = field(default_factory=dict)  # CLAUDETTE tag -> fairness level
+
+
+def parse_tags(line: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for token in line.split():
+        m = _TAG_RE.match(token)
+        if m:
+            out[m.group(1)] = max(out.get(m.group(1), 0), int(m.group(2)))
+    return out
+
+
+def load_claudette(taxonomy: Taxonomy, root: Path | None = None) -> list[Sample]:
+    base = (root or data_root()) / "claudette"
+    samples: list[Sample] = []
+    for sent_file in sorted((base / "sentences").glob("*.txt")):
+        doc = sent_file.stem
+        sentences = sent_file.read_text(encoding="utf-8").split("\n")
+        tag_lines = (base / "tags" / sent_file.name).read_text(encoding="utf-8").split("\n")
+        for i, raw in enumerate(sentences):
+            text = clean_text(raw)
+            if not text:
+                continue
+            tags = parse_tags(tag_lines[i] if i < len(tag_lines) else "")
+            types = {t for tag in tags for t in taxonomy.types_for_claudette(tag)}
+            samples.append(Sample(text, doc, "claudette", types, tags))
+    return samples
+
+
+def claudette_folds(root: Path | None = None) -> list[tuple[list[str], list[str]]]:
+    """The authors' 5 document-level folds: (train documents, test documents)."""
+    lists = (root or data_root()) / "claudette" / "lists"
+    folds = []
+    for k in range(5):
+        train = (lists / f"LIST_TRAIN_{k}.txt").read_text().split()
+        test = (lists / f"LIST_TEST_{k}.txt").read_text().split()
+        folds.append((train, test))
+    return folds
+
+
+def load_tosdr(taxonomy: Taxonomy, root: Path | None = None) -> list[Sample]:
+    """ToS;DR points whose case is mapped in the taxonomy (deduplicated per service)."""
+    case_map = taxonomy.tosdr_case_map()
+    path = (root or data_root()) / "tosdr" / "points.jsonl"
+    merged: dict[tuple[str, str], Sample] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            point = json.loads(line)
+            types = case_map.get(str(point.get("case") or "").strip())
+            text = clean_text(str(point.get("quote") or ""))
+            if not types or len(text) < 15:
+                continue
+            key = (str(point["service"]), text)
+            sample = merged.setdefault(key, Sample(text, f"tosdr:{key[0]}", "tosdr"))
+            sample.types.update(types)
+    return list(merged.values())
+
+
+def is_heading(text: str) -> bool:
+    """Short title-like line (CLAUDETTE keeps headings as sentences): weak boilerplate label."""
+    words = text.split()
+    return 0 < len(words) <= 6 and not text.rstrip().endswith((".", ";", ",", ":"))
