@@ -146,16 +146,23 @@ def _assign_ids(
     """New segment index -> provision id. A segment matched to an old one (unchanged, modified,
     moved, the primary piece of a split, the survivor of a merge) keeps its provision; added
     segments and secondary split pieces get new provisions."""
-    ids: dict[int, int] = {}
-    for match in matches:
-        if match.new is None:
-            continue
-        seg = segments[match.new]
-        if match.old is not None:
-            provision = session.get(Provision, previous[match.old][0])
-            assert provision is not None
-        else:
-            provision = Provision(
+    kept = [m for m in matches if m.new is not None and m.old is not None]
+    loaded = {
+        p.id: p
+        for p in session.scalars(
+            select(Provision).where(Provision.id.in_([previous[m.old][0] for m in kept]))  # type: ignore[index]
+        )
+    }
+    provisions: dict[int, Provision] = {}
+    with session.no_autoflush:  # one flush for all new provisions, not one per segment
+        for match in matches:
+            if match.new is None:
+                continue
+            if match.old is not None:
+                provisions[match.new] = loaded[previous[match.old][0]]
+                continue
+            seg = segments[match.new]
+            provisions[match.new] = Provision(
                 document_id=version.document_id,
                 first_version_id=version.id,
                 last_version_id=version.id,
@@ -166,12 +173,13 @@ def _assign_ids(
                 heading_path=list(seg.heading_path),
                 text_sha256="",
             )
-            session.add(provision)
-            session.flush()
+            session.add(provisions[match.new])
             report.provisions_created += 1
-        ids[match.new] = provision.id
-        _revise(session, provision, version, seg)
-    return ids
+    session.flush()
+    with session.no_autoflush:
+        for index, provision in provisions.items():
+            _revise(session, provision, version, segments[index])
+    return {index: provision.id for index, provision in provisions.items()}
 
 
 def _revise(session: Session, provision: Provision, version: Version, seg: Segment) -> None:

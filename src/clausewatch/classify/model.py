@@ -1,0 +1,191 @@
+"""Multi-label clause classifier over the taxonomy (CPU, shipped artifact, lazy loading).
+
+``classify(text, heading=None)`` returns one :class:`Prediction` per clause type found, with a
+calibrated confidence, the severity and its reasons, the evidence basis and the exact supporting
+words (always ``text[start:end]``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from clausewatch.classify.taxonomy import SEVERITIES, ClauseType, Taxonomy, default_taxonomy
+
+if TYPE_CHECKING:
+    from clausewatch.classify.features import Featurizer
+    from clausewatch.classify.train import TypeModel
+
+ARTIFACT_DIR = Path(__file__).with_name("model")
+META_FILE = "clause_model.json.gz"
+ARRAYS_FILE = "clause_model.npz"
+RULE_CONFIDENCE = 0.75  # rule-only types: a trigger phrase matched, no trained model
+HEADING_WEIGHT = 0.5  # a trigger in the heading halves the remaining doubt
+EXPLICIT = "explicit language"
+INFERRED = "inferred"
+_SENTENCE_RE = re.compile(r"[^\n.!?;]*(?:[.!?;]+|$)")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    type_id: str
+    score: float  # raw linear margin (rule-only types: 0.0)
+    confidence: float  # calibrated probability that the type applies
+    severity: str  # High / Medium / Low
+    severity_reasons: tuple[str, ...]
+    evidence_basis: str  # "explicit language" | "inferred"
+    supporting_text: str  # == text[start:end]
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["severity_reasons"] = list(self.severity_reasons)
+        return out
+
+
+def save_artifact(
+    out: Path, featurizer: Featurizer, models: dict[str, TypeModel], report: dict[str, Any]
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    meta, arrays = featurizer.to_state()
+    type_ids = list(models)
+    meta.update({"format": 1, "type_ids": type_ids, "report": report})
+    arrays["coef"] = np.stack([models[t].coef for t in type_ids]).astype(np.float16)
+    for name in ("intercept", "platt_a", "platt_b", "threshold"):
+        arrays[name] = np.array([getattr(models[t], name) for t in type_ids], dtype=np.float32)
+    np.savez_compressed(out / ARRAYS_FILE, **arrays)
+    with gzip.open(out / META_FILE, "wt", encoding="utf-8") as fh:
+        json.dump(meta, fh)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Non-empty sentence spans, trimmed of surrounding whitespace."""
+    spans = []
+    for m in _SENTENCE_RE.finditer(text):
+        start, end = m.span()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans or [(0, len(text))]
+
+
+def severity_of(ctype: ClauseType, text: str) -> tuple[str, tuple[str, ...]]:
+    """Default severity moved one step per matching modifier (raise / lower)."""
+    level = SEVERITIES.index(ctype.severity)
+    reasons = [f"Default for {ctype.name}: {ctype.severity}"]
+    for mod in ctype.modifiers:
+        m = mod.pattern.search(text)
+        if m is None:
+            continue
+        level += 1 if mod.effect == "raise" else -1
+        reasons.append(f"{mod.effect}s: {mod.reason} (\u201c{m.group(0)}\u201d)")
+    return SEVERITIES[max(0, min(level, len(SEVERITIES) - 1))], tuple(reasons)
+
+
+class ClauseClassifier:
+    """Loaded artifact + taxonomy. Use :func:`default_classifier` for the shipped one."""
+
+    def __init__(self, directory: Path = ARTIFACT_DIR, taxonomy: Taxonomy | None = None) -> None:
+        from clausewatch.classify.features import Featurizer
+
+        self.taxonomy = taxonomy or default_taxonomy()
+        with gzip.open(directory / META_FILE, "rt", encoding="utf-8") as fh:
+            meta = json.load(fh)
+        with np.load(directory / ARRAYS_FILE) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        self.featurizer = Featurizer.from_state(self.taxonomy, meta, arrays)
+        self.type_ids: list[str] = meta["type_ids"]
+        self.coef = arrays["coef"].astype(np.float32).T  # features x types
+        self.intercept = arrays["intercept"]
+        self.platt_a, self.platt_b = arrays["platt_a"], arrays["platt_b"]
+        self.threshold = arrays["threshold"]
+        self.rule_only = [t.id for t in self.taxonomy.types if t.id not in set(self.type_ids)]
+        self.report: dict[str, Any] = meta.get("report", {})
+
+    def margins(self, texts: list[str]) -> np.ndarray:
+        x = self.featurizer.transform(texts)
+        return np.asarray(x @ self.coef) + self.intercept
+
+    def probabilities(self, margins: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(self.platt_a * margins + self.platt_b)))
+
+    def classify_many(
+        self, texts: list[str], headings: list[str | None] | None = None
+    ) -> list[list[Prediction]]:
+        heads = headings or [None] * len(texts)
+        margins = self.margins(texts)
+        probs = self.probabilities(margins)
+        return [
+            self._predict_one(text, head, margins[i], probs[i])
+            for i, (text, head) in enumerate(zip(texts, heads, strict=True))
+        ]
+
+    def _predict_one(
+        self, text: str, heading: str | None, margin: np.ndarray, prob: np.ndarray
+    ) -> list[Prediction]:
+        out: list[Prediction] = []
+        for j, type_id in enumerate(self.type_ids):
+            p = self._with_heading(float(prob[j]), type_id, heading)
+            if p >= float(self.threshold[j]):
+                out.append(self._prediction(text, type_id, float(margin[j]), p))
+        for type_id in self.rule_only:
+            if _first_trigger(self.taxonomy.by_id[type_id], text) is not None:
+                p = self._with_heading(RULE_CONFIDENCE, type_id, heading)
+                out.append(self._prediction(text, type_id, 0.0, p))
+        return sorted(out, key=lambda pred: -pred.confidence)
+
+    def _with_heading(self, prob: float, type_id: str, heading: str | None) -> float:
+        if heading and _first_trigger(self.taxonomy.by_id[type_id], heading) is not None:
+            return 1.0 - (1.0 - prob) * HEADING_WEIGHT
+        return prob
+
+    def _prediction(self, text: str, type_id: str, margin: float, prob: float) -> Prediction:
+        ctype = self.taxonomy.by_id[type_id]
+        start, end, basis = self._support(ctype, text)
+        severity, reasons = severity_of(ctype, text)
+        return Prediction(
+            type_id, round(margin, 4), round(prob, 4), severity, reasons, basis,
+            text[start:end], start, end,
+        )
+
+    def _support(self, ctype: ClauseType, text: str) -> tuple[int, int, str]:
+        spans = sentence_spans(text)
+        hit = _first_trigger(ctype, text)
+        if hit is not None:
+            span = next((s for s in spans if s[0] <= hit < s[1]), spans[0])
+            return span[0], span[1], EXPLICIT
+        if len(spans) == 1 or ctype.id not in self.type_ids:
+            return spans[0][0], spans[0][1], INFERRED
+        j = self.type_ids.index(ctype.id)
+        scores = self.margins([text[a:b] for a, b in spans])[:, j]
+        best = spans[int(np.argmax(scores))]
+        return best[0], best[1], INFERRED
+
+
+def _first_trigger(ctype: ClauseType, text: str) -> int | None:
+    starts = [m.start() for p in ctype.triggers if (m := p.search(text)) is not None]
+    return min(starts) if starts else None
+
+
+@lru_cache(maxsize=1)
+def default_classifier() -> ClauseClassifier:
+    """The shipped artifact, loaded once on first use."""
+    return ClauseClassifier()
+
+
+def classify(text: str, heading: str | None = None) -> list[Prediction]:
+    """Clause types found in ``text`` (optionally with its heading path), best first."""
+    if not text.strip():
+        return []
+    return default_classifier().classify_many([text], [heading])[0]
