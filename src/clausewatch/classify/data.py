@@ -66,8 +66,8 @@ def claudette_folds(root: Path | None = None) -> list[tuple[list[str], list[str]
     lists = (root or data_root()) / "claudette" / "lists"
     folds = []
     for k in range(5):
-        train = (lists / f"LIST_TRAIN_{k}.txt").read_text().split()
-        test = (lists / f"LIST_TEST_{k}.txt").read_text().split()
+        train = [Path(n).stem for n in (lists / f"LIST_TRAIN_{k}.txt").read_text().split()]
+        test = [Path(n).stem for n in (lists / f"LIST_TEST_{k}.txt").read_text().split()]
         folds.append((train, test))
     return folds
 

@@ -16,6 +16,9 @@ from clausewatch.classify.taxonomy import Taxonomy
 _TAG_RE = re.compile(r"<[^>]{0,200}>")
 _WS_RE = re.compile(r"\s+")
 TRIGGER_WEIGHT = 0.5
+# Trigger indicators as model features: off by default (regex matching of every type on every
+# text costs more than the n-grams; triggers still decide evidence basis and rule-only types).
+USE_TRIGGERS = False
 
 
 def clean_text(text: str) -> str:
@@ -23,7 +26,9 @@ def clean_text(text: str) -> str:
     return _WS_RE.sub(" ", html.unescape(_TAG_RE.sub(" ", text))).strip()
 
 
-def _word_vectorizer(max_features: int | None, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+def _word_vectorizer(
+    max_features: int | None, vocabulary: dict[str, int] | None = None
+) -> TfidfVectorizer:
     return TfidfVectorizer(
         ngram_range=(1, 2),
         min_df=2,
@@ -36,7 +41,9 @@ def _word_vectorizer(max_features: int | None, vocabulary: dict[str, int] | None
     )
 
 
-def _char_vectorizer(max_features: int | None, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+def _char_vectorizer(
+    max_features: int | None, vocabulary: dict[str, int] | None = None
+) -> TfidfVectorizer:
     return TfidfVectorizer(
         analyzer="char_wb",
         ngram_range=(2, 5),
@@ -52,8 +59,15 @@ def _char_vectorizer(max_features: int | None, vocabulary: dict[str, int] | None
 class Featurizer:
     """Word + char TF-IDF and one indicator per clause type whose trigger matches."""
 
-    def __init__(self, taxonomy: Taxonomy, max_word: int = 30000, max_char: int = 30000) -> None:
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        max_word: int = 30000,
+        max_char: int = 30000,
+        use_triggers: bool = USE_TRIGGERS,
+    ) -> None:
         self.taxonomy = taxonomy
+        self.use_triggers = use_triggers
         self.word = _word_vectorizer(max_word)
         self.char = _char_vectorizer(max_char)
 
@@ -75,12 +89,14 @@ class Featurizer:
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         parts = [self.word.transform(texts), self.char.transform(texts)]
-        parts.append(self.trigger_matrix(texts))
+        if self.use_triggers:
+            parts.append(self.trigger_matrix(texts))
         return sp.hstack(parts, format="csr")
 
     @property
     def n_features(self) -> int:
-        return len(self.word.vocabulary_) + len(self.char.vocabulary_) + len(self.taxonomy.types)
+        extra = len(self.taxonomy.types) if self.use_triggers else 0
+        return len(self.word.vocabulary_) + len(self.char.vocabulary_) + extra
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-able vocabularies and numpy arrays (idf vectors)."""
@@ -88,9 +104,12 @@ class Featurizer:
             "word_vocab": _ordered_vocab(self.word.vocabulary_),
             "char_vocab": _ordered_vocab(self.char.vocabulary_),
             "trigger_types": self.taxonomy.ids,
+            "use_triggers": self.use_triggers,
         }
-        arrays = {"word_idf": self.word.idf_.astype(np.float32),
-                  "char_idf": self.char.idf_.astype(np.float32)}
+        arrays = {
+            "word_idf": self.word.idf_.astype(np.float32),
+            "char_idf": self.char.idf_.astype(np.float32),
+        }
         return meta, arrays
 
     @classmethod
@@ -99,7 +118,7 @@ class Featurizer:
     ) -> Featurizer:
         if meta["trigger_types"] != taxonomy.ids:
             raise ValueError("artifact was trained with a different taxonomy; retrain the model")
-        self = cls(taxonomy)
+        self = cls(taxonomy, use_triggers=bool(meta.get("use_triggers", True)))
         self.word = _word_vectorizer(None, {t: i for i, t in enumerate(meta["word_vocab"])})
         self.char = _char_vectorizer(None, {t: i for i, t in enumerate(meta["char_vocab"])})
         self.word.idf_ = arrays["word_idf"]

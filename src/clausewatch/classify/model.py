@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,7 @@ RULE_CONFIDENCE = 0.75  # rule-only types: a trigger phrase matched, no trained 
 HEADING_WEIGHT = 0.5  # a trigger in the heading halves the remaining doubt
 EXPLICIT = "explicit language"
 INFERRED = "inferred"
-_SENTENCE_RE = re.compile(r"[^\n.!?;]*(?:[.!?;]+|$)")
+_SENTENCE_RE = re.compile(r"[^\n.!?;]*(?:[.!?;]+|\n|$)")
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,23 @@ def save_artifact(
     out: Path, featurizer: Featurizer, models: dict[str, TypeModel], report: dict[str, Any]
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    meta, arrays = _state(featurizer, models, report)
+    save_npz: Any = np.savez_compressed  # numpy's stub mistypes **arrays
+    save_npz(out / ARRAYS_FILE, **arrays)
+    with gzip.open(out / META_FILE, "wt", encoding="utf-8") as fh:
+        json.dump(meta, fh)
+
+
+def _state(
+    featurizer: Featurizer, models: dict[str, TypeModel], report: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     meta, arrays = featurizer.to_state()
     type_ids = list(models)
     meta.update({"format": 1, "type_ids": type_ids, "report": report})
     arrays["coef"] = np.stack([models[t].coef for t in type_ids]).astype(np.float16)
     for name in ("intercept", "platt_a", "platt_b", "threshold"):
         arrays[name] = np.array([getattr(models[t], name) for t in type_ids], dtype=np.float32)
-    np.savez_compressed(out / ARRAYS_FILE, **arrays)
-    with gzip.open(out / META_FILE, "wt", encoding="utf-8") as fh:
-        json.dump(meta, fh)
+    return meta, arrays
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -97,13 +105,27 @@ class ClauseClassifier:
     """Loaded artifact + taxonomy. Use :func:`default_classifier` for the shipped one."""
 
     def __init__(self, directory: Path = ARTIFACT_DIR, taxonomy: Taxonomy | None = None) -> None:
-        from clausewatch.classify.features import Featurizer
-
         self.taxonomy = taxonomy or default_taxonomy()
         with gzip.open(directory / META_FILE, "rt", encoding="utf-8") as fh:
             meta = json.load(fh)
         with np.load(directory / ARRAYS_FILE) as npz:
             arrays = {k: npz[k] for k in npz.files}
+        self._init_state(meta, arrays)
+
+    @classmethod
+    def from_models(
+        cls, taxonomy: Taxonomy, featurizer: Featurizer, models: dict[str, TypeModel]
+    ) -> ClauseClassifier:
+        """An in-memory classifier (used by the evaluation, which never writes artifacts)."""
+        meta, arrays = _state(featurizer, models, {})
+        self = cls.__new__(cls)
+        self.taxonomy = taxonomy
+        self._init_state(meta, arrays)
+        return self
+
+    def _init_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        from clausewatch.classify.features import Featurizer
+
         self.featurizer = Featurizer.from_state(self.taxonomy, meta, arrays)
         self.type_ids: list[str] = meta["type_ids"]
         self.coef = arrays["coef"].astype(np.float32).T  # features x types
@@ -135,14 +157,24 @@ class ClauseClassifier:
         self, text: str, heading: str | None, margin: np.ndarray, prob: np.ndarray
     ) -> list[Prediction]:
         out: list[Prediction] = []
+        spans = sentence_spans(text)
+        sentence_margins: list[np.ndarray] = []  # computed once, only when needed
         for j, type_id in enumerate(self.type_ids):
             p = self._with_heading(float(prob[j]), type_id, heading)
             if p >= float(self.threshold[j]):
-                out.append(self._prediction(text, type_id, float(margin[j]), p))
+                pred = self._prediction(text, spans, type_id, float(margin[j]), p)
+                if pred.evidence_basis == INFERRED and len(spans) > 1:
+                    if not sentence_margins:
+                        sentence_margins.append(self.margins([text[a:b] for a, b in spans]))
+                    best = spans[int(np.argmax(sentence_margins[0][:, j]))]
+                    pred = replace(
+                        pred, supporting_text=text[best[0] : best[1]], start=best[0], end=best[1]
+                    )
+                out.append(pred)
         for type_id in self.rule_only:
             if _first_trigger(self.taxonomy.by_id[type_id], text) is not None:
                 p = self._with_heading(RULE_CONFIDENCE, type_id, heading)
-                out.append(self._prediction(text, type_id, 0.0, p))
+                out.append(self._prediction(text, spans, type_id, 0.0, p))
         return sorted(out, key=lambda pred: -pred.confidence)
 
     def _with_heading(self, prob: float, type_id: str, heading: str | None) -> float:
@@ -150,27 +182,21 @@ class ClauseClassifier:
             return 1.0 - (1.0 - prob) * HEADING_WEIGHT
         return prob
 
-    def _prediction(self, text: str, type_id: str, margin: float, prob: float) -> Prediction:
+    def _prediction(
+        self, text: str, spans: list[tuple[int, int]], type_id: str, margin: float, prob: float
+    ) -> Prediction:
+        """Explicit language: the sentence with the first trigger match; else the first
+        sentence (multi-sentence texts are refined to the best-scoring sentence by the caller)."""
         ctype = self.taxonomy.by_id[type_id]
-        start, end, basis = self._support(ctype, text)
-        severity, reasons = severity_of(ctype, text)
-        return Prediction(
-            type_id, round(margin, 4), round(prob, 4), severity, reasons, basis,
-            text[start:end], start, end,
-        )
-
-    def _support(self, ctype: ClauseType, text: str) -> tuple[int, int, str]:
-        spans = sentence_spans(text)
         hit = _first_trigger(ctype, text)
+        span = spans[0]
         if hit is not None:
             span = next((s for s in spans if s[0] <= hit < s[1]), spans[0])
-            return span[0], span[1], EXPLICIT
-        if len(spans) == 1 or ctype.id not in self.type_ids:
-            return spans[0][0], spans[0][1], INFERRED
-        j = self.type_ids.index(ctype.id)
-        scores = self.margins([text[a:b] for a, b in spans])[:, j]
-        best = spans[int(np.argmax(scores))]
-        return best[0], best[1], INFERRED
+        severity, reasons = severity_of(ctype, text)
+        return Prediction(
+            type_id, round(margin, 4), round(prob, 4), severity, reasons,
+            EXPLICIT if hit is not None else INFERRED, text[span[0] : span[1]], span[0], span[1],
+        )  # fmt: skip
 
 
 def _first_trigger(ctype: ClauseType, text: str) -> int | None:

@@ -79,7 +79,8 @@ def build(
 def layout_segments(text: str, layout: VersionLayout) -> list[tuple[int, Segment]]:
     """The (provision id, segment) pairs of a stored layout."""
     out = []
-    for provision_id, start, end, kind, label, heading_path in layout.segments:
+    for provision_id, start, end, kind, label, path_index in layout.segments:
+        heading_path = layout.heading_paths[path_index]
         out.append(
             (
                 provision_id,
@@ -94,6 +95,20 @@ def layout_segments(text: str, layout: VersionLayout) -> list[tuple[int, Segment
             )
         )
     return out
+
+
+def new_layout(version_id: int, segments: Sequence[Segment], ids: dict[int, int]) -> VersionLayout:
+    paths: dict[tuple[str, ...], int] = {}
+    rows = [
+        [ids[j], s.start, s.end, s.kind, s.label, paths.setdefault(s.heading_path, len(paths))]
+        for j, s in enumerate(segments)
+    ]
+    return VersionLayout(
+        version_id=version_id,
+        segmenter_version=SEGMENTER_VERSION,
+        segments=rows,
+        heading_paths=[list(p) for p in paths],
+    )
 
 
 def build_version(archive: Archive, session: Session, version_id: int, report: BuildReport) -> None:
@@ -119,16 +134,7 @@ def build_version(archive: Archive, session: Session, version_id: int, report: B
         else [Match(old=None, new=j, kind="added", similarity=0.0) for j in range(len(segments))]
     )
     ids = _assign_ids(session, version, segments, previous, matches, report)
-    session.add(
-        VersionLayout(
-            version_id=version.id,
-            segmenter_version=SEGMENTER_VERSION,
-            segments=[
-                [ids[j], s.start, s.end, s.kind, s.label, list(s.heading_path)]
-                for j, s in enumerate(segments)
-            ],
-        )
-    )
+    session.add(new_layout(version.id, segments, ids))
     report.versions += 1
     if version.predecessor_id is not None:
         _change_record(session, version, text, segments, previous, matches, ids)

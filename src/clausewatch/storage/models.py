@@ -243,8 +243,10 @@ class VersionLayout(Base):
 
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), primary_key=True)
     segmenter_version: Mapped[str] = mapped_column(String(20))
-    # [[provision_id, start, end, kind, label, heading_path], ...] in text order
+    # [[provision_id, start, end, kind, label, heading path index], ...] in text order; the
+    # heading paths are stored once each, since most provisions share theirs with neighbours
     segments: Mapped[list[list[Any]]] = mapped_column(JSONType)
+    heading_paths: Mapped[list[list[str]]] = mapped_column(JSONType, default=list)
 
 
 class ChangeRecord(Base):
