@@ -111,7 +111,12 @@ def segment(text: str) -> list[Segment]:
     """The provisions of ``text`` in document order."""
     units = _units(_classify(_parse(text), text), text)
     pieces = [piece for unit in units for piece in _split_giant(unit, text)]
-    return [_to_segment(text, p) for p in pieces if _WORD.search(text, p.start, p.end)]
+    return [_to_segment(text, p) for p in pieces if _has_words(text[p.start : p.end])]
+
+
+def _has_words(markdown: str) -> bool:
+    """Readable words, not bare "*", "|" or markup such as "<br>": else not a provision."""
+    return _WORD.search(plain_text(markdown)) is not None
 
 
 def substantive_spans(text: str) -> list[tuple[int, int]]:
@@ -125,7 +130,7 @@ def substantive_spans(text: str) -> list[tuple[int, int]]:
             spans.extend((item.start, item.own_end) for item in _walk(block.items))
         elif block.kind == "table":
             spans.extend((row.start, row.end) for row in block.rows if not row.header)
-    return [(s, e) for s, e in spans if _WORD.search(text, s, e)]  # words, not bare "*" or "|"
+    return [(s, e) for s, e in spans if _has_words(text[s:e])]
 
 
 def plain_text(markdown: str) -> str:
