@@ -226,3 +226,11 @@ def test_artifact_matches_taxonomy() -> None:
     clf = default_classifier()
     assert set(clf.type_ids) | set(clf.rule_only) == set(default_taxonomy().ids)
     assert Path(ARTIFACT_DIR / META_FILE).exists()
+
+
+def test_ai_training_rule_ignores_competing_model_restriction() -> None:
+    text = "Using Output to develop models that compete with OpenAI."  # ChatGPT terms
+    assert "ai-training-on-user-data" not in {p.type_id for p in classify(text)}
+    preds = classify("By default, we do not use your business data for training our models.")
+    ai = next(p for p in preds if p.type_id == "ai-training-on-user-data")
+    assert ai.severity == "Medium" and ai.evidence_basis == EXPLICIT

@@ -58,18 +58,21 @@ def claudette_cv(seed: int = 13, c_grid: tuple[float, ...] = C_GRID) -> dict[str
     taxonomy = default_taxonomy()
     samples = load_claudette(taxonomy)
     tags = list(CLAUDETTE_EVAL_TAGS)
-    gold_all, pred_all, fold_macro = [], [], []
+    gold_all, pred_all, zero_all, fold_macro = [], [], [], []
     for train_docs, test_docs in claudette_folds():
         train = [s for s in samples if s.group in set(train_docs)]
         test = [s for s in samples if s.group in set(test_docs)]
         featurizer, models = fit_all(train, taxonomy, tags, seed, c_grid, _unfair_labeler)
         x = featurizer.transform([s.text for s in test])
         gold = np.array([[s.tags.get(t, 0) >= 2 for t in tags] for s in test])
-        pred = np.zeros_like(gold)
+        pred, pred_zero = np.zeros_like(gold), np.zeros_like(gold)
         for j, tag in enumerate(tags):
             m = models[tag]
-            prob = 1 / (1 + np.exp(-(m.platt_a * (x @ m.coef + m.intercept) + m.platt_b)))
+            margin = x @ m.coef + m.intercept
+            prob = 1 / (1 + np.exp(-(m.platt_a * margin + m.platt_b)))
             pred[:, j] = prob >= m.threshold
+            pred_zero[:, j] = margin >= 0  # ablation: plain SVM decision, no tuned threshold
+        zero_all.append(pred_zero)
         fold_macro.append(np.mean([prf(gold[:, j], pred[:, j])[2] for j in range(len(tags))]))
         gold_all.append(gold)
         pred_all.append(pred)
@@ -85,41 +88,64 @@ def claudette_cv(seed: int = 13, c_grid: tuple[float, ...] = C_GRID) -> dict[str
             for j, (t, v) in enumerate(per_class.items())
         },
         "sentences": len(gold_cat),
+        "ablation_svm_margin_0": _summary(gold_cat, np.vstack(zero_all)),
     }
 
 
+def _summary(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    macro = float(np.mean([prf(gold[:, j], pred[:, j])[2] for j in range(gold.shape[1])]))
+    return {"macro_f1_8": macro, **lexglue_scores(gold, pred)}
+
+
+def _tosdr_fold(
+    taxonomy: Taxonomy,
+    train: list[Sample],
+    test: list[Sample],
+    seed: int,
+    c_grid: tuple[float, ...],
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """(top-type hits, gold, predictions) over all taxonomy ids (untrained types: never)."""
+    featurizer, models = fit_all(train, taxonomy, taxonomy.ids, seed, c_grid, labels_for)
+    clf = ClauseClassifier.from_models(taxonomy, featurizer, models)
+    probs = clf.probabilities(clf.margins([s.text for s in test]))
+    cols = [taxonomy.ids.index(t) for t in clf.type_ids]
+    pred = np.zeros((len(test), len(taxonomy.ids)), dtype=bool)
+    pred[:, cols] = probs >= clf.threshold
+    gold = np.array([[t in s.types for t in taxonomy.ids] for s in test])
+    hits = sum(
+        clf.type_ids[int(np.argmax(row))] in s.types for s, row in zip(test, probs, strict=True)
+    )
+    return hits, gold, pred
+
+
 def tosdr_cv(
-    seed: int = 13, folds: int = 5, c_grid: tuple[float, ...] = (0.3, 1.0)
+    seed: int = 13, folds: int = 5, c_grid: tuple[float, ...] = (0.3,), n_jobs: int = 2
 ) -> dict[str, Any]:
+    from joblib import Parallel, delayed
+
     taxonomy = default_taxonomy()
-    base = training_samples(taxonomy)
-    claudette = [s for s in base if s.source == "claudette"]
+    claudette = [s for s in training_samples(taxonomy) if s.source == "claudette"]
     points = load_tosdr(taxonomy)
     groups = np.array([s.group for s in points])
-    hits, total = 0, 0
-    golds, preds, type_ids = [], [], []
-    for tr, te in GroupKFold(n_splits=folds).split(points, groups=groups):
-        train = claudette + [points[i] for i in tr]
-        featurizer, models = fit_all(train, taxonomy, taxonomy.ids, seed, c_grid, labels_for)
-        clf = ClauseClassifier.from_models(taxonomy, featurizer, models)
-        test = [points[i] for i in te]
-        probs = clf.probabilities(clf.margins([s.text for s in test]))
-        type_ids = clf.type_ids
-        for s, row in zip(test, probs, strict=True):
-            total += 1
-            hits += type_ids[int(np.argmax(row))] in s.types
-        golds.append(np.array([[t in s.types for t in type_ids] for s in test]))
-        preds.append(probs >= clf.threshold)
-    gold, pred = np.vstack(golds), np.vstack(preds)
-    scored = [j for j in range(len(type_ids)) if gold[:, j].sum() > 0]
-    per_type = {type_ids[j]: prf(gold[:, j], pred[:, j]) for j in scored}
+    splits = list(GroupKFold(n_splits=folds).split(points, groups=groups))
+    outs = Parallel(n_jobs=n_jobs)(
+        delayed(_tosdr_fold)(
+            taxonomy, claudette + [points[i] for i in tr], [points[i] for i in te], seed, c_grid
+        )
+        for tr, te in splits
+    )
+    gold = np.vstack([o[1] for o in outs])
+    pred = np.vstack([o[2] for o in outs])
+    ids = taxonomy.ids
+    per_type = {ids[j]: prf(gold[:, j], pred[:, j]) for j in range(len(ids)) if gold[:, j].any()}
     return {
-        "points": total,
+        "points": len(points),
         "services": len(set(groups)),
-        "type_accuracy": hits / total,
+        "c_grid": list(c_grid),
+        "type_accuracy": sum(o[0] for o in outs) / len(points),
         "macro_f1_mapped": float(np.mean([v[2] for v in per_type.values()])),
         "per_type": {
-            t: {"p": v[0], "r": v[1], "f1": v[2], "support": int(gold[:, type_ids.index(t)].sum())}
+            t: {"p": v[0], "r": v[1], "f1": v[2], "support": int(gold[:, ids.index(t)].sum())}
             for t, v in per_type.items()
         },
     }

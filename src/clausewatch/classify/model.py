@@ -132,6 +132,7 @@ class ClauseClassifier:
         self.intercept = arrays["intercept"]
         self.platt_a, self.platt_b = arrays["platt_a"], arrays["platt_b"]
         self.threshold = arrays["threshold"]
+        self._index = {t: j for j, t in enumerate(self.type_ids)}
         self.rule_only = [t.id for t in self.taxonomy.types if t.id not in set(self.type_ids)]
         self.report: dict[str, Any] = meta.get("report", {})
 
@@ -148,34 +149,54 @@ class ClauseClassifier:
         heads = headings or [None] * len(texts)
         margins = self.margins(texts)
         probs = self.probabilities(margins)
-        return [
+        results = [
             self._predict_one(text, head, margins[i], probs[i])
             for i, (text, head) in enumerate(zip(texts, heads, strict=True))
         ]
+        self._refine_inferred(texts, results)
+        return [sorted(preds, key=lambda pred: -pred.confidence) for preds in results]
 
     def _predict_one(
         self, text: str, heading: str | None, margin: np.ndarray, prob: np.ndarray
     ) -> list[Prediction]:
         out: list[Prediction] = []
         spans = sentence_spans(text)
-        sentence_margins: list[np.ndarray] = []  # computed once, only when needed
         for j, type_id in enumerate(self.type_ids):
             p = self._with_heading(float(prob[j]), type_id, heading)
             if p >= float(self.threshold[j]):
-                pred = self._prediction(text, spans, type_id, float(margin[j]), p)
-                if pred.evidence_basis == INFERRED and len(spans) > 1:
-                    if not sentence_margins:
-                        sentence_margins.append(self.margins([text[a:b] for a, b in spans]))
-                    best = spans[int(np.argmax(sentence_margins[0][:, j]))]
-                    pred = replace(
-                        pred, supporting_text=text[best[0] : best[1]], start=best[0], end=best[1]
-                    )
-                out.append(pred)
+                out.append(self._prediction(text, spans, type_id, float(margin[j]), p))
         for type_id in self.rule_only:
             if _first_trigger(self.taxonomy.by_id[type_id], text) is not None:
                 p = self._with_heading(RULE_CONFIDENCE, type_id, heading)
                 out.append(self._prediction(text, spans, type_id, 0.0, p))
-        return sorted(out, key=lambda pred: -pred.confidence)
+        return out
+
+    def _refine_inferred(self, texts: list[str], results: list[list[Prediction]]) -> None:
+        """Inferred predictions on multi-sentence texts: support = best-scoring sentence
+        (all such sentences scored in one batch)."""
+        todo = [
+            (i, spans)
+            for i, preds in enumerate(results)
+            if any(p.evidence_basis == INFERRED and p.score != 0.0 for p in preds)
+            and len(spans := sentence_spans(texts[i])) > 1
+        ]
+        if not todo:
+            return
+        pieces = [texts[i][a:b] for i, spans in todo for a, b in spans]
+        sent_margins = self.margins(pieces)
+        offset = 0
+        for i, spans in todo:
+            block = sent_margins[offset : offset + len(spans)]
+            offset += len(spans)
+            results[i] = [self._refined(texts[i], p, spans, block) for p in results[i]]
+
+    def _refined(
+        self, text: str, pred: Prediction, spans: list[tuple[int, int]], block: np.ndarray
+    ) -> Prediction:
+        if pred.evidence_basis != INFERRED or pred.type_id not in self._index:
+            return pred
+        a, b = spans[int(np.argmax(block[:, self._index[pred.type_id]]))]
+        return replace(pred, supporting_text=text[a:b], start=a, end=b)
 
     def _with_heading(self, prob: float, type_id: str, heading: str | None) -> float:
         if heading and _first_trigger(self.taxonomy.by_id[type_id], heading) is not None:
