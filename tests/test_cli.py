@@ -112,3 +112,20 @@ def test_provisions_and_changes_commands(tmp_path: Path) -> None:
     assert "versions: 0" in rebuilt.output
     missing = runner.invoke(app, ["changes", "show", "C-999999", *data])
     assert missing.exit_code == 2 and "no change record C-999999" in missing.output
+
+
+def test_classify_reads_json_lines_and_quotes_exactly() -> None:
+    text = (
+        "Any dispute arising out of these terms shall be resolved by binding arbitration "
+        "administered by the American Arbitration Association."
+    )
+    lines = json.dumps({"text": text, "heading": "Disputes"}) + "\n" + json.dumps({"text": "Hi"})
+    result = runner.invoke(app, ["classify"], input=lines + "\n")
+    assert result.exit_code == 0, result.output
+    first, second = (json.loads(line) for line in result.output.splitlines())
+    assert any(p["type_id"] == "arbitration" for p in first["predictions"])
+    for prediction in first["predictions"]:
+        assert text[prediction["start"] : prediction["end"]] == prediction["supporting_text"]
+    assert isinstance(second["predictions"], list)
+    bad = runner.invoke(app, ["classify"], input='{"text": "ok"}\n{"heading": "x"}\n')
+    assert bad.exit_code == 2 and "line 2" in bad.output and "text" in bad.output

@@ -38,6 +38,8 @@ app.add_typer(documents_app, name="documents")
 app.add_typer(export_app, name="export")
 app.add_typer(provisions_app, name="provisions")
 app.add_typer(changes_app, name="changes")
+model_app = typer.Typer(help="The clause classifier's model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 
 console = Console(stderr=True)
 out = Console()
@@ -538,6 +540,56 @@ def changes_show(
         out.print(f"\n{item['kind']} {item['provision']} {item['title']}", markup=False)
         if item["redline"]:
             out.print(item["redline"], markup=False, highlight=False, soft_wrap=True)
+
+
+# -- classification -------------------------------------------------------------------------
+
+
+@app.command("classify")
+def classify_cmd() -> None:
+    """Classify text: JSON lines {"text": ..., "heading": optional} on standard input, one JSON
+    line per input on standard output (clause types, scores, severity, confidence, supporting
+    words)."""
+    from dataclasses import asdict
+
+    from clausewatch.classify import classify
+
+    for number, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            text, heading = item["text"], item.get("heading")
+            if not isinstance(text, str) or not (heading is None or isinstance(heading, str)):
+                raise TypeError("'text' must be a string and 'heading' a string or absent")
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise fail(f"standard input line {number}: {exc.__class__.__name__}: {exc}") from exc
+        predictions = [asdict(p) for p in classify(text, heading)]
+        sys.stdout.write(json.dumps({"predictions": predictions}, ensure_ascii=False) + "\n")
+
+
+@model_app.command("train")
+def model_train(
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Artifact folder.")] = None,
+) -> None:
+    """Retrain the shipped classifier from ../shared/data (CLAUDETTE + ToS;DR only)."""
+    from clausewatch.classify.train import main as train_main
+
+    train_main([*(["--out", str(out_dir)] if out_dir else []), "--seed", str(seed)])
+
+
+@model_app.command("eval")
+def model_eval(
+    only: Annotated[str | None, typer.Option(help="claudette or tosdr")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+) -> None:
+    """Cross-validate the classifier: CLAUDETTE authors' folds, ToS;DR grouped by service."""
+    from clausewatch.classify.evaluate import main as eval_main
+
+    eval_main(
+        [*(["--only", only] if only else []), *(["--json", str(json_out)] if json_out else [])]
+    )
 
 
 def _detail(
