@@ -49,9 +49,6 @@ class ExtractedText:
 class CycleReport:
     records: list[CheckRecord] = field(default_factory=list)
 
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for r in self.records if r.outcome == outcome)
-
     def summary(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for record in self.records:
