@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -77,7 +78,7 @@ def append(session: Session, captures: list[Capture]) -> None:
     for capture in captures:
         capture.chain_prev = head.chain_hash
         capture.chain_hash = (
-            _PENDING_PREFIX + hashlib.sha256(repr(id(capture)).encode()).hexdigest()[:50]
+            _PENDING_PREFIX + uuid.uuid4().hex  # unique until the real hash replaces it
         )
         session.add(capture)
         session.flush()  # assigns the id that the record hash commits to
