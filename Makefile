@@ -17,7 +17,9 @@ run: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/clausewatch import examples/ota-sample.jsonl.xz
+	$(BIN)/clausewatch analyse
 	$(BIN)/clausewatch documents list
+	$(BIN)/clausewatch analysis types
 	$(BIN)/clausewatch verify
 
 test: $(STAMP)

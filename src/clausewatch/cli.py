@@ -40,6 +40,11 @@ app.add_typer(provisions_app, name="provisions")
 app.add_typer(changes_app, name="changes")
 model_app = typer.Typer(help="The clause classifier's model.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+analysis_app = typer.Typer(
+    help="Analysis: severity, rarity, comparisons across platforms, regulations.",
+    no_args_is_help=True,
+)
+app.add_typer(analysis_app, name="analysis")
 
 console = Console(stderr=True)
 out = Console()
@@ -216,6 +221,7 @@ def run(
         archive.sync_registry(_registry(archive.settings, paths))
         report = _cycle(archive, None)
         _build(archive)
+        _analyse(archive, full=False)
         with archive.sessions() as session:
             verified = verify_archive(session, archive.store)
         counts = archive.counts()
@@ -590,6 +596,167 @@ def model_eval(
     eval_main(
         [*(["--only", only] if only else []), *(["--json", str(json_out)] if json_out else [])]
     )
+
+
+# -- analysis -------------------------------------------------------------------------------
+
+
+def _analyse(archive: Any, *, full: bool) -> Any:
+    from clausewatch.analysis.service import analyse
+
+    with progress_bar() as bar:
+        task = bar.add_task("analysing", total=None)
+        return analyse(
+            archive,
+            full=full,
+            progress=lambda n: bar.advance(task, n),
+            total=lambda n: bar.update(task, total=n),
+        )
+
+
+@app.command("analyse")
+def analyse_cmd(
+    full: Annotated[
+        bool, typer.Option("--full", help="Redo everything, not only what is out of date.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Classify provisions and refresh rarity, similarity and change-record severity. Incremental:
+    after a taxonomy or model update only the stale rows are redone."""
+    with open_archive(data_dir) as archive:
+        report = _analyse(archive, full=full)
+    out.print(
+        f"analyser {report.analyser}: revisions classified: {report.revisions} "
+        f"({report.classifications} clause types), documents refreshed: {report.documents}, "
+        f"change records assessed: {report.change_records}"
+    )
+
+
+@analysis_app.command("show")
+def analysis_show(
+    provision: Annotated[str, typer.Argument(help="Provision ID (P-000001).")],
+    data_dir: DataDir = None,
+    fmt: Fmt = "table",
+) -> None:
+    """A provision's analysis: clause types, severity and reasons, rarity, how other platforms
+    handle it, regulations, other risks in the same document and the narrative."""
+    from clausewatch.analysis.queries import provision_page_analysis
+
+    detail = _detail(provision_page_analysis, provision, "P", data_dir)
+    if fmt == "json":
+        out.print_json(json.dumps(detail))
+        return
+    out.print(f"{detail['id']} {detail['title']} — {detail['platform']}", markup=False)
+    out.print(f"severity: {detail['severity']}  ", markup=False)
+    for reason in detail["severity_reasons"]:
+        out.print(f"  · {reason}", markup=False)
+    if detail["rarity"]:
+        out.print(detail["rarity"]["label"], markup=False)
+    _emit(
+        [
+            {k: c[k] for k in ("name", "confidence", "severity", "evidence_basis")}
+            for c in detail["classifications"]
+        ],
+        "table",
+    )
+    narrative = detail.get("narrative")
+    if narrative:
+        for key in ("what_it_is", "why_it_matters", "consumer_impact"):
+            out.print(f"\n{key.replace('_', ' ').capitalize()}: {narrative[key]}", markup=False)
+    if detail["how_others_handle"]:
+        _emit(
+            [
+                {k: o[k] for k in ("platform", "id", "severity", "similarity")}
+                for o in detail["how_others_handle"]
+            ],
+            "table",
+        )
+    _emit(detail["regulations"], "table")
+
+
+@analysis_app.command("types")
+def analysis_types(data_dir: DataDir = None, fmt: Fmt = "table") -> None:
+    """Every clause type with the number of platforms and provisions that have it."""
+    from clausewatch.analysis.queries import clause_type_summary
+
+    with open_archive(data_dir) as archive:
+        rows = clause_type_summary(archive)
+    _emit(rows, fmt)
+
+
+def _lookup(query: Callable[..., dict[str, Any]], *args: Any, data_dir: Path | None) -> Any:
+    with open_archive(data_dir) as archive:
+        try:
+            return query(archive, *args)
+        except (LookupError, ValueError) as exc:
+            raise fail(str(exc)) from exc
+
+
+@analysis_app.command("type")
+def analysis_type(
+    clause_type: Annotated[str, typer.Argument(help="Clause type id (arbitration).")],
+    data_dir: DataDir = None,
+) -> None:
+    """One clause type: rarity, severity mix, regulations and the platforms that have it (JSON)."""
+    from clausewatch.analysis.queries import clause_type_hub
+
+    out.print_json(json.dumps(_lookup(clause_type_hub, clause_type, data_dir=data_dir)))
+
+
+@analysis_app.command("compare")
+def analysis_compare(
+    clause_type: Annotated[str, typer.Argument(help="Clause type id (arbitration).")],
+    platforms: Annotated[list[str], typer.Argument(help="2 to 4 platform slugs.")],
+    data_dir: DataDir = None,
+    fmt: Fmt = "table",
+) -> None:
+    """Compare 2–4 platforms for one clause type."""
+    from clausewatch.analysis.queries import compare
+
+    result = _lookup(compare, clause_type, platforms, data_dir=data_dir)
+    if fmt == "json":
+        out.print_json(json.dumps(result))
+        return
+    out.print(f"{result['name']}: {result['rarity']['label']}", markup=False)
+    _emit(
+        [
+            {
+                "platform": c["platform"],
+                "state": c["state"],
+                "severity": c["severity"],
+                "opt-out stated": c["opt_out"],
+                "provisions": " ".join(p["id"] for p in c["provisions"]),
+            }
+            for c in result["platforms"]
+        ],
+        "table",
+    )
+
+
+@analysis_app.command("matrix")
+def analysis_matrix(
+    types: Annotated[
+        list[str] | None, typer.Option("--type", help="Clause type id (repeatable).")
+    ] = None,
+    platforms: Annotated[
+        list[str] | None, typer.Option("--platform", help="Platform slug (repeatable).")
+    ] = None,
+    data_dir: DataDir = None,
+    fmt: Fmt = "table",
+) -> None:
+    """Platform × clause type matrix: mandatory / present / not detected, opt-out stated."""
+    from clausewatch.analysis.queries import matrix
+
+    result = _lookup(matrix, types or [], platforms or [], data_dir=data_dir)
+    if fmt == "json":
+        out.print_json(json.dumps(result))
+        return
+    rows = [
+        {"platform": r["platform"]}
+        | {t: c["state"] + (" (opt-out)" if c["opt_out"] else "") for t, c in r["cells"].items()}
+        for r in result["rows"]
+    ]
+    _emit(rows, "table")
 
 
 def _detail(

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     )
     flipflop_window_days: float = Field(
         7.0, ge=0, description="A→B→A within this window is one variant, not two changes"
+    )
+    llm_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible API (…/v1) that rephrases provision "
+        "narratives; off when unset. Rewrites that fail the grounding check are discarded",
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the LLM API")
+    llm_api_key: SecretStr | None = Field(
+        None, description="Bearer token for the LLM API (never logged or shown)"
     )
 
     @classmethod

@@ -2,8 +2,11 @@
 
 The taxonomy is data reviewed like code: every clause type has a group, a default severity,
 severity modifiers (pattern + effect + reason), trigger phrases for explicit language, the
-regulations it touches and its mapping to public data-set labels. Loading fails with a
-:class:`TaxonomyError` that names the offending field (``types[3].severity``).
+regulations it touches, its mapping to public data-set labels, the general narrative text of a
+provision page (``narrative``: why it matters, consumer impact, actions) and the states of the
+platform-vs-platform comparison matrix (``matrix``). Loading fails with a
+:class:`TaxonomyError` that names the offending field (``types[3].severity``,
+``types[3].narrative.why``).
 """
 
 from __future__ import annotations
@@ -46,6 +49,30 @@ class Regulation:
 
 
 @dataclass(frozen=True)
+class NarrativeTemplate:
+    """General text about a clause type, never about a particular platform."""
+
+    why: str  # compliance perspective: what the type does legally and why it matters
+    impact: str  # consumer perspective, plain words
+    actions: tuple[str, ...]  # 1-3 things a user can generally do
+
+
+@dataclass(frozen=True)
+class MatrixState:
+    label: str
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class MatrixSpec:
+    """Cell values of a platform-vs-platform comparison matrix for one clause type."""
+
+    present: str = "present"
+    absent: str = "not detected"  # never "absent": only that the classifier did not detect it
+    states: tuple[MatrixState, ...] = ()
+
+
+@dataclass(frozen=True)
 class ClauseType:
     id: str
     name: str
@@ -58,6 +85,17 @@ class ClauseType:
     claudette: tuple[str, ...] = ()
     tosdr: tuple[str, ...] = ()
     opp115: tuple[str, ...] = ()
+    narrative: NarrativeTemplate = NarrativeTemplate(
+        why="", impact="", actions=()
+    )  # YAML: required
+    matrix: MatrixSpec = MatrixSpec()
+
+    def matrix_state(self, text: str) -> str:
+        """The label of the first matrix state whose pattern matches ``text``, else ``present``."""
+        for state in self.matrix.states:
+            if state.pattern.search(text):
+                return state.label
+        return self.matrix.present
 
 
 @dataclass(frozen=True)
@@ -134,6 +172,58 @@ def _str_list(raw: Any, path: str) -> tuple[str, ...]:
     return tuple(raw)
 
 
+_QUOTE_CHARS = ('"', "\u201c", "\u201d")
+
+
+def _no_quotes(value: str, path: str) -> str:
+    """Narrative text is general and quotes nothing: only a provision page quotes the text."""
+    if any(q in value for q in _QUOTE_CHARS):
+        raise TaxonomyError(path, "must not contain double quotes")
+    return value.strip()
+
+
+def _narrative(raw: Any, path: str) -> NarrativeTemplate:
+    actions = _require(raw, "actions", list, path)
+    if not 1 <= len(actions) <= 3:
+        raise TaxonomyError(f"{path}.actions", f"must have 1 to 3 items, got {len(actions)}")
+    for i, action in enumerate(actions):
+        if not isinstance(action, str) or not action.strip():
+            raise TaxonomyError(
+                f"{path}.actions[{i}]", f"must be a non-empty string, got {action!r}"
+            )
+    return NarrativeTemplate(
+        why=_no_quotes(_require(raw, "why", str, path), f"{path}.why"),
+        impact=_no_quotes(_require(raw, "impact", str, path), f"{path}.impact"),
+        actions=tuple(_no_quotes(a, f"{path}.actions[{i}]") for i, a in enumerate(actions)),
+    )
+
+
+def _matrix(raw: Any, path: str) -> MatrixSpec:
+    present = _require(raw, "present", str, path)
+    absent = _require(raw, "absent", str, path) if "absent" in raw else "not detected"
+    if absent.strip().lower() == "absent":
+        raise TaxonomyError(
+            f"{path}.absent", "must not claim 'absent', only that it was not detected"
+        )
+    raw_states = raw.get("states") or []
+    if not isinstance(raw_states, list):
+        raise TaxonomyError(f"{path}.states", "must be a list of {label, pattern}")
+    states = []
+    labels = {present, absent}
+    for i, st in enumerate(raw_states):
+        spath = f"{path}.states[{i}]"
+        if not isinstance(st, dict):
+            raise TaxonomyError(spath, "must be a mapping with label, pattern")
+        label = _require(st, "label", str, spath)
+        if label in labels:
+            raise TaxonomyError(f"{spath}.label", f"duplicate label {label!r}")
+        labels.add(label)
+        states.append(
+            MatrixState(label, _compile(_require(st, "pattern", str, spath), f"{spath}.pattern"))
+        )
+    return MatrixSpec(present=present, absent=absent, states=tuple(states))
+
+
 def _clause_type(raw: Any, path: str, groups: dict[str, str]) -> ClauseType:
     if not isinstance(raw, dict):
         raise TaxonomyError(path, "must be a mapping")
@@ -168,6 +258,8 @@ def _clause_type(raw: Any, path: str, groups: dict[str, str]) -> ClauseType:
         claudette=tags,
         tosdr=_str_list(datasets.get("tosdr"), f"{path}.datasets.tosdr"),
         opp115=_str_list(datasets.get("opp115"), f"{path}.datasets.opp115"),
+        narrative=_narrative(_require(raw, "narrative", dict, path), f"{path}.narrative"),
+        matrix=_matrix(_require(raw, "matrix", dict, path), f"{path}.matrix"),
     )
 
 

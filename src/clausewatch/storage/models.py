@@ -268,6 +268,8 @@ class ChangeRecord(Base):
     effective_date: Mapped[str | None] = mapped_column(String(10))  # ISO date stated in the text
     severity: Mapped[str | None] = mapped_column(String(10))  # set once classification exists
     direction: Mapped[str | None] = mapped_column(String(20))  # more/less protective, mixed
+    assessment: Mapped[list[str]] = mapped_column(JSONType, default=list)  # reasons for both
+    analyser: Mapped[str | None] = mapped_column(String(40))  # which analyser assessed it
 
     items: Mapped[list[ChangeItem]] = relationship(order_by="ChangeItem.id")
 
@@ -293,3 +295,91 @@ class ChangeItem(Base):
     related: Mapped[list[int]] = mapped_column(JSONType, default=list)  # split/merge partners
     severity: Mapped[str | None] = mapped_column(String(10))
     direction: Mapped[str | None] = mapped_column(String(20))
+    assessment: Mapped[list[str]] = mapped_column(JSONType, default=list)
+
+
+# -- classification and analysis (the `classify` and `analysis` stages) ------------------------
+
+
+class Classification(Base):
+    """One clause type found in a provision revision's text, as the analyser of record saw it."""
+
+    __tablename__ = "classifications"
+    __table_args__ = (UniqueConstraint("revision_id", "type_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("provision_revisions.id"), index=True)
+    provision_id: Mapped[int] = mapped_column(ForeignKey("provisions.id"), index=True)
+    type_id: Mapped[str] = mapped_column(String(60), index=True)
+    category: Mapped[str] = mapped_column(String(30))  # the taxonomy group
+    rank: Mapped[int] = mapped_column(Integer)  # 0 = the primary (most confident) type
+    confidence: Mapped[float]
+    score: Mapped[float]
+    severity: Mapped[str] = mapped_column(String(10))
+    severity_reasons: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    evidence_basis: Mapped[str] = mapped_column(String(20))
+    # the supporting words: revision text[start:end] (offsets inside the provision's text)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    supporting_text: Mapped[str] = mapped_column(Text)
+
+
+class RevisionAnalysis(Base):
+    """Marks a revision as classified by one analyser (a revision may have no clause type)."""
+
+    __tablename__ = "revision_analyses"
+
+    revision_id: Mapped[int] = mapped_column(ForeignKey("provision_revisions.id"), primary_key=True)
+    analyser: Mapped[str] = mapped_column(String(40))
+    analysed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ProvisionAnalysis(Base):
+    """The analysis of a provision as it stands in its document's current version: the one row
+    every count (rarity, prevalence, comparisons) reads, so no two figures can disagree."""
+
+    __tablename__ = "provision_analyses"
+    __table_args__ = (
+        Index("ix_provision_analyses_type_current", "primary_type", "current"),
+        Index("ix_provision_analyses_platform", "platform_id", "current"),
+    )
+
+    provision_id: Mapped[int] = mapped_column(ForeignKey("provisions.id"), primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("provision_revisions.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id"))
+    current: Mapped[bool] = mapped_column(default=False)  # in the document's current version
+    primary_type: Mapped[str | None] = mapped_column(String(60))
+    severity: Mapped[str | None] = mapped_column(String(10))  # of the primary type
+    confidence: Mapped[float | None]
+    analyser: Mapped[str] = mapped_column(String(40))
+    analysed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Most similar wording on other platforms, per clause type of this provision:
+    # {type_id: [[provision_id, similarity], ...]} best first, current provisions only;
+    # refreshed whenever any current text changes.
+    similar: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    unique_wording: Mapped[bool | None] = mapped_column(default=None)
+
+
+class DocumentAnalysis(Base):
+    """Which version of a document the provision analyses were last refreshed for."""
+
+    __tablename__ = "document_analyses"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"))
+    analyser: Mapped[str] = mapped_column(String(40))
+    analysed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class NarrativeCache(Base):
+    """An LLM rephrasing of a template narrative (accepted or rejected), keyed by the SHA-256
+    of the reference narrative and the model, so a writer is never asked twice."""
+
+    __tablename__ = "narrative_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    writer: Mapped[str] = mapped_column(String(100))
+    sections: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    rejected: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,583 @@
+"""Read paths for analysis, shared by the CLI and (later) the web pages and the API.
+
+Every count — how many platforms have a clause type, how many provisions of it exist
+elsewhere, which platforms a comparison lists — comes from :func:`prevalence`, built on the
+one query :func:`clausewatch.analysis.service.current_types`, so no two figures on a page can
+contradict each other.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clausewatch.analysis.service import BOILERPLATE, current_types
+from clausewatch.archive.service import Archive
+from clausewatch.classify.taxonomy import SEVERITIES, ClauseType, Taxonomy, default_taxonomy
+from clausewatch.ids import format_id
+from clausewatch.storage.db import transaction
+from clausewatch.storage.models import (
+    Classification,
+    Document,
+    NarrativeCache,
+    Platform,
+    Provision,
+    ProvisionAnalysis,
+    ProvisionRevision,
+    Version,
+    VersionLayout,
+)
+
+HOW_OTHERS_SHOWN = 3
+# Whether the user can opt out, wherever the clause states it (matrix and comparison column).
+OPT_OUT = re.compile(
+    r"\bopt(?:[- ])?out\b|\bwithdraw (?:your )?consent\b|\b(?:turn|switch) (?:it )?off\b"
+    r"|\byou (?:can|may) (?:disable|object|choose not)\b",
+    re.IGNORECASE,
+)
+
+
+class NotAnalysed(LookupError):
+    """The provision exists but ``clausewatch analyse`` has not covered it yet."""
+
+
+@dataclass
+class Prevalence:
+    """Clause types in current provisions: per type, per platform, the provision ids."""
+
+    monitored: set[int] = field(default_factory=set)  # platforms with analysed provisions
+    by_type: dict[str, dict[int, list[int]]] = field(default_factory=dict)
+    severity: dict[tuple[int, str], str] = field(default_factory=dict)  # (provision, type)
+    confidence: dict[tuple[int, str], float] = field(default_factory=dict)
+
+    def platforms_with(self, type_id: str) -> int:
+        return len(self.by_type.get(type_id, {}))
+
+    def provisions_elsewhere(self, type_id: str, platform_id: int) -> int:
+        return sum(
+            len(ids) for pid, ids in self.by_type.get(type_id, {}).items() if pid != platform_id
+        )
+
+    def rarity(self, type_id: str, platform_id: int | None = None) -> dict[str, Any]:
+        found, monitored = self.platforms_with(type_id), len(self.monitored)
+        percent = round(100 * found / monitored) if monitored else 0
+        out: dict[str, Any] = {
+            "type": type_id,
+            "platforms": found,
+            "monitored_platforms": monitored,
+            "percent": percent,
+            "label": f"Found in {found} of {monitored} platforms ({percent}%)",
+        }
+        if platform_id is not None:
+            others = found - (platform_id in self.by_type.get(type_id, {}))
+            out["other_platforms"] = others
+            out["provisions_on_other_platforms"] = self.provisions_elsewhere(type_id, platform_id)
+            if others == 0:
+                out["label"] = f"Only here · 0 of {monitored - 1} other platforms"
+        return out
+
+
+def prevalence(session: Session) -> Prevalence:
+    prev = Prevalence()
+    prev.monitored = set(
+        session.scalars(
+            select(ProvisionAnalysis.platform_id).where(ProvisionAnalysis.current.is_(True))
+        )
+    )
+    for row in current_types(session):
+        prev.by_type.setdefault(row.type_id, {}).setdefault(row.platform_id, []).append(
+            row.provision_id
+        )
+        prev.severity[(row.provision_id, row.type_id)] = row.severity
+        prev.confidence[(row.provision_id, row.type_id)] = row.confidence
+    return prev
+
+
+def regulations(ctypes: Iterable[ClauseType]) -> list[dict[str, str]]:
+    """The regulations of the given clause types, de-duplicated, in taxonomy order."""
+    seen: dict[tuple[str, str, str], dict[str, str]] = {}
+    for ctype in ctypes:
+        for reg in ctype.regulations:
+            key = (reg.name, reg.jurisdiction, reg.article)
+            seen.setdefault(
+                key,
+                {
+                    "name": reg.name,
+                    "jurisdiction": reg.jurisdiction,
+                    "article": reg.article,
+                    "clause_type": ctype.id,
+                },
+            )
+    return list(seen.values())
+
+
+def _labels(session: Session, provision_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Provision id -> title, document and platform (one query)."""
+    ids = list(set(provision_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Provision.id, Provision.title, Document.id, Document.doc_type, Platform)
+        .join(Document, Document.id == Provision.document_id)
+        .join(Platform, Platform.id == Document.platform_id)
+        .where(Provision.id.in_(ids))
+    ).all()
+    return {
+        pid: {
+            "id": format_id("P", pid),
+            "title": title,
+            "document": format_id("D", doc_id),
+            "document_type": doc_type,
+            "platform": platform.name,
+            "platform_slug": platform.slug,
+        }
+        for pid, title, doc_id, doc_type, platform in rows
+    }
+
+
+def _classifications(session: Session, revision_ids: Sequence[int]) -> list[Classification]:
+    return list(
+        session.scalars(
+            select(Classification)
+            .where(Classification.revision_id.in_(revision_ids))
+            .order_by(Classification.revision_id, Classification.rank)
+        )
+    )
+
+
+def _classification_json(c: Classification, taxonomy: Taxonomy) -> dict[str, Any]:
+    ctype = taxonomy.by_id[c.type_id]
+    return {
+        "type": c.type_id,
+        "name": ctype.name,
+        "category": taxonomy.groups[ctype.group],
+        "confidence": c.confidence,
+        "severity": c.severity,
+        "severity_reasons": c.severity_reasons,
+        "evidence_basis": c.evidence_basis,
+        "supporting_text": c.supporting_text,
+        "start": c.start,
+        "end": c.end,
+    }
+
+
+def provision_analysis(
+    archive: Archive, provision_id: int, *, taxonomy: Taxonomy | None = None
+) -> dict[str, Any]:
+    """Everything the analysis sections of a provision page show, from stored rows."""
+    taxonomy = taxonomy or default_taxonomy()
+    with archive.sessions() as session:
+        analysis = session.get(ProvisionAnalysis, provision_id)
+        if analysis is None:
+            if session.get(Provision, provision_id) is None:
+                raise LookupError(f"no provision {format_id('P', provision_id)}")
+            raise NotAnalysed(
+                f"{format_id('P', provision_id)} has not been analysed yet: "
+                "run `clausewatch analyse`"
+            )
+        found = _classifications(session, [analysis.revision_id])
+        prev = prevalence(session)
+        others = _how_others_handle(session, analysis, prev)
+        risks = _other_risks(session, analysis, prev)
+        labels = _labels(session, [provision_id])
+    substantive = [c for c in found if c.type_id != BOILERPLATE]
+    primary = found[0] if found else None
+    return {
+        "id": format_id("P", provision_id),
+        "analyser": analysis.analyser,
+        "analysed_at": analysis.analysed_at.isoformat(),
+        "in_current_version": analysis.current,
+        "primary_type": primary.type_id if primary else None,
+        "severity": primary.severity if primary else None,
+        "severity_reasons": primary.severity_reasons if primary else [],
+        "confidence": primary.confidence if primary else None,
+        "classifications": [_classification_json(c, taxonomy) for c in found],
+        "rarity": (
+            prev.rarity(primary.type_id, analysis.platform_id)
+            if primary and primary.type_id != BOILERPLATE
+            else None
+        ),
+        "unique_wording": analysis.unique_wording,
+        "how_others_handle": others,
+        "regulations": regulations(taxonomy.by_id[c.type_id] for c in substantive),
+        "other_risks": risks,
+        **{k: labels[provision_id][k] for k in ("platform", "platform_slug", "title")},
+    }
+
+
+def _how_others_handle(
+    session: Session, analysis: ProvisionAnalysis, prev: Prevalence
+) -> list[dict[str, Any]]:
+    """The most similar provisions of the primary type on other platforms, one per platform."""
+    type_id = analysis.primary_type
+    if type_id is None or type_id == BOILERPLATE:
+        return []
+    candidates = [pid for pid, _ in analysis.similar.get(type_id, [])]
+    similarity = dict((pid, sim) for pid, sim in analysis.similar.get(type_id, []))
+    labels = _labels(session, candidates)
+    excerpts = _supporting_texts(session, candidates, type_id)
+    out: list[dict[str, Any]] = []
+    platforms_seen: set[str] = set()
+    for pid in candidates:
+        label = labels.get(pid)
+        if label is None or label["platform"] in platforms_seen:
+            continue
+        platforms_seen.add(label["platform"])
+        out.append(
+            {
+                **label,
+                "severity": prev.severity.get((pid, type_id)),
+                "similarity": similarity[pid],
+                "excerpt": excerpts.get(pid, ""),
+            }
+        )
+        if len(out) == HOW_OTHERS_SHOWN:
+            break
+    return out
+
+
+def _supporting_texts(
+    session: Session, provision_ids: Sequence[int], type_id: str
+) -> dict[int, str]:
+    if not provision_ids:
+        return {}
+    rows = session.execute(
+        select(ProvisionAnalysis.provision_id, Classification.supporting_text)
+        .join(Classification, Classification.revision_id == ProvisionAnalysis.revision_id)
+        .where(
+            ProvisionAnalysis.provision_id.in_(provision_ids),
+            Classification.type_id == type_id,
+        )
+    ).all()
+    return {pid: text for pid, text in rows}
+
+
+def _other_risks(
+    session: Session, analysis: ProvisionAnalysis, prev: Prevalence
+) -> list[dict[str, Any]]:
+    """Other current provisions of the same document with a High or Medium severity."""
+    rows = session.scalars(
+        select(ProvisionAnalysis).where(
+            ProvisionAnalysis.document_id == analysis.document_id,
+            ProvisionAnalysis.current.is_(True),
+            ProvisionAnalysis.provision_id != analysis.provision_id,
+            ProvisionAnalysis.severity.in_(["High", "Medium"]),
+        )
+    ).all()
+    ranked = sorted(
+        rows, key=lambda a: (-SEVERITIES.index(a.severity or "Low"), -(a.confidence or 0))
+    )[:10]
+    labels = _labels(session, [a.provision_id for a in ranked])
+    taxonomy = default_taxonomy()
+    return [
+        {
+            **labels[a.provision_id],
+            "type": a.primary_type,
+            "type_name": taxonomy.by_id[a.primary_type].name if a.primary_type else None,
+            "severity": a.severity,
+        }
+        for a in ranked
+        if a.provision_id in labels
+    ]
+
+
+# --- clause types across platforms ------------------------------------------------------------
+
+
+def clause_type_summary(
+    archive: Archive, *, taxonomy: Taxonomy | None = None
+) -> list[dict[str, Any]]:
+    """Every clause type with its rarity (the clause-type hub index)."""
+    taxonomy = taxonomy or default_taxonomy()
+    with archive.sessions() as session:
+        prev = prevalence(session)
+    return [
+        {
+            "type": t.id,
+            "name": t.name,
+            "category": taxonomy.groups[t.group],
+            "default_severity": t.severity,
+            "provisions": sum(len(v) for v in prev.by_type.get(t.id, {}).values()),
+            **{k: v for k, v in prev.rarity(t.id).items() if k != "type"},
+        }
+        for t in taxonomy.types
+    ]
+
+
+def _platforms(session: Session, slugs: Sequence[str]) -> list[Platform]:
+    if not slugs:
+        return list(session.scalars(select(Platform).order_by(Platform.name)))
+    found = {p.slug: p for p in session.scalars(select(Platform).where(Platform.slug.in_(slugs)))}
+    missing = [s for s in slugs if s not in found]
+    if missing:
+        raise LookupError(f"unknown platform(s): {', '.join(missing)}")
+    return [found[s] for s in slugs]
+
+
+def _texts_of(archive: Archive, session: Session, provision_ids: set[int]) -> dict[int, str]:
+    """Current texts of the given provisions (reads only their documents' versions)."""
+    if not provision_ids:
+        return {}
+    documents = session.scalars(
+        select(Document)
+        .join(ProvisionAnalysis, ProvisionAnalysis.document_id == Document.id)
+        .where(ProvisionAnalysis.provision_id.in_(provision_ids))
+        .distinct()
+    )
+    texts: dict[int, str] = {}
+    for document in documents:
+        layout = session.get(VersionLayout, document.current_version_id)
+        version = session.get(Version, document.current_version_id)
+        if layout is None or version is None:
+            continue
+        text = archive.version_text(version)
+        texts.update(
+            (row[0], text[row[1] : row[2]]) for row in layout.segments if row[0] in provision_ids
+        )
+    return texts
+
+
+def _cell(
+    ctype: ClauseType, provision_ids: list[int], texts: dict[int, str], prev: Prevalence
+) -> dict[str, Any]:
+    if not provision_ids:
+        return {"state": ctype.matrix.absent, "provisions": [], "severity": None, "opt_out": None}
+    body = [texts.get(pid, "") for pid in provision_ids]
+    states = [ctype.matrix_state(t) for t in body]
+    # the strongest stated form wins: the first state of the taxonomy's ordered list that occurs
+    order = [s.label for s in ctype.matrix.states] + [ctype.matrix.present]
+    state = min(states, key=order.index) if states else ctype.matrix.present
+    severities = [prev.severity.get((pid, ctype.id), "Low") for pid in provision_ids]
+    return {
+        "state": state,
+        "provisions": [format_id("P", pid) for pid in provision_ids],
+        "severity": max(severities, key=SEVERITIES.index),
+        "opt_out": any(OPT_OUT.search(t) for t in body),
+    }
+
+
+def matrix(
+    archive: Archive,
+    type_ids: Sequence[str] = (),
+    platform_slugs: Sequence[str] = (),
+    *,
+    taxonomy: Taxonomy | None = None,
+) -> dict[str, Any]:
+    """Platform × clause type: how each platform's current provisions state each type."""
+    taxonomy = taxonomy or default_taxonomy()
+    unknown = [t for t in type_ids if t not in taxonomy.by_id]
+    if unknown:
+        raise LookupError(f"unknown clause type(s): {', '.join(unknown)}")
+    ctypes = [taxonomy.by_id[t] for t in type_ids] or [
+        t for t in taxonomy.types if t.id != BOILERPLATE
+    ]
+    with archive.sessions() as session:
+        prev = prevalence(session)
+        platforms = [p for p in _platforms(session, platform_slugs) if p.id in prev.monitored]
+        wanted = {
+            pid
+            for t in ctypes
+            for p in platforms
+            for pid in prev.by_type.get(t.id, {}).get(p.id, [])
+        }
+        texts = _texts_of(archive, session, wanted)
+    rows = [
+        {
+            "platform": p.name,
+            "platform_slug": p.slug,
+            "cells": {
+                t.id: _cell(t, prev.by_type.get(t.id, {}).get(p.id, []), texts, prev)
+                for t in ctypes
+            },
+        }
+        for p in platforms
+    ]
+    return {
+        "types": [{"type": t.id, "name": t.name} for t in ctypes],
+        "monitored_platforms": len(prev.monitored),
+        "rows": rows,
+    }
+
+
+def compare(
+    archive: Archive,
+    type_id: str,
+    platform_slugs: Sequence[str],
+    *,
+    taxonomy: Taxonomy | None = None,
+) -> dict[str, Any]:
+    """2–4 platforms side by side for one clause type: state, severity and their provisions."""
+    taxonomy = taxonomy or default_taxonomy()
+    if not 2 <= len(platform_slugs) <= 4:
+        raise ValueError(f"compare needs 2 to 4 platforms, got {len(platform_slugs)}")
+    if type_id not in taxonomy.by_id:
+        raise LookupError(f"unknown clause type: {type_id}")
+    ctype = taxonomy.by_id[type_id]
+    with archive.sessions() as session:
+        prev = prevalence(session)
+        platforms = _platforms(session, platform_slugs)
+        ids = {p.id: prev.by_type.get(type_id, {}).get(p.id, []) for p in platforms}
+        wanted = {pid for v in ids.values() for pid in v}
+        texts = _texts_of(archive, session, wanted)
+        labels = _labels(session, wanted)
+        excerpts = _supporting_texts(session, list(wanted), type_id)
+    columns = []
+    for p in platforms:
+        cell = _cell(ctype, ids[p.id], texts, prev)
+        cell["provisions"] = [
+            {
+                **labels[pid],
+                "severity": prev.severity.get((pid, type_id)),
+                "excerpt": excerpts.get(pid, ""),
+            }
+            for pid in ids[p.id]
+        ]
+        columns.append({"platform": p.name, "platform_slug": p.slug, **cell})
+    return {
+        "type": type_id,
+        "name": ctype.name,
+        "rarity": prev.rarity(type_id),
+        "platforms": columns,
+    }
+
+
+def clause_type_hub(archive: Archive, type_id: str) -> dict[str, Any]:
+    """One clause type: its taxonomy entry, rarity and every platform that has it."""
+    taxonomy = default_taxonomy()
+    if type_id not in taxonomy.by_id:
+        raise LookupError(f"unknown clause type: {type_id}")
+    ctype = taxonomy.by_id[type_id]
+    with archive.sessions() as session:
+        prev = prevalence(session)
+        per_platform = prev.by_type.get(type_id, {})
+        names = {
+            p.id: (p.name, p.slug)
+            for p in session.scalars(select(Platform).where(Platform.id.in_(list(per_platform))))
+        }
+    severity_count: dict[str, int] = defaultdict(int)
+    for ids in per_platform.values():
+        for pid in ids:
+            severity_count[prev.severity[(pid, type_id)]] += 1
+    return {
+        "type": type_id,
+        "name": ctype.name,
+        "category": taxonomy.groups[ctype.group],
+        "description": ctype.description,
+        "default_severity": ctype.severity,
+        "rarity": prev.rarity(type_id),
+        "severity_mix": dict(severity_count),
+        "regulations": regulations([ctype]),
+        "platforms": sorted(
+            (
+                {
+                    "platform": names[pid][0],
+                    "platform_slug": names[pid][1],
+                    "provisions": [format_id("P", x) for x in ids],
+                }
+                for pid, ids in per_platform.items()
+            ),
+            key=lambda row: (-len(row["provisions"]), row["platform"]),
+        ),
+    }
+
+
+def provision_page_analysis(
+    archive: Archive, provision_id: int, *, taxonomy: Taxonomy | None = None
+) -> dict[str, Any]:
+    """:func:`provision_analysis` plus the grounded narrative (template, or the LLM writer's
+    rephrasing when one is configured and its output passes the grounding check)."""
+    from clausewatch.analysis.narrative import NarrativeInput, narrate
+
+    taxonomy = taxonomy or default_taxonomy()
+    result = provision_analysis(archive, provision_id, taxonomy=taxonomy)
+    with archive.sessions() as session:
+        analysis = session.get(ProvisionAnalysis, provision_id)
+        assert analysis is not None
+        revision = session.get(ProvisionRevision, analysis.revision_id)
+        document = session.get(Document, analysis.document_id)
+        assert revision is not None and document is not None
+        version = session.get(Version, revision.version_id)
+        assert version is not None
+        document_name = f"{document.platform.name} {document.doc_type}"
+    text = archive.version_text(version)[revision.start : revision.end]
+    rarity = result["rarity"] or {}
+    inp = NarrativeInput(
+        platform=result["platform"],
+        document=document_name,
+        title=result["title"],
+        text=text,
+        type_ids=tuple(c["type"] for c in result["classifications"]),
+        severity=result["severity"],
+        severity_reasons=tuple(result["severity_reasons"]),
+        platforms_with_type=rarity.get("platforms"),
+        monitored_platforms=rarity.get("monitored_platforms"),
+    )
+    narrative = narrate(inp, taxonomy)
+    narrative = _rephrased(archive, inp, narrative)
+    result["narrative"] = narrative_json(narrative)
+    return result
+
+
+def narrative_json(narrative: Any) -> dict[str, Any]:
+    return {
+        "what_it_is": narrative.what_it_is,
+        "why_it_matters": narrative.why_it_matters,
+        "consumer_impact": narrative.consumer_impact,
+        "what_you_can_do": list(narrative.what_you_can_do),
+        "faq": [list(qa) for qa in narrative.faq],
+        "quotes": list(narrative.quotes),
+        "writer": narrative.writer,
+        "rejected": list(narrative.rejected),
+    }
+
+
+def _rephrased(archive: Archive, inp: Any, reference: Any) -> Any:
+    """The LLM writer's version, asked once per reference narrative and model (cached)."""
+    import hashlib
+    import json
+
+    from clausewatch.analysis.llm import narrative_writer
+
+    writer = narrative_writer(archive.settings)
+    if writer is None:
+        return reference
+    key_source = json.dumps([writer.model, narrative_json(reference)], sort_keys=True)
+    key = hashlib.sha256(key_source.encode()).hexdigest()
+    with archive.sessions() as session:
+        cached = session.get(NarrativeCache, key)
+        if cached is not None:
+            return _from_cache(reference, cached)
+    result = writer.rewrite(inp, reference)
+    with transaction(archive.sessions) as session:
+        session.merge(
+            NarrativeCache(
+                key=key,
+                writer=result.writer,
+                sections=narrative_json(result),
+                rejected=list(result.rejected),
+            )
+        )
+    return result
+
+
+def _from_cache(reference: Any, cached: NarrativeCache) -> Any:
+    from dataclasses import replace
+
+    s = cached.sections
+    if cached.rejected:
+        return replace(reference, rejected=tuple(cached.rejected))
+    return replace(
+        reference,
+        what_it_is=s["what_it_is"],
+        why_it_matters=s["why_it_matters"],
+        consumer_impact=s["consumer_impact"],
+        what_you_can_do=tuple(s["what_you_can_do"]),
+        faq=tuple(tuple(qa) for qa in s["faq"]),
+        writer=cached.writer,
+    )

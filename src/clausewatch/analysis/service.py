@@ -1,0 +1,448 @@
+"""Analysis of the archive: classify every provision revision, refresh the per-provision
+analysis rows that all counts read, find near-duplicate wording across platforms and assess
+the severity and direction of change records.
+
+``analyse(archive)`` is incremental and idempotent. Work is keyed by the *analyser*: a
+fingerprint of the taxonomy file and the model artifact, so a taxonomy or model update makes
+exactly the stale rows due again. Each batch commits in one transaction together with the
+marker that says it is done, so a crash never leaves a half-analysed revision or document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from clausewatch.archive.service import Archive
+from clausewatch.classify.model import ARTIFACT_DIR, ClauseClassifier, Prediction
+from clausewatch.classify.taxonomy import TAXONOMY_PATH, Taxonomy
+from clausewatch.storage.db import transaction
+from clausewatch.storage.models import (
+    ChangeItem,
+    ChangeRecord,
+    Classification,
+    Document,
+    DocumentAnalysis,
+    Provision,
+    ProvisionAnalysis,
+    ProvisionRevision,
+    RevisionAnalysis,
+    Version,
+    VersionLayout,
+)
+
+BOILERPLATE = "boilerplate"
+BATCH = 400  # revisions per classification transaction
+SIMILAR_KEEP = 5  # most similar provisions kept per provision
+NEAR_DUPLICATE = 0.8  # cosine similarity (TF-IDF word 1-2-grams) at which wording is shared
+HEADING_SEPARATOR = " › "
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class AnalysisReport:
+    analyser: str = ""
+    revisions: int = 0
+    classifications: int = 0
+    documents: int = 0
+    provisions: int = 0
+    change_records: int = 0
+    similarity_refreshed: bool = False
+
+
+@lru_cache(maxsize=1)
+def analyser_fingerprint() -> str:
+    """SHA-256 (first 16 hex) of the taxonomy file and the model artifact files."""
+    digest = hashlib.sha256()
+    for path in [TAXONOMY_PATH, *sorted(ARTIFACT_DIR.glob("clause_model.*"))]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _classifier() -> ClauseClassifier:
+    return ClauseClassifier()
+
+
+def heading_text(path: Sequence[str]) -> str | None:
+    return HEADING_SEPARATOR.join(path) or None
+
+
+def ranked(predictions: Sequence[Prediction]) -> list[Prediction]:
+    """Substantive types first (most confident first), boilerplate last: a provision that reads
+    partly like a heading is still an arbitration clause when it is one."""
+    return sorted(predictions, key=lambda p: (p.type_id == BOILERPLATE, -p.confidence))
+
+
+def classify_texts(texts: Sequence[str], headings: Sequence[str | None]) -> list[list[Prediction]]:
+    """The one entry point from analysis to the classifier (ranked predictions per text)."""
+    if not texts:
+        return []
+    results = _classifier().classify_many(list(texts), list(headings))
+    return [ranked(preds) for preds in results]
+
+
+def analyse(
+    archive: Archive,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    total: Callable[[int], None] | None = None,
+) -> AnalysisReport:
+    """Bring every analysis up to date with the current taxonomy and model."""
+    report = AnalysisReport(analyser=analyser_fingerprint())
+    with archive.sessions() as session:
+        revisions = _stale_revisions(session, report.analyser, full)
+        documents = _stale_documents(session, report.analyser, full, revisions)
+        records = _stale_change_records(session, report.analyser, full)
+    if total:
+        total(len(revisions) + len(documents) + len(records))
+    for start in range(0, len(revisions), BATCH):
+        batch = revisions[start : start + BATCH]
+        _classify_revisions(archive, batch, report)
+        if progress:
+            progress(len(batch))
+    for document_id in documents:
+        with transaction(archive.sessions) as session:
+            report.provisions += refresh_document(session, document_id, report.analyser)
+        report.documents += 1
+        if progress:
+            progress(1)
+    if documents or full:
+        refresh_similarity(archive)
+        report.similarity_refreshed = True
+    for record_id in records:
+        with transaction(archive.sessions) as session:
+            assess_change_record(archive, session, record_id, report.analyser)
+        report.change_records += 1
+        if progress:
+            progress(1)
+    return report
+
+
+# --- revisions ---------------------------------------------------------------------------------
+
+
+def _stale_revisions(session: Session, analyser: str, full: bool) -> list[int]:
+    query = select(ProvisionRevision.id).order_by(
+        ProvisionRevision.version_id, ProvisionRevision.id
+    )
+    if not full:
+        done = select(RevisionAnalysis.revision_id).where(RevisionAnalysis.analyser == analyser)
+        query = query.where(ProvisionRevision.id.not_in(done))
+    return list(session.scalars(query))
+
+
+class _TextCache:
+    """Version texts read once per run (revisions are processed in version order)."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self._texts: dict[int, str] = {}
+
+    def version(self, session: Session, version_id: int) -> str:
+        if version_id not in self._texts:
+            if len(self._texts) > 64:
+                self._texts.clear()
+            version = session.get(Version, version_id)
+            assert version is not None
+            self._texts[version_id] = self.archive.version_text(version)
+        return self._texts[version_id]
+
+
+def _classify_revisions(archive: Archive, revision_ids: list[int], report: AnalysisReport) -> None:
+    cache = _TextCache(archive)
+    with transaction(archive.sessions) as session:
+        revisions = list(
+            session.scalars(select(ProvisionRevision).where(ProvisionRevision.id.in_(revision_ids)))
+        )
+        texts = [cache.version(session, r.version_id)[r.start : r.end] for r in revisions]
+        results = classify_texts(texts, [heading_text(r.heading_path) for r in revisions])
+        session.execute(delete(Classification).where(Classification.revision_id.in_(revision_ids)))
+        session.execute(
+            delete(RevisionAnalysis).where(RevisionAnalysis.revision_id.in_(revision_ids))
+        )
+        taxonomy = _classifier().taxonomy
+        for revision, preds in zip(revisions, results, strict=True):
+            session.add_all(_classification_rows(revision, preds, taxonomy))
+            session.add(RevisionAnalysis(revision_id=revision.id, analyser=report.analyser))
+            report.classifications += len(preds)
+        report.revisions += len(revisions)
+
+
+def _classification_rows(
+    revision: ProvisionRevision, preds: Sequence[Prediction], taxonomy: Taxonomy
+) -> Iterable[Classification]:
+    for rank, p in enumerate(preds):
+        yield Classification(
+            revision_id=revision.id,
+            provision_id=revision.provision_id,
+            type_id=p.type_id,
+            category=taxonomy.by_id[p.type_id].group,
+            rank=rank,
+            confidence=p.confidence,
+            score=p.score,
+            severity=p.severity,
+            severity_reasons=list(p.severity_reasons),
+            evidence_basis=p.evidence_basis,
+            start=p.start,
+            end=p.end,
+            supporting_text=p.supporting_text,
+        )
+
+
+# --- documents: the per-provision rows every count reads ---------------------------------------
+
+
+def _stale_documents(
+    session: Session, analyser: str, full: bool, revisions: Sequence[int]
+) -> list[int]:
+    query = select(Document.id).outerjoin(DocumentAnalysis).order_by(Document.id)
+    if not full:
+        query = query.where(
+            or_(
+                DocumentAnalysis.document_id.is_(None),
+                DocumentAnalysis.analyser != analyser,
+                DocumentAnalysis.version_id.is_distinct_from(Document.current_version_id),
+            )
+        )
+    stale = set(session.scalars(query))
+    if revisions:  # re-classified revisions change what their documents' rows say
+        stale |= set(
+            session.scalars(
+                select(Provision.document_id)
+                .join(ProvisionRevision, ProvisionRevision.provision_id == Provision.id)
+                .where(ProvisionRevision.id.in_(revisions))
+                .distinct()
+            )
+        )
+    return sorted(stale)
+
+
+def refresh_document(session: Session, document_id: int, analyser: str) -> int:
+    """Rewrite the analysis rows of a document's provisions for its current version."""
+    document = session.get(Document, document_id)
+    assert document is not None
+    current: set[int] = set()
+    if document.current_version_id is not None:
+        layout = session.get(VersionLayout, document.current_version_id)
+        current = {row[0] for row in layout.segments} if layout else set()
+    revisions = _revision_of_record(session, document)
+    primaries = _primary_classifications(session, [r.id for r in revisions.values()])
+    session.execute(delete(ProvisionAnalysis).where(ProvisionAnalysis.document_id == document_id))
+    for provision_id, revision in revisions.items():
+        primary = primaries.get(revision.id)
+        session.add(
+            ProvisionAnalysis(
+                provision_id=provision_id,
+                revision_id=revision.id,
+                document_id=document_id,
+                platform_id=document.platform_id,
+                current=provision_id in current,
+                primary_type=primary.type_id if primary else None,
+                severity=primary.severity if primary else None,
+                confidence=primary.confidence if primary else None,
+                analyser=analyser,
+            )
+        )
+    session.merge(
+        DocumentAnalysis(
+            document_id=document_id, version_id=document.current_version_id, analyser=analyser
+        )
+    )
+    return len(revisions)
+
+
+def _revision_of_record(session: Session, document: Document) -> dict[int, ProvisionRevision]:
+    """Per provision, its revision as of the current version (else its latest revision)."""
+    rows = session.scalars(
+        select(ProvisionRevision)
+        .join(Provision, Provision.id == ProvisionRevision.provision_id)
+        .where(Provision.document_id == document.id)
+        .order_by(ProvisionRevision.version_id)
+    )
+    limit = document.current_version_id
+    out: dict[int, ProvisionRevision] = {}
+    for revision in rows:
+        earlier = limit is None or revision.version_id <= limit
+        if earlier or revision.provision_id not in out:
+            out[revision.provision_id] = revision
+    return out
+
+
+def _primary_classifications(
+    session: Session, revision_ids: Sequence[int]
+) -> dict[int, Classification]:
+    out: dict[int, Classification] = {}
+    for start in range(0, len(revision_ids), 900):
+        chunk = revision_ids[start : start + 900]
+        out.update(
+            (c.revision_id, c)
+            for c in session.scalars(
+                select(Classification).where(
+                    Classification.revision_id.in_(chunk), Classification.rank == 0
+                )
+            )
+        )
+    return out
+
+
+# --- near-duplicate wording across platforms ---------------------------------------------------
+
+
+def current_texts(archive: Archive, session: Session) -> dict[int, str]:
+    """Text of every provision in its document's current version, by provision id."""
+    texts: dict[int, str] = {}
+    documents = session.scalars(select(Document).where(Document.current_version_id.is_not(None)))
+    for document in documents:
+        layout = session.get(VersionLayout, document.current_version_id)
+        version = session.get(Version, document.current_version_id)
+        if layout is None or version is None:
+            continue
+        text = archive.version_text(version)
+        texts.update((row[0], text[row[1] : row[2]]) for row in layout.segments)
+    return texts
+
+
+def current_types(session: Session) -> list[Any]:
+    """(provision_id, platform_id, type_id, severity, confidence) of every clause type found in
+    a current provision: the single query behind rarity, comparisons and similarity."""
+    return list(
+        session.execute(
+            select(
+                ProvisionAnalysis.provision_id,
+                ProvisionAnalysis.platform_id,
+                Classification.type_id,
+                Classification.severity,
+                Classification.confidence,
+            )
+            .join(Classification, Classification.revision_id == ProvisionAnalysis.revision_id)
+            .where(ProvisionAnalysis.current.is_(True))
+            .order_by(ProvisionAnalysis.provision_id, Classification.rank)
+        ).all()
+    )
+
+
+def refresh_similarity(archive: Archive) -> None:
+    """For each current provision and each of its substantive clause types: the most similar
+    current provisions of that type on *other* platforms, and whether any shares its wording."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    with archive.sessions() as session:
+        rows = [r for r in current_types(session) if r.type_id != BOILERPLATE]
+        texts = current_texts(archive, session)
+    rows = [r for r in rows if r.provision_id in texts]
+    results: dict[int, dict[str, list[list[Any]]]] = defaultdict(dict)
+    if rows:
+        order = sorted({r.provision_id for r in rows})
+        position = {pid: i for i, pid in enumerate(order)}
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32)
+        matrix = vectorizer.fit_transform([texts[pid] for pid in order])
+        platform_of = {r.provision_id: r.platform_id for r in rows}
+        by_type: dict[str, list[int]] = defaultdict(list)
+        for r in rows:
+            by_type[r.type_id].append(r.provision_id)
+        for type_id, members in by_type.items():
+            for pid, similar in _nearest(matrix, members, position, platform_of).items():
+                results[pid][type_id] = similar
+    with transaction(archive.sessions) as session:
+        for analysis in session.scalars(select(ProvisionAnalysis)):
+            found = results.get(analysis.provision_id)
+            analysis.similar = found or {}
+            analysis.unique_wording = (
+                None
+                if found is None
+                else all(not s or s[0][1] < NEAR_DUPLICATE for s in found.values())
+            )
+
+
+def _nearest(
+    matrix: Any, members: list[int], position: dict[int, int], platform_of: dict[int, int]
+) -> dict[int, list[list[Any]]]:
+    rows_all = np.array([position[pid] for pid in members])
+    platforms = np.array([platform_of[pid] for pid in members])
+    block = matrix[rows_all]
+    out: dict[int, list[list[Any]]] = {}
+    for start in range(0, len(members), 512):
+        sims = (block[start : start + 512] @ block.T).toarray()
+        sims[platforms[start : start + 512][:, None] == platforms[None, :]] = -1.0
+        for k, row in enumerate(sims):
+            best = np.argsort(-row, kind="stable")[:SIMILAR_KEEP]
+            out[members[start + k]] = [
+                [members[j], round(float(row[j]), 3)] for j in best if row[j] > 0
+            ]
+    return out
+
+
+# --- change records ----------------------------------------------------------------------------
+
+
+def _stale_change_records(session: Session, analyser: str, full: bool) -> list[int]:
+    query = select(ChangeRecord.id).order_by(ChangeRecord.id)
+    if not full:
+        query = query.where(ChangeRecord.analyser.is_distinct_from(analyser))
+    return list(session.scalars(query))
+
+
+def _provision_texts(
+    archive: Archive, session: Session, version_id: int, cache: _TextCache
+) -> dict[int, tuple[str, str | None]]:
+    """provision id -> (text, heading) in one version."""
+    layout = session.get(VersionLayout, version_id)
+    if layout is None:
+        return {}
+    text = cache.version(session, version_id)
+    return {
+        row[0]: (text[row[1] : row[2]], heading_text(layout.heading_paths[row[5]]))
+        for row in layout.segments
+    }
+
+
+def assess_change_record(archive: Archive, session: Session, record_id: int, analyser: str) -> None:
+    """Severity and direction of each changed provision and of the record."""
+    from clausewatch.changes.direction import assess_item, assess_record
+    from clausewatch.changes.parameters import compare_parameters, extract_parameters
+
+    record = session.get(ChangeRecord, record_id)
+    assert record is not None
+    cache = _TextCache(archive)
+    old = _provision_texts(archive, session, record.from_version_id, cache)
+    new = _provision_texts(archive, session, record.to_version_id, cache)
+    items: list[ChangeItem] = list(record.items)
+    sides = [(old.get(i.provision_id), new.get(i.provision_id)) for i in items]
+    flat = [side for pair in sides for side in pair if side is not None]
+    preds = iter(classify_texts([t for t, _ in flat], [h for _, h in flat]))
+    assessments = []
+    for item, (before, after) in zip(items, sides, strict=True):
+        old_preds = next(preds) if before is not None else []
+        new_preds = next(preds) if after is not None else []
+        old_text = before[0] if before else None
+        new_text = after[0] if after else None
+        changes = compare_parameters(
+            extract_parameters(old_text or ""), extract_parameters(new_text or "")
+        )
+        result = assess_item(
+            item.kind, old_text, new_text, old_preds, new_preds, changes, item.substantive
+        )
+        item.severity, item.direction, item.assessment = (
+            result.severity,
+            result.direction,
+            list(result.reasons),
+        )
+        assessments.append(result)
+    severity, direction, reasons = assess_record(assessments)
+    if record.status in ("technical", "retracted"):  # not a change of what the terms say
+        record.severity, record.direction, record.assessment = None, None, []
+    else:
+        record.severity, record.direction, record.assessment = severity, direction, list(reasons)
+    record.analyser = analyser
