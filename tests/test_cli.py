@@ -129,3 +129,41 @@ def test_classify_reads_json_lines_and_quotes_exactly() -> None:
     assert isinstance(second["predictions"], list)
     bad = runner.invoke(app, ["classify"], input='{"text": "ok"}\n{"heading": "x"}\n')
     assert bad.exit_code == 2 and "line 2" in bad.output and "text" in bad.output
+
+
+def test_analysis_commands(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    sample = ROOT / "examples" / "ota-sample.jsonl.xz"
+    assert runner.invoke(app, ["import", str(sample), *data]).exit_code == 0
+    provisions = json.loads(
+        runner.invoke(app, ["provisions", "list", "--format", "json", *data]).output
+    )
+    early = runner.invoke(app, ["analysis", "show", provisions[0]["id"], *data])
+    assert early.exit_code == 2 and "run `clausewatch analyse`" in early.output
+    first = runner.invoke(app, ["analyse", *data])
+    assert first.exit_code == 0 and "documents refreshed: 2" in first.output
+    again = runner.invoke(app, ["analyse", *data])
+    assert "revisions classified: 0" in again.output
+    types = json.loads(runner.invoke(app, ["analysis", "types", "--format", "json", *data]).output)
+    found = {t["type"]: t for t in types if t["platforms"]}
+    assert found and all(t["monitored_platforms"] == 2 for t in types)
+    type_id = next(iter(found))
+    hub = json.loads(runner.invoke(app, ["analysis", "type", type_id, *data]).output)
+    assert hub["rarity"] == {k: v for k, v in found[type_id].items() if k in hub["rarity"]}
+    shown = runner.invoke(
+        app, ["analysis", "show", hub["platforms"][0]["provisions"][0], "--format", "json", *data]
+    )
+    detail = json.loads(shown.output)
+    assert type_id in {c["type"] for c in detail["classifications"]}
+    assert detail["narrative"]["why_it_matters"]
+    grid = runner.invoke(app, ["analysis", "matrix", "--type", type_id, "--format", "json", *data])
+    assert len(json.loads(grid.output)["rows"]) == 2
+    one = runner.invoke(app, ["analysis", "compare", type_id, "linkedin", *data])
+    assert one.exit_code == 2 and "2 to 4 platforms" in one.output
+    unknown = runner.invoke(app, ["analysis", "type", "no-such-type", *data])
+    assert unknown.exit_code == 2 and "unknown clause type" in unknown.output
+    changes = json.loads(runner.invoke(app, ["changes", "list", "--format", "json", *data]).output)
+    assert all(
+        c["direction"] in ("less protective", "more protective", "mixed", "neutral")
+        for c in changes
+    )

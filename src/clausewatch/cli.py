@@ -681,6 +681,9 @@ def analysis_types(data_dir: DataDir = None, fmt: Fmt = "table") -> None:
 
     with open_archive(data_dir) as archive:
         rows = clause_type_summary(archive)
+    if fmt != "json":
+        keys = ("type", "default_severity", "provisions", "label")
+        rows = [{k: row[k] for k in keys} for row in rows]
     _emit(rows, fmt)
 
 
