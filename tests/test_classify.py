@@ -98,6 +98,65 @@ def test_bad_taxonomy_error_names_the_field(mutate: Any, field: str) -> None:
     assert field in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d["types"][3].pop("narrative"), "types[3].narrative: missing"),
+        (lambda d: d["types"][3]["narrative"].pop("why"), "types[3].narrative.why: missing"),
+        (lambda d: d["types"][2]["narrative"].__setitem__("impact", " "), "narrative.impact"),
+        (lambda d: d["types"][1]["narrative"].__setitem__("actions", []), "narrative.actions"),
+        (lambda d: d["types"][1]["narrative"].__setitem__("actions", ["a"] * 4), ".actions"),
+        (lambda d: d["types"][1]["narrative"]["actions"].append(7), "narrative.actions[2]"),
+        (lambda d: d["types"][0]["narrative"].__setitem__("why", 'Says "x".'), "narrative.why"),
+        (lambda d: d["types"][4].pop("matrix"), "types[4].matrix: missing"),
+        (lambda d: d["types"][4]["matrix"].pop("present"), "types[4].matrix.present"),
+        (lambda d: d["types"][4]["matrix"].__setitem__("absent", "absent"), "matrix.absent"),
+        (lambda d: d["types"][0]["matrix"]["states"].append({"label": "x", "pattern": "(x"}),
+         "types[0].matrix.states[2].pattern"),
+        (lambda d: d["types"][0]["matrix"]["states"].append({"pattern": "x"}),
+         "types[0].matrix.states[2].label"),
+        (lambda d: d["types"][0]["matrix"]["states"].append({"label": "present", "pattern": "x"}),
+         "types[0].matrix.states[2].label"),
+    ],
+)  # fmt: skip
+def test_bad_narrative_or_matrix_error_names_the_field(mutate: Any, field: str) -> None:
+    data = _raw()
+    mutate(data)
+    with pytest.raises(TaxonomyError) as err:
+        parse_taxonomy(data)
+    assert field in str(err.value)
+
+
+def test_every_type_has_a_general_narrative_and_matrix_states() -> None:
+    tax = default_taxonomy()
+    assert len(tax.types) == 40
+    for t in tax.types:
+        assert t.narrative.why.startswith("Clauses of this type"), t.id
+        assert t.narrative.impact and 1 <= len(t.narrative.actions) <= 3, t.id
+        assert t.matrix.present and t.matrix.absent == "not detected", t.id
+        labels = [s.label for s in t.matrix.states]
+        assert len(set(labels)) == len(labels), t.id
+    assert tax.by_id["ai-training-on-user-data"].matrix.present == "disclosed"
+
+
+def test_matrix_state_first_matching_state_wins() -> None:
+    arbitration = default_taxonomy().by_id["arbitration"]
+    assert arbitration.matrix_state("Disputes SHALL BE RESOLVED by arbitration.") == "mandatory"
+    assert arbitration.matrix_state("Binding arbitration; you may opt out.") == "opt-out offered"
+    assert arbitration.matrix_state("We may use arbitration.") == "present"
+    ai = default_taxonomy().by_id["ai-training-on-user-data"]
+    assert ai.matrix_state("We do not use your data to train our models.") == "not used"
+    assert ai.matrix_state("We use your chats to train models.") == "disclosed"
+
+
+def test_clause_type_built_in_code_gets_default_narrative_and_matrix() -> None:
+    from clausewatch.classify.taxonomy import ClauseType
+
+    t = ClauseType("x", "X", "general", "d", "Low", (), (), ())
+    assert t.narrative.actions == () and t.matrix.absent == "not detected"
+    assert t.matrix_state("anything") == "present"
+
+
 def test_unused_group_is_an_error() -> None:
     data = _raw()
     data["groups"]["spare"] = "Spare"

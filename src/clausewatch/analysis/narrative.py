@@ -40,8 +40,12 @@ _QUOTED = re.compile(r"[“\"]([^“”\"]*)[”\"]")
 _RUN = re.compile(r"[^\"“”\n]+")  # a stretch of text that can be quoted as is
 _ELLIPSIS = re.compile(r"…|\.\.\.")
 _REASON = re.compile(r"^(raise|lower)s: (.*) \(“(.*)”\)$", re.S)
-_DEADLINES = ("arbitration_opt_out_deadline", "opt_out_window", "cancellation_window")
-_DEADLINES += ("refund_window",)
+_DEADLINES = (
+    "arbitration_opt_out_deadline",
+    "opt_out_window",
+    "cancellation_window",
+    "refund_window",
+)
 _OPT_OUT = re.compile(
     r"\bopt(?:s|ing|ed)?[- ]?out\b|\bwithdraw (?:your )?consent\b|\bunsubscrib\w*", re.I
 )
@@ -209,7 +213,7 @@ def _reads(quoter: _Quoter, primary: ClauseType | None) -> str:
         return ""
     fragment, partial = found
     stop = "" if fragment.endswith((".", "!", "?")) else "."
-    return f"It reads{', in part,' if partial else ''}: {quoter.quote(fragment)}{stop}"
+    return f"It reads{' in part' if partial else ''}: {quoter.quote(fragment)}{stop}"
 
 
 def _first_trigger(text: str, ctype: ClauseType) -> tuple[int, int] | None:
@@ -537,8 +541,9 @@ def check_grounded(
         numbers |= _number_values(header)
     vocabulary = _vocabulary(inp.text, reference_text, *headers)
     vocabulary |= _vocabulary(*(t.name for t in tax.types), *tax.groups.values())
-    required = {inp.severity} & _severities(reference_text, exact_case=True)
-    allowed = _severities(reference_text, exact_case=True)
+    stated = _severities(reference_text, exact_case=True)
+    required = {inp.severity} & stated if inp.severity else set()
+    allowed = stated
 
     for name, text in candidate.sections():
         # Quotes must be exact text.

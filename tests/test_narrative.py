@@ -1,0 +1,317 @@
+"""Grounded provision narratives on real provision texts, and the grounding check."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from clausewatch.analysis.narrative import (
+    NOT_MATCHED,
+    Narrative,
+    NarrativeInput,
+    check_grounded,
+    narrate,
+    quoted_fragments,
+)
+from clausewatch.changes.parameters import extract_parameters
+from clausewatch.classify.model import severity_of
+from clausewatch.classify.taxonomy import default_taxonomy
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CLAUDETTE = SHARED_DATA / "claudette"
+EXTRACTION = SHARED_DATA / "extraction"
+needs_data = pytest.mark.skipif(not CLAUDETTE.exists(), reason="../shared/data missing")
+TAX = default_taxonomy()
+
+
+def _input(
+    text: str,
+    type_ids: list[str],
+    platform: str = "Acme",
+    document: str = "Acme Terms of Service",
+    title: str = "Section 12",
+    **rarity: int,
+) -> NarrativeInput:
+    severity, reasons = severity_of(TAX.by_id[type_ids[0]], text) if type_ids else (None, ())
+    return NarrativeInput(
+        platform, document, title, text, tuple(type_ids), severity, reasons, **rarity
+    )
+
+
+def _triggered(text: str) -> list[str]:
+    return [t.id for t in TAX.types if any(p.search(text) for p in t.triggers)]
+
+
+@lru_cache(maxsize=1)
+def _claudette() -> list[tuple[str, str, list[str]]]:
+    """(company, sentence, clause types from its CLAUDETTE tags) for every tagged sentence,
+    and every 25th untagged one with no type."""
+    out = []
+    for path in sorted((CLAUDETTE / "sentences").glob("*.txt")):
+        sentences = path.read_text(encoding="utf-8").splitlines()
+        tags = (CLAUDETTE / "tags" / path.name).read_text(encoding="utf-8").splitlines()
+        for i, (sentence, tag_line) in enumerate(zip(sentences, tags, strict=False)):
+            if not sentence.strip():
+                continue
+            types: list[str] = []
+            for tag in tag_line.split():
+                for type_id in TAX.types_for_claudette(re.sub(r"\d+$", "", tag)):
+                    if type_id not in types:
+                        types.append(type_id)
+            if types or i % 25 == 0:
+                out.append((path.stem, sentence, types))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _ai_paragraphs() -> list[tuple[str, str, list[str]]]:
+    """Real AI-service policy paragraphs, typed by the taxonomy's trigger rules."""
+    out = []
+    for path in sorted(EXTRACTION.glob("*/*/expected.md")):
+        service = path.parent.parent.name
+        for para in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")):
+            types = _triggered(para)
+            if "ai-training-on-user-data" in types or "ai-generated-output" in types:
+                types.sort(key=lambda t: not t.startswith("ai-"))
+                out.append((service, para.strip(), types))
+    return out
+
+
+def _assert_grounded(inp: NarrativeInput, n: Narrative) -> None:
+    full = n.full_text()
+    for quote in n.quotes:
+        assert quote in inp.text, quote
+        assert f"“{quote}”" in full, quote
+    for fragment in quoted_fragments(full):
+        assert fragment in inp.text, fragment
+    unquoted = re.sub(r"“[^”]*”", "", full)
+    assert "None" not in unquoted and "{" not in unquoted and "}" not in unquoted, full
+    assert n.what_it_is and n.why_it_matters and n.consumer_impact and n.what_you_can_do
+    assert n.faq[-1][0] == f"Is clausewatch affiliated with {inp.platform}?"
+    assert n.faq[-1][1].startswith("No. clausewatch is an independent monitor")
+    assert check_grounded(n, inp, n) == []
+
+
+# ------------------------------------------------------------------ real texts
+
+
+@needs_data
+def test_claudette_sentences_get_grounded_narratives() -> None:
+    rows = _claudette()
+    assert len(rows) > 1000
+    typed = 0
+    for company, sentence, types in rows:
+        inp = _input(sentence, types, platform=company, document=f"{company} Terms")
+        n = narrate(inp)
+        _assert_grounded(inp, n)
+        if not types:
+            assert NOT_MATCHED in n.why_it_matters
+            assert "classified it as" not in n.what_it_is
+            continue
+        typed += 1
+        primary = TAX.by_id[types[0]]
+        assert primary.narrative.why in n.why_it_matters
+        assert primary.narrative.impact in n.consumer_impact
+        assert set(primary.narrative.actions) <= set(n.what_you_can_do)
+        assert f"{inp.severity} severity" in n.what_it_is
+        for other in types[1:]:
+            assert TAX.by_id[other].name.replace('"', "") in n.what_it_is
+        for reason in inp.severity_reasons[1:]:
+            words = reason.rsplit("(“", 1)[1].rstrip("”)")
+            assert f"“{words}”" in n.why_it_matters, (reason, n.why_it_matters)
+    assert typed > 700
+
+
+@needs_data
+def test_claudette_parameters_are_quoted_and_stated() -> None:
+    seen = 0
+    for company, sentence, types in _claudette():
+        if not types:
+            continue
+        params = [p for p in extract_parameters(sentence) if '"' not in p.quote]
+        if not params:
+            continue
+        n = narrate(_input(sentence, types, platform=company))
+        first = params[0]
+        assert first.value in n.consumer_impact, (sentence, n.consumer_impact)
+        assert f"“{first.quote}”" in n.consumer_impact
+        assert first.quote in n.quotes
+        seen += 1
+    assert seen >= 20
+
+
+@needs_data
+def test_real_ai_policy_paragraphs_get_grounded_narratives() -> None:
+    rows = _ai_paragraphs()
+    assert len(rows) >= 20
+    services = set()
+    for service, para, types in rows:
+        inp = _input(para, types, platform=service, document=f"{service} Privacy Policy")
+        n = narrate(inp)
+        _assert_grounded(inp, n)
+        assert TAX.by_id[types[0]].name in n.what_it_is
+        assert n.quotes and n.quotes[0] in para
+        services.add(service)
+    assert len(services) >= 3
+
+
+@needs_data
+def test_ai_training_opt_out_in_the_text_becomes_a_quoted_action() -> None:
+    rows = [r for r in _ai_paragraphs() if re.search(r"\bopt[- ]?out\b", r[1], re.I)]
+    assert rows
+    for service, para, types in rows:
+        n = narrate(_input(para, types, platform=service))
+        action = [a for a in n.what_you_can_do if a.startswith("Read what the text says about opt")]
+        assert action, n.what_you_can_do
+        assert quoted_fragments(action[0])[0] in para
+
+
+# ------------------------------------------------------------------ the template in detail
+
+ARBITRATION = (
+    "You and Acme agree that any dispute will be resolved by final and binding arbitration "
+    "administered by the American Arbitration Association. You may opt out of this arbitration "
+    "agreement within 30 days of accepting these terms by sending notice to legal@acme.example."
+)
+
+
+def test_arbitration_narrative_quotes_parameters_modifiers_and_rarity() -> None:
+    inp = _input(
+        ARBITRATION,
+        ["arbitration", "class-action-waiver"],
+        platforms_with_type=12,
+        monitored_platforms=26,
+    )
+    n = narrate(inp)
+    _assert_grounded(inp, n)
+    assert n.writer == "template" and n.rejected == ()
+    assert n.what_it_is.startswith("Section 12 is a provision of the Acme Terms of Service.")
+    assert "Mandatory arbitration" in n.what_it_is and "Class-action waiver" in n.what_it_is
+    assert "“final and binding”" in n.why_it_matters
+    assert "“opt out of this arbitration”" in n.why_it_matters
+    assert "arbitration body: AAA (“American Arbitration Association”)" in n.consumer_impact
+    assert "arbitration opt-out deadline: 30 days" in n.consumer_impact
+    assert any(a.startswith("Note the arbitration opt-out deadline") for a in n.what_you_can_do)
+    assert any("legal@acme.example" in a for a in n.what_you_can_do)
+    questions = [q for q, _ in n.faq]
+    assert questions == [
+        "What does Acme's Section 12 clause do?",
+        "How does this clause affect you?",
+        "How common is this clause?",
+        "Is clausewatch affiliated with Acme?",
+    ]
+    assert dict(n.faq)["How common is this clause?"].startswith(
+        "Found in 12 of 26 monitored platforms (46%)"
+    )
+
+
+def test_rarity_question_only_with_counts() -> None:
+    n = narrate(_input(ARBITRATION, ["arbitration"]))
+    assert "How common is this clause?" not in dict(n.faq)
+    n = narrate(
+        _input(ARBITRATION, ["arbitration"], platforms_with_type=1, monitored_platforms=343)
+    )
+    assert "(0.3%)" in dict(n.faq)["How common is this clause?"]
+
+
+def test_severity_unchanged_by_the_text_says_so() -> None:
+    n = narrate(_input("Section 4 sets out the fees for the Pro plan.", ["fees-auto-renewal"]))
+    assert "Severity: Medium, the default for Fees, billing and automatic renewal" in (
+        n.why_it_matters
+    )
+    assert "nothing in the text moved it" in n.why_it_matters
+
+
+def test_boilerplate_and_untyped_provisions_get_the_honest_text() -> None:
+    for types in (["boilerplate"], []):
+        inp = _input("Last updated: 5 January 2024", types, title="")
+        n = narrate(inp)
+        _assert_grounded(inp, n)
+        assert n.why_it_matters.startswith(NOT_MATCHED)
+        assert "not a finding that it has none" in n.consumer_impact
+        assert "severity" not in n.full_text().lower()
+        assert n.what_it_is.startswith("This provision is part of the Acme Terms of Service.")
+        assert ("Boilerplate" in n.what_it_is) == bool(types)
+        assert n.faq[0][0] == "What does this Acme provision do?"
+
+
+def test_long_and_quote_laden_texts_are_quoted_exactly() -> None:
+    text = (
+        "“Content” means anything you post. "
+        + "We may remove Content for any reason " * 20
+        + 'including "spam", and we may do so without notice.\nA second line.'
+    )
+    inp = _input(text, ["content-removal"])
+    n = narrate(inp)
+    _assert_grounded(inp, n)
+    assert all(len(q) <= 220 for q in n.quotes)
+    assert "It reads in part:" in n.what_it_is
+
+
+def test_unknown_type_ids_and_odd_names_do_not_leak() -> None:
+    inp = replace(
+        _input("We use cookies.", ["tracking-cookies"]),
+        type_ids=("no-such-type", "tracking-cookies"),
+        platform='"Quoted" Co',
+        title="",
+    )
+    n = narrate(inp)
+    assert "no-such-type" not in n.full_text()
+    assert check_grounded(n, inp, n) == []
+
+
+# ------------------------------------------------------------------ check_grounded
+
+
+def _reference() -> tuple[NarrativeInput, Narrative]:
+    inp = _input(ARBITRATION, ["arbitration"])
+    return inp, narrate(inp)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda n: replace(n, consumer_impact=n.consumer_impact + " Act within 45 days."),
+         "consumer_impact: states “45”"),
+        (lambda n: replace(n, consumer_impact=n.consumer_impact + " Costs rose 17% in 2023."),
+         "“17”, “2023”"),
+        (lambda n: replace(n, why_it_matters=n.why_it_matters + " Act within ninety days."),
+         "why_it_matters: states “ninety days”"),
+        (lambda n: replace(n, what_it_is=n.what_it_is + " It says “all claims are void”."),
+         "what_it_is: quotes “all claims are void”"),
+        (lambda n: replace(n, what_it_is=n.what_it_is + ' It says "class actions".'),
+         "quotes “class actions”"),
+        (lambda n: replace(n, why_it_matters=n.why_it_matters + " It is run by Microsoft."),
+         "why_it_matters: names “Microsoft”"),
+        (lambda n: replace(n, why_it_matters=n.why_it_matters + " JAMS may apply."),
+         "names “JAMS”"),
+        (lambda n: replace(n, why_it_matters=""), "why_it_matters: empty"),
+        (lambda n: replace(n, what_you_can_do=()), "what_you_can_do: empty"),
+        (lambda n: replace(n, faq=n.faq[:1]), "faq: 1 questions"),
+        (lambda n: replace(n, what_it_is=n.what_it_is.replace("High", "Low")), "severity"),
+        (lambda n: replace(n, what_it_is=n.what_it_is.replace("High severity", "severe"),
+                           why_it_matters=n.why_it_matters.replace("Severity: High,", "It is")),
+         "severity: the reference states “High”; dropped"),
+        (lambda n: replace(n, consumer_impact=n.consumer_impact + " Really." * 600), "length:"),
+        (lambda n: replace(n, quotes=(*n.quotes, "not in the text")), "quotes: “not in"),
+    ],
+)  # fmt: skip
+def test_check_grounded_rejects(change: object, expected: str) -> None:
+    inp, reference = _reference()
+    problems = check_grounded(change(reference), inp, reference)  # type: ignore[operator]
+    assert any(expected in p for p in problems), problems
+
+
+def test_check_grounded_accepts_rephrasing_and_ellipsis_quotes() -> None:
+    inp, reference = _reference()
+    rephrased = replace(
+        reference,
+        consumer_impact="Where such a clause applies, a private arbitrator decides. It says "
+        "“final and binding … American Arbitration Association”; that body is the AAA.",
+        what_you_can_do=("Opt out within the 30 days the text gives.",),
+    )
+    assert check_grounded(rephrased, inp, reference) == []
