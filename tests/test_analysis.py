@@ -5,11 +5,14 @@ severity and direction, incremental re-analysis."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 
 import pytest
 from archive_fixtures import *  # noqa: F403
 from sqlalchemy import func, select
 from test_archive import T0, check, platform_decl
+from test_llm_writer import FakeLLM, _completion, llm  # noqa: F401
 
 import clausewatch.analysis.service as service
 from clausewatch.analysis.queries import (
@@ -247,3 +250,39 @@ def test_page_analysis_has_a_grounded_narrative(
     with archive.sessions() as session:
         rows = session.scalars(select(ProvisionAnalysis).where(ProvisionAnalysis.current)).all()
     assert len(rows) == 7
+
+
+def test_llm_rephrasing_is_checked_and_asked_once(
+    archive: Archive,
+    populated: dict[str, int],
+    llm: FakeLLM,  # noqa: F811 (the fixture)
+) -> None:
+    analyse(archive)
+    alpha = current_provision(archive, populated["alpha"], "without notice")
+    archive.settings = archive.settings.model_copy(
+        update={"llm_url": llm.url, "llm_model": "test-model"}
+    )
+
+    def faithful(body: dict[str, Any]) -> tuple[int, str, float]:
+        user = body["messages"][-1]["content"]
+        reference = json.loads(user.split("(JSON):\n", 1)[1].split("\n\nPlatform:", 1)[0])
+        reference["consumer_impact"] = "In plain words: " + reference["consumer_impact"]
+        return 200, _completion(json.dumps(reference)), 0.0
+
+    llm.reply = faithful
+    page = provision_page_analysis(archive, alpha)
+    assert page["narrative"]["writer"] == "llm:test-model"
+    assert page["narrative"]["consumer_impact"].startswith("In plain words: ")
+    assert provision_page_analysis(archive, alpha)["narrative"] == page["narrative"]
+    assert len(llm.requests) == 1  # the second page view read the cache
+
+    other = current_provision(archive, populated["alpha"], "binding arbitration")
+
+    def inventive(body: dict[str, Any]) -> tuple[int, str, float]:
+        status, text, delay = faithful(body)
+        return status, text.replace("In plain words: ", "Within 45 days, "), delay
+
+    llm.reply = inventive
+    rejected = provision_page_analysis(archive, other)["narrative"]
+    assert rejected["writer"] == "template"
+    assert any("45" in reason for reason in rejected["rejected"])

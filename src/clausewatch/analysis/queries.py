@@ -8,16 +8,17 @@ contradict each other.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clausewatch.analysis.service import BOILERPLATE, current_types
+from clausewatch.analysis.service import BOILERPLATE, current_texts, current_types
 from clausewatch.archive.service import Archive
 from clausewatch.classify.taxonomy import SEVERITIES, ClauseType, Taxonomy, default_taxonomy
 from clausewatch.ids import format_id
@@ -31,7 +32,6 @@ from clausewatch.storage.models import (
     ProvisionAnalysis,
     ProvisionRevision,
     Version,
-    VersionLayout,
 )
 
 HOW_OTHERS_SHOWN = 3
@@ -320,29 +320,6 @@ def _platforms(session: Session, slugs: Sequence[str]) -> list[Platform]:
     return [found[s] for s in slugs]
 
 
-def _texts_of(archive: Archive, session: Session, provision_ids: set[int]) -> dict[int, str]:
-    """Current texts of the given provisions (reads only their documents' versions)."""
-    if not provision_ids:
-        return {}
-    documents = session.scalars(
-        select(Document)
-        .join(ProvisionAnalysis, ProvisionAnalysis.document_id == Document.id)
-        .where(ProvisionAnalysis.provision_id.in_(provision_ids))
-        .distinct()
-    )
-    texts: dict[int, str] = {}
-    for document in documents:
-        layout = session.get(VersionLayout, document.current_version_id)
-        version = session.get(Version, document.current_version_id)
-        if layout is None or version is None:
-            continue
-        text = archive.version_text(version)
-        texts.update(
-            (row[0], text[row[1] : row[2]]) for row in layout.segments if row[0] in provision_ids
-        )
-    return texts
-
-
 def _cell(
     ctype: ClauseType, provision_ids: list[int], texts: dict[int, str], prev: Prevalence
 ) -> dict[str, Any]:
@@ -386,7 +363,7 @@ def matrix(
             for p in platforms
             for pid in prev.by_type.get(t.id, {}).get(p.id, [])
         }
-        texts = _texts_of(archive, session, wanted)
+        texts = current_texts(archive, session, wanted)
     rows = [
         {
             "platform": p.name,
@@ -424,7 +401,7 @@ def compare(
         platforms = _platforms(session, platform_slugs)
         ids = {p.id: prev.by_type.get(type_id, {}).get(p.id, []) for p in platforms}
         wanted = {pid for v in ids.values() for pid in v}
-        texts = _texts_of(archive, session, wanted)
+        texts = current_texts(archive, session, wanted)
         labels = _labels(session, wanted)
         excerpts = _supporting_texts(session, list(wanted), type_id)
     columns = []
@@ -525,22 +502,13 @@ def provision_page_analysis(
 
 
 def narrative_json(narrative: Any) -> dict[str, Any]:
-    return {
-        "what_it_is": narrative.what_it_is,
-        "why_it_matters": narrative.why_it_matters,
-        "consumer_impact": narrative.consumer_impact,
-        "what_you_can_do": list(narrative.what_you_can_do),
-        "faq": [list(qa) for qa in narrative.faq],
-        "quotes": list(narrative.quotes),
-        "writer": narrative.writer,
-        "rejected": list(narrative.rejected),
-    }
+    """A :class:`~clausewatch.analysis.narrative.Narrative` as JSON-ready data."""
+    return json.loads(json.dumps(asdict(narrative)))
 
 
 def _rephrased(archive: Archive, inp: Any, reference: Any) -> Any:
     """The LLM writer's version, asked once per reference narrative and model (cached)."""
     import hashlib
-    import json
 
     from clausewatch.analysis.llm import narrative_writer
 

@@ -300,17 +300,33 @@ def _primary_classifications(
 # --- near-duplicate wording across platforms ---------------------------------------------------
 
 
-def current_texts(archive: Archive, session: Session) -> dict[int, str]:
-    """Text of every provision in its document's current version, by provision id."""
+def current_texts(
+    archive: Archive, session: Session, provision_ids: set[int] | None = None
+) -> dict[int, str]:
+    """Text of every provision (or of the given ones) in its document's current version."""
+    query = select(Document).where(Document.current_version_id.is_not(None))
+    if provision_ids is not None:
+        if not provision_ids:
+            return {}
+        query = query.where(
+            Document.id.in_(
+                select(ProvisionAnalysis.document_id).where(
+                    ProvisionAnalysis.provision_id.in_(provision_ids)
+                )
+            )
+        )
     texts: dict[int, str] = {}
-    documents = session.scalars(select(Document).where(Document.current_version_id.is_not(None)))
-    for document in documents:
+    for document in session.scalars(query):
         layout = session.get(VersionLayout, document.current_version_id)
         version = session.get(Version, document.current_version_id)
         if layout is None or version is None:
             continue
         text = archive.version_text(version)
-        texts.update((row[0], text[row[1] : row[2]]) for row in layout.segments)
+        texts.update(
+            (row[0], text[row[1] : row[2]])
+            for row in layout.segments
+            if provision_ids is None or row[0] in provision_ids
+        )
     return texts
 
 
