@@ -587,15 +587,19 @@ def model_train(
 
 @model_app.command("eval")
 def model_eval(
-    only: Annotated[str | None, typer.Option(help="claudette or tosdr")] = None,
+    only: Annotated[str | None, typer.Option(help="claudette, tosdr or opp115")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
 ) -> None:
-    """Cross-validate the classifier: CLAUDETTE authors' folds, ToS;DR grouped by service."""
+    """Cross-validate the classifier: CLAUDETTE authors' folds, ToS;DR grouped by service;
+    `--only opp115`: the shipped model's transfer to OPP-115's test split (evaluation only)."""
     from clausewatch.classify.evaluate import main as eval_main
+    from clausewatch.classify.transfer import main as transfer_main
 
-    eval_main(
-        [*(["--only", only] if only else []), *(["--json", str(json_out)] if json_out else [])]
-    )
+    output = ["--json", str(json_out)] if json_out else []
+    if only == "opp115":
+        transfer_main(output)
+        return
+    eval_main([*(["--only", only] if only else []), *output])
 
 
 # -- analysis -------------------------------------------------------------------------------
