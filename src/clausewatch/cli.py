@@ -766,6 +766,21 @@ def analysis_matrix(
     _emit(rows, "table")
 
 
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the web site and the JSON API (/api/v1) over the archive."""
+    import uvicorn
+
+    from clausewatch.web import create_app
+
+    out.print(f"serving http://{host}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
+    uvicorn.run(create_app(settings_for(data_dir)), host=host, port=port, log_level="info")
+
+
 def _detail(
     query: Callable[[Any, int], dict[str, Any]], public_id: str, prefix: str, data_dir: Path | None
 ) -> dict[str, Any]:

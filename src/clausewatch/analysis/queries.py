@@ -549,3 +549,99 @@ def _from_cache(reference: Any, cached: NarrativeCache) -> Any:
         faq=tuple(tuple(qa) for qa in s["faq"]),
         writer=cached.writer,
     )
+
+
+# --- read paths of the web pages and the API ---------------------------------------------------
+
+
+def list_analysed_provisions(
+    archive: Archive,
+    *,
+    platform: str | None = None,
+    document_id: int | None = None,
+    type_id: str | None = None,
+    severity: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    taxonomy: Taxonomy | None = None,
+) -> dict[str, Any]:
+    """Current analysed provisions, most severe first, filtered and paginated in SQL (one query
+    for the page, one for the total). ``type_id`` matches any clause type of the provision, as
+    the rarity counts do; ``severity`` is the provision's (its primary type's) severity."""
+    from sqlalchemy import case, func
+
+    taxonomy = taxonomy or default_taxonomy()
+    if type_id is not None and type_id not in taxonomy.by_id:
+        raise LookupError(f"unknown clause type: {type_id}")
+    if severity is not None and severity not in SEVERITIES:
+        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}")
+    rank = case(
+        {s: i for i, s in enumerate(SEVERITIES)}, value=ProvisionAnalysis.severity, else_=-1
+    )
+    query = (
+        select(ProvisionAnalysis, Provision.title, Document.doc_type, Platform.name, Platform.slug)
+        .join(Provision, Provision.id == ProvisionAnalysis.provision_id)
+        .join(Document, Document.id == ProvisionAnalysis.document_id)
+        .join(Platform, Platform.id == ProvisionAnalysis.platform_id)
+        .where(ProvisionAnalysis.current.is_(True))
+    )
+    if platform:
+        query = query.where(Platform.slug == platform)
+    if document_id is not None:
+        query = query.where(ProvisionAnalysis.document_id == document_id)
+    if severity:
+        query = query.where(ProvisionAnalysis.severity == severity)
+    if type_id:
+        query = query.where(
+            select(Classification.id)
+            .where(
+                Classification.revision_id == ProvisionAnalysis.revision_id,
+                Classification.type_id == type_id,
+            )
+            .exists()
+        )
+    with archive.sessions() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.execute(
+            query.order_by(rank.desc(), ProvisionAnalysis.provision_id).limit(limit).offset(offset)
+        ).all()
+    items = [
+        {
+            "id": format_id("P", a.provision_id),
+            "title": title,
+            "document": format_id("D", a.document_id),
+            "document_type": doc_type,
+            "platform": name,
+            "platform_slug": slug,
+            "primary_type": a.primary_type,
+            "type_name": taxonomy.by_id[a.primary_type].name if a.primary_type else None,
+            "severity": a.severity,
+            "confidence": a.confidence,
+        }
+        for a, title, doc_type, name, slug in rows
+    ]
+    return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+
+def provision_record(archive: Archive, provision_id: int) -> dict[str, Any]:
+    """Everything a provision page and the API's provision detail show: the provision and its
+    history, its document, the evidence checks (run now) and, once analysed, its analysis and
+    narrative (``analysis`` is None before ``clausewatch analyse`` has covered it)."""
+    from clausewatch.provisions.queries import document_detail, provision_detail, provision_evidence
+
+    detail = provision_detail(archive, provision_id)
+    try:
+        analysis: dict[str, Any] | None = provision_page_analysis(archive, provision_id)
+    except NotAnalysed:
+        analysis = None
+    document = document_detail(archive, int(detail["document"].split("-")[1]))
+    document.pop("versions")
+    document.pop("changes")
+    platform_slug = document["platform_slug"]
+    return {
+        **detail,
+        "platform_slug": platform_slug,
+        "document_info": document,
+        "evidence": provision_evidence(archive, provision_id),
+        "analysis": analysis,
+    }

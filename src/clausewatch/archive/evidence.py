@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -184,3 +184,18 @@ def export_warc(
         if isinstance(out, Path):
             fh.close()
     return written
+
+
+def check_blob(store: SnapshotStore, sha: str) -> dict[str, Any]:
+    """Check one blob now: is it in the store, and does it re-hash to ``sha``? Returns
+    ``{"stored", "verified", "problem"}``; ``problem`` says what failed (None when both pass)."""
+    try:
+        data = store.get(sha)
+    except SnapshotNotFound:
+        return {"stored": False, "verified": False, "problem": f"{sha} is missing from the store"}
+    except (OSError, ValueError) as exc:
+        return {"stored": False, "verified": False, "problem": f"{sha} could not be read: {exc}"}
+    actual = sha256_hex(data)
+    if actual != sha:
+        return {"stored": True, "verified": False, "problem": f"stored blob re-hashes to {actual}"}
+    return {"stored": True, "verified": True, "problem": None}

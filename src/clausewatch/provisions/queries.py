@@ -12,9 +12,11 @@ from clausewatch.archive.service import Archive
 from clausewatch.changes.redline import DiffOp, render_redline
 from clausewatch.ids import format_id
 from clausewatch.storage.models import (
+    Capture,
     ChangeItem,
     ChangeRecord,
     Document,
+    Platform,
     Provision,
     ProvisionRevision,
     Version,
@@ -250,3 +252,451 @@ def change_detail(archive: Archive, change_id: int) -> dict[str, Any]:
             for item in items
         ],
     }
+
+
+# --- read paths of the web pages and the API ---------------------------------------------------
+# Lists return {"total", "limit", "offset", "items"}; every filter is applied in SQL.
+
+RECENT_DAYS = 30
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or dt.datetime.now(dt.UTC)
+
+
+def _page(total: int, items: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]:
+    return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+
+def _count(session: Any, query: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())))
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _current_provision_counts(
+    session: Any, document_ids: list[int] | None = None
+) -> dict[int, int]:
+    """Document id -> number of provisions in its current version (from the stored layouts)."""
+    query = select(Document.id, VersionLayout.segments).join(
+        VersionLayout, VersionLayout.version_id == Document.current_version_id
+    )
+    if document_ids is not None:
+        query = query.where(Document.id.in_(document_ids))
+    return {doc_id: len(segments) for doc_id, segments in session.execute(query)}
+
+
+def _recent_changes_query(since: dt.datetime) -> Any:
+    return select(ChangeRecord).where(
+        ChangeRecord.status == "substantive", ChangeRecord.recorded_at >= since
+    )
+
+
+def site_stats(archive: Archive, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The home page's live figures."""
+    since = _now(now) - dt.timedelta(days=RECENT_DAYS)
+    counts = archive.counts()
+    with archive.sessions() as session:
+        provisions = session.scalar(select(func.count()).select_from(Provision)) or 0
+        current = sum(_current_provision_counts(session).values())
+        changes = session.scalar(
+            select(func.count())
+            .select_from(ChangeRecord)
+            .where(ChangeRecord.status == "substantive")
+        )
+        recent = _count(session, _recent_changes_query(since))
+    return {
+        "platforms": counts["platforms"],
+        "documents": counts["documents"],
+        "versions": counts["versions"],
+        "captures": counts["captures"],
+        "provisions": provisions,
+        "current_provisions": current,
+        "changes": changes or 0,
+        "changes_last_30_days": recent,
+        "recent_days": RECENT_DAYS,
+        "as_of": _now(now).isoformat(),
+    }
+
+
+def _platform_row(platform: Platform, documents: int, recent: int) -> dict[str, Any]:
+    return {
+        "slug": platform.slug,
+        "name": platform.name,
+        "category": platform.category,
+        "jurisdictions": list(platform.jurisdictions or []),
+        "website": platform.website or None,
+        "documents": documents,
+        "changes_last_30_days": recent,
+    }
+
+
+def list_platforms(
+    archive: Archive,
+    *,
+    category: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    since = _now(now) - dt.timedelta(days=RECENT_DAYS)
+    with archive.sessions() as session:
+        query = select(Platform).order_by(Platform.name, Platform.id)
+        if category:
+            query = query.where(Platform.category == category)
+        total = _count(session, query)
+        platforms = list(session.scalars(query.limit(limit).offset(offset)))
+        ids = [p.id for p in platforms]
+        documents = dict(
+            session.execute(
+                select(Document.platform_id, func.count())
+                .where(Document.platform_id.in_(ids))
+                .group_by(Document.platform_id)
+            ).all()
+        )
+        recent = dict(
+            session.execute(
+                select(Document.platform_id, func.count())
+                .join(ChangeRecord, ChangeRecord.document_id == Document.id)
+                .where(
+                    Document.platform_id.in_(ids),
+                    ChangeRecord.status == "substantive",
+                    ChangeRecord.recorded_at >= since,
+                )
+                .group_by(Document.platform_id)
+            ).all()
+        )
+        categories = sorted(set(session.scalars(select(Platform.category).distinct())))
+    items = [_platform_row(p, documents.get(p.id, 0), recent.get(p.id, 0)) for p in platforms]
+    return {**_page(total, items, limit, offset), "categories": categories}
+
+
+def _document_row(document: Document, provisions: int | None = None) -> dict[str, Any]:
+    current = document.current_version
+    return {
+        "id": document.public_id,
+        "platform": document.platform.name,
+        "platform_slug": document.platform.slug,
+        "type": document.doc_type,
+        "active": document.active,
+        "sources": [s.get("url") for s in document.declaration.get("sources", [])],
+        "current_version": current.public_id if current else None,
+        "last_updated": _iso(current.recorded_at) if current else None,
+        "first_tracked": _iso(document.created_at),
+        "last_checked": _iso(document.last_checked_at),
+        "last_verified": _iso(document.last_verified_at),
+        "current_provisions": provisions,
+    }
+
+
+def list_documents(
+    archive: Archive, *, platform: str | None = None, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    from sqlalchemy.orm import selectinload
+
+    with archive.sessions() as session:
+        query = (
+            select(Document)
+            .join(Platform, Platform.id == Document.platform_id)
+            .options(selectinload(Document.platform), selectinload(Document.current_version))
+            .order_by(Platform.name, Document.doc_type, Document.id)
+        )
+        if platform:
+            query = query.where(Platform.slug == platform)
+        total = _count(session, query)
+        documents = list(session.scalars(query.limit(limit).offset(offset)))
+        counts = _current_provision_counts(session, [d.id for d in documents])
+        items = [_document_row(d, counts.get(d.id, 0)) for d in documents]
+    return _page(total, items, limit, offset)
+
+
+def list_changes_page(
+    archive: Archive,
+    *,
+    platform: str | None = None,
+    document_id: int | None = None,
+    severity: str | None = None,
+    direction: str | None = None,
+    since: dt.datetime | None = None,
+    substantive_only: bool = True,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Change records, newest first, filtered and paginated in SQL."""
+    from sqlalchemy.orm import selectinload
+
+    with archive.sessions() as session:
+        query = (
+            select(ChangeRecord, Document)
+            .join(Document, Document.id == ChangeRecord.document_id)
+            .join(Platform, Platform.id == Document.platform_id)
+            .options(selectinload(Document.platform))
+            .order_by(ChangeRecord.recorded_at.desc(), ChangeRecord.id.desc())
+        )
+        if platform:
+            query = query.where(Platform.slug == platform)
+        if document_id is not None:
+            query = query.where(ChangeRecord.document_id == document_id)
+        if severity:
+            query = query.where(ChangeRecord.severity == severity)
+        if direction:
+            query = query.where(ChangeRecord.direction == direction)
+        if since is not None:
+            query = query.where(ChangeRecord.recorded_at >= since)
+        if substantive_only:
+            query = query.where(ChangeRecord.status == "substantive")
+        total = _count(session, query)
+        rows = session.execute(query.limit(limit).offset(offset)).all()
+        items = [
+            {**_change_row(record, document), "platform_slug": document.platform.slug}
+            for record, document in rows
+        ]
+    return _page(total, items, limit, offset)
+
+
+def platform_detail(
+    archive: Archive, slug: str, *, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """A platform with its documents, recent change records and change frequency."""
+    from sqlalchemy.orm import selectinload
+
+    when = _now(now)
+    with archive.sessions() as session:
+        platform = session.scalars(select(Platform).where(Platform.slug == slug)).first()
+        if platform is None:
+            raise LookupError(f"no platform {slug!r}")
+        documents = list(
+            session.scalars(
+                select(Document)
+                .where(Document.platform_id == platform.id)
+                .options(selectinload(Document.platform), selectinload(Document.current_version))
+                .order_by(Document.doc_type)
+            )
+        )
+        counts = _current_provision_counts(session, [d.id for d in documents])
+        doc_rows = [_document_row(d, counts.get(d.id, 0)) for d in documents]
+
+        def changes_since(days: int) -> int:
+            return _count(
+                session,
+                _recent_changes_query(when - dt.timedelta(days=days)).where(
+                    ChangeRecord.document_id.in_([d.id for d in documents])
+                ),
+            )
+
+        frequency = {"last_30_days": changes_since(30), "last_365_days": changes_since(365)}
+    recent = list_changes_page(archive, platform=slug, limit=10)
+    return {
+        **_platform_row(platform, len(documents), frequency["last_30_days"]),
+        "documents_list": doc_rows,
+        "change_frequency": {**frequency, "total": recent["total"]},
+        "recent_changes": recent["items"],
+    }
+
+
+def document_detail(archive: Archive, document_id: int) -> dict[str, Any]:
+    """A document with its version history and change records."""
+    document = archive.document(document_id)
+    with archive.sessions() as session:
+        counts = _current_provision_counts(session, [document_id])
+        capture_counts = dict(
+            session.execute(
+                select(Capture.version_id, func.count())
+                .where(Capture.document_id == document_id, Capture.version_id.is_not(None))
+                .group_by(Capture.version_id)
+            ).all()
+        )
+        changes = {
+            r.to_version_id: r.public_id
+            for r in session.scalars(
+                select(ChangeRecord).where(
+                    ChangeRecord.document_id == document_id,
+                    ChangeRecord.status == "substantive",
+                )
+            )
+        }
+        captures = session.scalar(
+            select(func.count()).select_from(Capture).where(Capture.document_id == document_id)
+        )
+    versions = [
+        {
+            "id": v.public_id,
+            "kind": v.kind,
+            "status": v.status,
+            "recorded_at": v.recorded_at.isoformat(),
+            "sha256": v.text_sha256,
+            "length": v.text_length,
+            "predecessor": format_id("V", v.predecessor_id) if v.predecessor_id else None,
+            "captures": capture_counts.get(v.id, 0),
+            "change_record": changes.get(v.id),
+        }
+        for v in archive.versions(document_id)
+    ]
+    return {
+        **_document_row(document, counts.get(document_id, 0)),
+        "captures": captures or 0,
+        "versions": versions,
+        "changes": list_changes(archive, document_id),
+    }
+
+
+def version_detail(archive: Archive, version_id: int) -> dict[str, Any]:
+    """One version's metadata and archived text."""
+    with archive.sessions() as session:
+        version = session.get(Version, version_id)
+        if version is None:
+            raise LookupError(f"no version {format_id('V', version_id)}")
+    document = archive.document(version.document_id)
+    return {
+        "id": version.public_id,
+        "document": document.public_id,
+        "platform": document.platform.name,
+        "platform_slug": document.platform.slug,
+        "document_type": document.doc_type,
+        "kind": version.kind,
+        "status": version.status,
+        "recorded_at": version.recorded_at.isoformat(),
+        "sha256": version.text_sha256,
+        "predecessor": format_id("V", version.predecessor_id) if version.predecessor_id else None,
+        "current": document.current_version_id == version.id,
+        "text": archive.version_text(version),
+    }
+
+
+def document_segments(archive: Archive, document_id: int) -> dict[str, Any]:
+    """The document's current text split into provisions (and the text between them), each
+    provision with its severity and primary clause type where analysed."""
+    from clausewatch.storage.models import ProvisionAnalysis
+
+    document = archive.document(document_id)
+    if document.current_version_id is None:
+        return {"document": document.public_id, "version": None, "segments": []}
+    with archive.sessions() as session:
+        layout = session.get(VersionLayout, document.current_version_id)
+        version = session.get(Version, document.current_version_id)
+        assert version is not None
+        ids = [row[0] for row in layout.segments] if layout else []
+        titles = dict(
+            session.execute(
+                select(Provision.id, Provision.title).where(Provision.id.in_(ids))
+            ).all()
+        )
+        analyses = {
+            a.provision_id: a
+            for a in session.scalars(
+                select(ProvisionAnalysis).where(ProvisionAnalysis.provision_id.in_(ids))
+            )
+        }
+    text = archive.version_text(version)
+    segments: list[dict[str, Any]] = []
+    position = 0
+    for row in layout.segments if layout else []:
+        pid, start, end = row[0], row[1], row[2]
+        if start > position and text[position:start].strip():
+            segments.append({"provision": None, "text": text[position:start]})
+        analysis = analyses.get(pid)
+        segments.append(
+            {
+                "provision": format_id("P", pid),
+                "title": titles.get(pid, ""),
+                "label": row[4] if len(row) > 4 else None,
+                "start": start,
+                "end": end,
+                "text": text[start:end],
+                "severity": analysis.severity if analysis else None,
+                "type": analysis.primary_type if analysis else None,
+            }
+        )
+        position = max(position, end)
+    if text[position:].strip():
+        segments.append({"provision": None, "text": text[position:]})
+    return {
+        "document": document.public_id,
+        "version": format_id("V", document.current_version_id),
+        "sha256": version.text_sha256,
+        "segments": segments,
+    }
+
+
+def provision_evidence(archive: Archive, provision_id: int) -> dict[str, Any]:
+    """Evidence for a provision's latest text: the captures its version came from, each with
+    checks that run now (the snapshot is in the store and re-hashes to its SHA-256), and the same
+    check of the version text the quote is sliced from."""
+    from clausewatch.archive.evidence import check_blob, wayback_url
+    from clausewatch.storage.models import VersionCapture
+
+    with archive.sessions() as session:
+        revision = session.scalars(
+            select(ProvisionRevision)
+            .where(ProvisionRevision.provision_id == provision_id)
+            .order_by(ProvisionRevision.version_id.desc())
+            .limit(1)
+        ).first()
+        if revision is None:
+            raise LookupError(f"no provision {format_id('P', provision_id)}")
+        version = session.get(Version, revision.version_id)
+        assert version is not None
+        captures = list(
+            session.scalars(
+                select(Capture)
+                .join(VersionCapture, VersionCapture.capture_id == Capture.id)
+                .where(VersionCapture.version_id == version.id)
+                .order_by(Capture.id)
+            )
+        )
+    rows = []
+    for capture in captures:
+        check = (
+            check_blob(archive.store, capture.snapshot_sha256)
+            if capture.snapshot_sha256
+            else {"stored": False, "verified": False, "problem": "no snapshot was recorded"}
+        )
+        web = capture.url.startswith(("http://", "https://"))
+        rows.append(
+            {
+                "id": capture.public_id,
+                "url": capture.url,
+                "final_url": capture.final_url,
+                "fetcher": capture.fetcher,
+                "captured_at": capture.started_at.isoformat(),
+                "status": capture.status_code,
+                "snapshot_sha256": capture.snapshot_sha256,
+                "web_archive": wayback_url(capture.url, capture.started_at) if web else None,
+                "snapshot_stored": check["stored"],
+                "hash_verified": check["verified"],
+                "problem": check["problem"],
+            }
+        )
+    text_check = check_blob(archive.store, version.text_sha256)
+    return {
+        "version": version.public_id,
+        "version_recorded_at": version.recorded_at.isoformat(),
+        "origin": version.origin,
+        "text_sha256": version.text_sha256,
+        "text_stored": text_check["stored"],
+        "text_verified": text_check["verified"],
+        "text_problem": text_check["problem"],
+        "captures": rows,
+        "checked_at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+
+
+def change_page(archive: Archive, change_id: int) -> dict[str, Any]:
+    """:func:`change_detail` plus the assessment reasons and each item's redline operations."""
+    detail = change_detail(archive, change_id)
+    with archive.sessions() as session:
+        record = session.get(ChangeRecord, change_id)
+        assert record is not None
+        items = list(record.items)
+        document = session.get(Document, record.document_id)
+        assert document is not None
+        slug = document.platform.slug
+        assessment = list(record.assessment)
+    for out, item in zip(detail["items"], items, strict=True):
+        out["redline_ops"] = [[op, text] for op, text in item.redline]
+        out["severity"] = item.severity
+        out["direction"] = item.direction
+        out["assessment"] = list(item.assessment)
+    return {**detail, "platform_slug": slug, "assessment": assessment}

@@ -1,0 +1,129 @@
+"""The FastAPI application: one archive for the app's lifetime, security headers on every
+response, JSON errors under `/api/`, friendly HTML errors elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from clausewatch import __version__
+from clausewatch.archive.service import Archive
+from clausewatch.config import Settings
+
+HERE = Path(__file__).parent
+API_PREFIX = "/api/v1"
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=HERE / "templates")
+    env = templates.env
+    env.autoescape = True  # every template, whatever its extension
+    from clausewatch.web import filters
+
+    env.filters.update(filters.FILTERS)
+    env.globals["version"] = __version__
+    return templates
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def _error_json(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"status": status, "message": message, **extra}}, status)
+
+
+def _describe(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+    details = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ())]
+        where = loc[0] if loc else "request"
+        name = ".".join(loc[1:]) or where
+        details.append({"parameter": name, "in": where, "message": err.get("msg", "invalid")})
+    message = "; ".join(f"{d['in']} parameter {d['parameter']!r}: {d['message']}" for d in details)
+    return message or "invalid request", details
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    archive = Archive.open(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        archive.close()
+
+    app = FastAPI(
+        title="clausewatch API",
+        version=__version__,
+        description="Platform governance documents, their versions, provisions, change records "
+        "and analysis. Every list is paginated with `limit`/`offset` and returns `total`.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        # FastAPI's docs pages load their scripts and styles from a CDN: off, so the site
+        # works offline and keeps its Content-Security-Policy; openapi.json stays.
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.archive = archive
+    app.state.templates = _templates()
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = str(exc.detail)
+        if _is_api(request):
+            return _error_json(exc.status_code, message)
+        return render_error(request, exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        message, details = _describe(list(exc.errors()))
+        if _is_api(request):
+            return _error_json(422, message, details=details)
+        return render_error(request, 422, message)
+
+    from clausewatch.web.api import router as api_router
+    from clausewatch.web.pages import router as pages_router
+
+    app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app
+
+
+def render_error(request: Request, status: int, message: str) -> Response:
+    titles = {404: "Not found", 422: "Invalid request", 400: "Bad request"}
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status": status, "title": titles.get(status, "Error"), "message": message},
+        status_code=status,
+    )

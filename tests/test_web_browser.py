@@ -1,0 +1,130 @@
+"""The site in real headless Chromium (Debian's), served by uvicorn on loopback: navigate by
+clicking, check the provision page's sections and figures, console errors, CSP violations;
+save screenshots for the docs."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web_fixtures import ROOT, populate
+
+from clausewatch.config import Settings
+from clausewatch.web.pages import PROVISION_SECTIONS
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import uvicorn
+
+    from clausewatch.web import create_app
+
+    data = populate(tmp_path_factory.mktemp("browser") / "data")
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(Settings(data_dir=data)), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    from clausewatch.capture.browser import LAUNCH_ARGS
+
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(LAUNCH_ARGS))
+        yield browser
+        browser.close()
+
+
+def test_navigate_to_a_provision_and_check_it(base_url: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    page.on(
+        "response", lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None
+    )
+
+    page.goto(base_url + "/")
+    assert page.locator("h1").count() == 1
+    assert page.locator('[data-figure="platforms"]').inner_text() == "2"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "home.png"))
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Platforms").click()
+    page.get_by_role("link", name="LinkedIn").click()
+    assert page.locator("h1").inner_text() == "LinkedIn"
+    page.locator("section#documents, section[aria-labelledby=documents]").get_by_role(
+        "link"
+    ).first.click()
+    assert page.url.startswith(base_url + "/documents/D-")
+    # a provision of the document that has a clause type with a rarity (not boilerplate)
+    page.locator(".segment .mark.sev-high, .segment .mark.sev-medium").first.locator(
+        "xpath=.."
+    ).get_by_role("link").first.click()
+    assert "/provisions/P-" in page.url
+    for heading in PROVISION_SECTIONS:
+        assert page.get_by_role("heading", name=heading, exact=True).is_visible(), heading
+    badge = page.locator(".badge.rarity")
+    found, monitored = badge.get_attribute("data-found"), badge.get_attribute("data-monitored")
+    type_id = badge.get_attribute("data-type")
+    assert found and monitored and type_id
+    assert page.get_by_text("✓ Hash verified").first.is_visible()
+    page.screenshot(path=str(SCREENSHOTS / "provision.png"))
+
+    page.get_by_role("link", name="See all platforms with this clause type →").click()
+    assert page.url.endswith(f"/clause-types/{type_id}")
+    hub = page.locator(".badge.rarity")
+    assert hub.get_attribute("data-found") == found
+    assert hub.get_attribute("data-monitored") == monitored
+    assert f"Found in {found} of {monitored} platforms" in hub.inner_text()
+    assert not problems, problems  # CSP violations are reported as console errors
+    page.close()
+    for name in ("home.png", "provision.png"):
+        assert (SCREENSHOTS / name).stat().st_size < 300_000
+
+
+def test_csp_blocks_injected_script(base_url: str, browser: Any) -> None:
+    """The policy is really enforced: an inline script added to a served page is refused."""
+    page = browser.new_page()
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if m.type == "error" else None)
+    page.goto(base_url + "/methodology")
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.pwned = 1';"
+        " document.body.appendChild(s); }"
+    )
+    assert page.evaluate("() => window.pwned") is None
+    assert any("Content Security Policy" in v for v in violations), violations
+    page.close()

@@ -1,0 +1,21 @@
+"""A real archive for the web tests: the OTA sample imported and analysed once per module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from clausewatch.cli import app as cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "ota-sample.jsonl.xz"
+
+
+def populate(data_dir: Path) -> Path:
+    runner = CliRunner()
+    args = ["--data-dir", str(data_dir)]
+    for command in (["import", str(SAMPLE)], ["analyse"]):
+        result = runner.invoke(cli, [*command, *args])
+        assert result.exit_code == 0, result.output
+    return data_dir
