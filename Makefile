@@ -1,4 +1,5 @@
-# clausewatch: `make run` archives every registered document once; `make test` runs all tests.
+# clausewatch: `make run` archives every registered document once (offline: loads the bundled
+# sample of real history), then serves the site at http://127.0.0.1:8000/; `make test` runs all tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 run: $(STAMP)
 	$(BIN)/clausewatch run
+	$(BIN)/clausewatch serve
 
 demo: $(STAMP)
 	$(BIN)/clausewatch import examples/ota-sample.jsonl.xz

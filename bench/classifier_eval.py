@@ -28,6 +28,12 @@ from clausewatch.classify.model import ARRAYS_FILE, ARTIFACT_DIR, META_FILE, Cla
 DOC = ROOT / "docs" / "classification.md"
 BENCH_CMD = ".venv/bin/python bench/classifier_eval.py"
 BASELINES = [  # classification-notes.md, same folds, measured by the project on 2 cores
+    (
+        "previous shipped pipeline (no heading words; Platt threshold tuned on out-of-fold "
+        "scores; measured 2026-11-29)",
+        "67.5",
+        "94.7 / 70.8",
+    ),
     ("TF-IDF 1–2g + LinearSVC C=0.5, balanced (notes)", "68.8", "95.3 / 72.0"),
     ("TF-IDF + frozen MiniLM concatenated (notes)", "69.1", "95.4 / 72.3"),
 ]
@@ -71,18 +77,17 @@ def claudette_table(res: dict[str, Any]) -> str:
     rows = [
         "| model | macro-F1 (8 types) | LexGLUE-style μ-F1 / m-F1 (8 + none) |",
         "|---|---|---|",
-        f"| **clausewatch, shipped pipeline** (TF-IDF word+char, LinearSVC; C, Platt, threshold "
-        f"tuned in training folds) | "
+        f"| **clausewatch, shipped pipeline** (TF-IDF word+char + heading words, LinearSVC at "
+        f"margin ≥ 0; C and Platt fitted in training folds) | "
         f"**{_pct(res['macro_f1_8'])}** (fold mean {_pct(res['macro_f1_8_fold_mean'])} "
         f"± {_pct(res['macro_f1_8_fold_std'])}) | **{_pct(res['micro_f1'])} / "
         f"{_pct(res['macro_f1_with_none'])}** |",
     ]
-    if "ablation_svm_margin_0" in res:
-        ab = res["ablation_svm_margin_0"]
+    if "ablation_no_heading" in res:
+        ab = res["ablation_no_heading"]
         rows.append(
-            f"| ablation: same models, plain SVM decision (margin ≥ 0) instead of the tuned "
-            f"threshold | {_pct(ab['macro_f1_8'])} | {_pct(ab['micro_f1'])} / "
-            f"{_pct(ab['macro_f1_with_none'])} |"
+            f"| ablation: same models, no heading given (text only) | {_pct(ab['macro_f1_8'])} | "
+            f"{_pct(ab['micro_f1'])} / {_pct(ab['macro_f1_with_none'])} |"
         )
     rows += [f"| {name} | {m} | {lex} |" for name, m, lex in BASELINES]
     rows += ["", "| type | precision | recall | F1 | support |", "|---|---|---|---|---|"]

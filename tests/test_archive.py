@@ -327,7 +327,9 @@ def test_migrations_match_the_models(archive: Archive) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
+    from clausewatch.storage.migrate import include_object
     from clausewatch.storage.models import Base
 
     with archive.engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
+        assert compare_metadata(context, Base.metadata) == []

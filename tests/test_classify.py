@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -275,6 +276,30 @@ def test_claudette_training_sentences_are_recovered() -> None:
         for (_, tg), pr in zip(pairs, preds, strict=True)
     )
     assert hits / len(pairs) >= 0.8
+
+
+def test_heading_words_are_a_context_feature() -> None:
+    clf = default_classifier()
+    assert clf.featurizer.head is not None
+    text = "We will not be responsible for any loss you suffer."
+    bare = clf.margins([text])
+    headed = clf.margins([text], ["Disclaimer of Warranties; Limitation of Liability"])
+    assert bare.shape == headed.shape
+    moved = {t for j, t in enumerate(clf.type_ids) if abs(headed[0, j] - bare[0, j]) > 1e-6}
+    tax = default_taxonomy()
+    assert moved and all(tax.by_id[t].claudette for t in moved)  # ToS;DR-only types: text only
+    ltd = clf.type_ids.index("limitation-of-liability")
+    assert headed[0, ltd] > bare[0, ltd]
+
+
+@needs_data
+def test_claudette_headings_come_from_the_text_above() -> None:
+    from clausewatch.classify.data import is_heading, load_claudette
+
+    samples = [s for s in load_claudette(default_taxonomy()) if s.group == "Dropbox"]
+    assert any(s.heading for s in samples)
+    for prev, cur in itertools.pairwise(samples):
+        assert cur.heading == (prev.text if is_heading(prev.text) else prev.heading)
 
 
 def test_empty_text_gives_nothing() -> None:

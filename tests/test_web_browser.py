@@ -115,6 +115,39 @@ def test_navigate_to_a_provision_and_check_it(base_url: str, browser: Any) -> No
         assert (SCREENSHOTS / name).stat().st_size < 300_000
 
 
+def test_second_slice_pages_in_the_browser(base_url: str, browser: Any) -> None:
+    """Registry, regulations, platform vs platform, redline and the charts: no console error,
+    no CSP violation (inline SVG uses presentation attributes only), forms work without JS."""
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on(
+        "response", lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None
+    )
+    page.goto(base_url + "/")
+    assert page.locator("figure.chart svg[role=img]").count() == 2
+    assert page.locator("figure.chart svg rect.bar").first.is_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Provisions").click()
+    page.select_option("#f-severity", "High")
+    page.get_by_role("button", name="Filter").click()
+    assert "severity=High" in page.url and page.locator(".chip").count() == 1
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Regulations").click()
+    page.locator("td a[href*='/regulations/']").first.click()
+    assert "/regulations/" in page.url
+    page.goto(base_url + "/compare/platforms")
+    page.get_by_role("button", name="Compare").click()
+    assert page.locator("table.versus tbody tr").count() > 0
+    page.goto(base_url + "/changes")  # a document with a change record has two versions
+    page.locator("ul.changes li a").first.click()
+    page.locator("nav.breadcrumb a").nth(1).click()
+    assert "/documents/D-" in page.url
+    page.get_by_role("button", name="Show redline").click()
+    assert "/redline?" in page.url and page.locator(".redline").is_visible()
+    assert not problems, problems
+    page.close()
+
+
 def test_csp_blocks_injected_script(base_url: str, browser: Any) -> None:
     """The policy is really enforced: an inline script added to a served page is refused."""
     page = browser.new_page()

@@ -213,13 +213,24 @@ def check(ids: DocIds = None, data_dir: DataDir = None) -> None:
 def run(
     data_dir: DataDir = None,
     paths: Annotated[list[Path] | None, typer.Option("--registry", help="Registry paths.")] = None,
+    sample: Annotated[
+        bool,
+        typer.Option(
+            "--sample/--no-sample",
+            help="Import the bundled sample of real history when nothing could be captured "
+            "(no network) and the archive has no version yet.",
+        ),
+    ] = True,
 ) -> None:
-    """The main job: sync the registry, capture every document once, then verify the archive."""
+    """The main job: sync the registry, capture every document once, then verify the archive.
+    Offline on an empty archive, it loads the bundled sample of real history instead."""
     from clausewatch.archive.evidence import verify_archive
 
     with open_archive(data_dir) as archive:
         archive.sync_registry(_registry(archive.settings, paths))
         report = _cycle(archive, None)
+        if sample and archive.counts()["versions"] == 0:
+            _import_sample(archive)
         _build(archive)
         _analyse(archive, full=False)
         with archive.sessions() as session:
@@ -229,6 +240,25 @@ def run(
     out.print(f"archive: {json.dumps(counts)}; verify: {'ok' if verified.ok else 'FAILED'}")
     if not verified.ok:
         raise typer.Exit(1)
+
+
+def _import_sample(archive: Any) -> None:
+    from clausewatch.importers.sample import SAMPLE_CREDIT, SAMPLE_PATH, import_sample
+
+    out.print(
+        "no version could be captured (no network?) and the archive is empty: importing the "
+        f"bundled sample of real history ({SAMPLE_PATH.name}; {SAMPLE_CREDIT})",
+        soft_wrap=True,
+        highlight=False,
+    )
+    with progress_bar() as bar:
+        task = bar.add_task("importing the sample", total=None)
+        report = import_sample(archive, progress=lambda _r: bar.advance(task))
+    out.print(
+        f"sample: {report.records} records, {len(report.documents)} documents; "
+        "building provisions and analysing them",
+        highlight=False,
+    )
 
 
 @app.command("extract")
@@ -343,6 +373,84 @@ def export_warc_cmd(
     with open_archive(data_dir) as archive, archive.sessions() as session:
         written = export_warc(session, archive.store, output, document_id=doc_id)
     out.print(f"wrote {written} WARC response records to {output}")
+
+
+Force = Annotated[bool, typer.Option("--force", help="Write over an existing, non-empty OUT.")]
+Tables = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--table",
+        help="Only this table (repeatable): platforms, documents, versions, provisions, "
+        "classifications, changes.",
+    ),
+]
+
+
+def _bulk_export(
+    kind: str, output: Path, tables: list[str] | None, force: bool, data_dir: Any
+) -> Any:
+    from clausewatch import exports
+
+    with open_archive(data_dir) as archive:
+        try:
+            exports.check_output(output, force=force)
+            totals = exports.table_counts(archive, ["versions"] if kind == "ota-zip" else tables)
+        except exports.ExportError as exc:
+            raise fail(str(exc)) from exc
+        with progress_bar() as bar:
+            tasks = {name: bar.add_task(name, total=n) for name, n in totals.items()}
+
+            def advance(table: str, rows: int) -> None:
+                bar.advance(tasks[table], rows)
+
+            try:
+                if kind == "ota-zip":
+                    return exports.export_ota_zip(archive, output, force=True, progress=advance)
+                writer = exports.export_jsonl if kind == "jsonl" else exports.export_parquet
+                return writer(archive, output, tables=tables, force=True, progress=advance)
+            except exports.ExportError as exc:
+                raise fail(str(exc)) from exc
+
+
+def _report_tables(manifest: dict[str, Any], output: Path) -> None:
+    rows = ", ".join(f"{name}: {t['rows']}" for name, t in manifest["tables"].items())
+    out.print(f"wrote {rows} to {output} (manifest.json)", highlight=False)
+
+
+@export_app.command("jsonl")
+def export_jsonl_cmd(
+    output: Annotated[Path, typer.Argument(help="Output folder (one .jsonl per table).")],
+    tables: Tables = None,
+    force: Force = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Write platforms, documents, versions, provisions, classifications and change records as
+    JSON lines, with manifest.json (counts, SHA-256 of each file, licence)."""
+    _report_tables(_bulk_export("jsonl", output, tables, force, data_dir), output)
+
+
+@export_app.command("parquet")
+def export_parquet_cmd(
+    output: Annotated[Path, typer.Argument(help="Output folder (one .parquet per table).")],
+    tables: Tables = None,
+    force: Force = False,
+    data_dir: DataDir = None,
+) -> None:
+    """The same tables as `export jsonl`, as Parquet files (zstd), with manifest.json."""
+    _report_tables(_bulk_export("parquet", output, tables, force, data_dir), output)
+
+
+@export_app.command("ota-zip")
+def export_ota_zip_cmd(
+    output: Annotated[Path, typer.Argument(help="Output .zip file.")],
+    force: Force = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Write every version as an Open Terms Archive dataset zip
+    (<name>/<service>/<terms type>/<date>.md, README.md, LICENSE), readable by `import`."""
+    result = _bulk_export("ota-zip", output, None, force, data_dir)
+    skipped = f" ({result['skipped']} left out: same second)" if result["skipped"] else ""
+    out.print(f"wrote {result['versions']} versions to {output}{skipped}", highlight=False)
 
 
 # -- documents --------------------------------------------------------------------------------
@@ -766,6 +874,58 @@ def analysis_matrix(
     _emit(rows, "table")
 
 
+@app.command("search")
+def search_cmd(
+    query: Annotated[
+        str, typer.Argument(help='Words: "a phrase", prefix*, -excluded, OR between alternatives.')
+    ],
+    platform: Annotated[str | None, typer.Option("--platform", help="Platform slug.")] = None,
+    clause_type: Annotated[str | None, typer.Option("--type", help="Clause type id.")] = None,
+    severity: Annotated[str | None, typer.Option("--severity", help="High, Medium or Low.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="Results.")] = 20,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Results to skip.")] = 0,
+    data_dir: DataDir = None,
+    fmt: Fmt = "table",
+) -> None:
+    """Full-text search over current provisions, best match first (run `analyse` first)."""
+    from clausewatch.search import search_json
+
+    if severity is not None and severity not in ("High", "Medium", "Low"):
+        raise fail("--severity must be High, Medium or Low")
+    with open_archive(data_dir) as archive:
+        result = search_json(
+            archive,
+            query,
+            limit=limit,
+            offset=offset,
+            platform=platform,
+            clause_type=clause_type,
+            severity=severity,
+        )
+    if fmt == "json":
+        out.print_json(json.dumps(result))
+        return
+    from rich.text import Text
+
+    out.print(f"{result['total']} matching provisions", markup=False, highlight=False)
+    if not result["items"]:
+        return
+    table = Table("id", "platform", "document", "severity", "title", "snippet")
+    for item in result["items"]:  # archived text as Text: never read as rich markup
+        snippet = Text()
+        for part in item["snippet_parts"]:
+            snippet.append(part["text"], style="bold" if part["match"] else "")
+        table.add_row(
+            item["id"],
+            Text(item["platform"]),
+            Text(item["document_type"]),
+            item["severity"] or "",
+            Text(item["title"]),
+            snippet,
+        )
+    out.print(table)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -779,6 +939,63 @@ def serve(
 
     out.print(f"serving http://{host}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
     uvicorn.run(create_app(settings_for(data_dir)), host=host, port=port, log_level="info")
+
+
+# -- background work (docs/jobs.md) -----------------------------------------------------------
+
+Workers = Annotated[
+    int | None, typer.Option("--workers", "-n", min=1, help="Worker threads (default: setting).")
+]
+
+
+@app.command("worker")
+def worker_cmd(workers: Workers = None, data_dir: DataDir = None) -> None:
+    """Run a task worker (Huey consumer) on the configured queue; start as many as needed."""
+    from clausewatch.jobs.runner import configure_logging, run_worker
+
+    settings = settings_for(data_dir)
+    configure_logging()
+    run_worker(settings, workers or settings.workers)
+
+
+@app.command("scheduler")
+def scheduler_cmd(
+    once: Annotated[bool, typer.Option("--once", help="One tick, then exit.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Enqueue the captures that are due, every minute. Run exactly one per queue: a second one
+    waits on the leader lock."""
+    from clausewatch.jobs.runner import configure_logging, run_scheduler
+
+    configure_logging()
+    enqueued = run_scheduler(settings_for(data_dir), once=once)
+    if once:
+        out.print(f"enqueued {enqueued} captures")
+
+
+@app.command("up")
+def up(
+    workers: Workers = None,
+    web: Annotated[bool, typer.Option("--web/--no-web", help="Also serve the web site.")] = True,
+    host: Annotated[str, typer.Option(help="Web address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Web port to listen on.")] = 8000,
+    data_dir: DataDir = None,
+    paths: Annotated[list[Path] | None, typer.Option("--registry", help="Registry paths.")] = None,
+) -> None:
+    """The main command on one machine: sync the registry, then run the scheduler, workers and
+    the web site together until Ctrl-C or SIGTERM."""
+    from clausewatch.jobs.runner import configure_logging, run_up, web_available
+
+    settings = settings_for(data_dir)
+    configure_logging()
+    with open_archive(data_dir) as archive:
+        archive.sync_registry(_registry(archive.settings, paths))
+    serve_args = None
+    if web and web_available():
+        serve_args = ["--host", host, "--port", str(port)]
+        serve_args += ["--data-dir", str(data_dir)] if data_dir else []
+    status = run_up(settings, workers=workers or settings.workers, serve_args=serve_args)
+    raise typer.Exit(status)
 
 
 def _detail(

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -63,6 +63,64 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(
         None, description="Bearer token for the LLM API (never logged or shown)"
     )
+    queue_url: str = Field(
+        "sqlite",
+        description="Task queue (docs/jobs.md): sqlite (embedded, <data_dir>/queue.db; or "
+        "sqlite:///path), redis://host:6379/0, or postgresql://… for many workers on many machines",
+    )
+    capture_time: str = Field(
+        "06:00",
+        description="Daily capture time, HH:MM in UTC; slots of sub-daily frequencies start here",
+    )
+    default_frequency: str = Field(
+        "daily",
+        description="Capture frequency of documents whose declaration sets none: hourly, daily, "
+        "weekly, fortnightly, monthly, or 12h / 2d / 1w",
+    )
+    workers: int = Field(2, ge=1, description="Worker threads of `clausewatch worker` and `up`")
+    base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Public address of the site, for links in emails, feeds and webhooks",
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server for alerts, digests and resets")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = Field("clausewatch <alerts@localhost>", description="From: of every email")
+    smtp_username: str | None = Field(None, description="SMTP login, when the server needs one")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (never logged)")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
+    allow_private_urls: bool = Field(
+        False,
+        description="Allow webhook and other user-supplied URLs on private, loopback and "
+        "link-local addresses (tests and closed networks only)",
+    )
+    session_days: int = Field(30, ge=1, description="Days a login session lasts")
+
+    @field_validator("capture_time")
+    @classmethod
+    def _capture_time(cls, value: str) -> str:
+        from clausewatch.jobs.due import parse_capture_time
+
+        return parse_capture_time(value).strftime("%H:%M")
+
+    @field_validator("default_frequency")
+    @classmethod
+    def _default_frequency(cls, value: str) -> str:
+        from clausewatch.jobs.due import parse_frequency
+
+        parse_frequency(value)
+        return value.strip().lower()
+
+    @field_validator("queue_url")
+    @classmethod
+    def _queue_url(cls, value: str) -> str:
+        schemes = ("sqlite", "redis", "rediss", "unix", "postgres", "postgresql")
+        scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme not in schemes:
+            raise ValueError(
+                f"unsupported queue {value!r}: expected sqlite, sqlite:///path, redis://… or "
+                "postgresql://…"
+            )
+        return value
 
     @classmethod
     def settings_customise_sources(

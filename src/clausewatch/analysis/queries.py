@@ -561,18 +561,25 @@ def list_analysed_provisions(
     document_id: int | None = None,
     type_id: str | None = None,
     severity: str | None = None,
+    category: str | None = None,
+    regulation: str | None = None,
     limit: int = 50,
     offset: int = 0,
     taxonomy: Taxonomy | None = None,
 ) -> dict[str, Any]:
     """Current analysed provisions, most severe first, filtered and paginated in SQL (one query
     for the page, one for the total). ``type_id`` matches any clause type of the provision, as
-    the rarity counts do; ``severity`` is the provision's (its primary type's) severity."""
+    the rarity counts do; ``severity`` is the provision's (its primary type's) severity;
+    ``category`` is the platform's category; ``regulation`` (a slug, see
+    :func:`regulation_slug`) keeps provisions with any clause type that lists the regulation."""
     from sqlalchemy import case, func
 
     taxonomy = taxonomy or default_taxonomy()
     if type_id is not None and type_id not in taxonomy.by_id:
         raise LookupError(f"unknown clause type: {type_id}")
+    regulation_types: list[str] = []
+    if regulation is not None:
+        regulation_types = _regulation_types(taxonomy, regulation)
     if severity is not None and severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}")
     rank = case(
@@ -591,15 +598,18 @@ def list_analysed_provisions(
         query = query.where(ProvisionAnalysis.document_id == document_id)
     if severity:
         query = query.where(ProvisionAnalysis.severity == severity)
-    if type_id:
-        query = query.where(
-            select(Classification.id)
-            .where(
-                Classification.revision_id == ProvisionAnalysis.revision_id,
-                Classification.type_id == type_id,
+    if category:
+        query = query.where(Platform.category == category)
+    for wanted in ([type_id] if type_id else [], regulation_types if regulation else []):
+        if wanted:
+            query = query.where(
+                select(Classification.id)
+                .where(
+                    Classification.revision_id == ProvisionAnalysis.revision_id,
+                    Classification.type_id.in_(wanted),
+                )
+                .exists()
             )
-            .exists()
-        )
     with archive.sessions() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.execute(
@@ -645,3 +655,241 @@ def provision_record(archive: Archive, provision_id: int) -> dict[str, Any]:
         "evidence": provision_evidence(archive, provision_id),
         "analysis": analysis,
     }
+
+
+# --- regulations, platform vs platform, chart data ----------------------------------------------
+
+
+def regulation_slug(name: str) -> str:
+    """'UK GDPR' -> 'uk-gdpr', 'FTC Act §5' -> 'ftc-act-5' (stable URL part of a regulation)."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def _regulation_index(taxonomy: Taxonomy) -> dict[str, dict[str, Any]]:
+    """slug -> {name, jurisdiction, articles: [(clause type, article)]}, in taxonomy order."""
+    out: dict[str, dict[str, Any]] = {}
+    for ctype in taxonomy.types:
+        for reg in ctype.regulations:
+            entry = out.setdefault(
+                regulation_slug(reg.name),
+                {"name": reg.name, "jurisdiction": reg.jurisdiction, "articles": []},
+            )
+            if (ctype, reg.article) not in entry["articles"]:
+                entry["articles"].append((ctype, reg.article))
+    return out
+
+
+def _regulation_types(taxonomy: Taxonomy, slug: str) -> list[str]:
+    entry = _regulation_index(taxonomy).get(slug)
+    if entry is None:
+        raise LookupError(f"unknown regulation: {slug}")
+    return list(dict.fromkeys(ctype.id for ctype, _ in entry["articles"]))
+
+
+def _regulation_counts(prev: Prevalence, type_ids: Iterable[str]) -> tuple[set[int], set[int]]:
+    """(current provision ids, platform ids) with any of the clause types: from prevalence, the
+    same rows as every other count of the site."""
+    provisions: set[int] = set()
+    platforms: set[int] = set()
+    for type_id in type_ids:
+        for platform_id, ids in prev.by_type.get(type_id, {}).items():
+            platforms.add(platform_id)
+            provisions.update(ids)
+    return provisions, platforms
+
+
+def _regulation_row(
+    slug: str, entry: dict[str, Any], prev: Prevalence, taxonomy: Taxonomy
+) -> dict[str, Any]:
+    type_ids = list(dict.fromkeys(ctype.id for ctype, _ in entry["articles"]))
+    provisions, platforms = _regulation_counts(prev, type_ids)
+    return {
+        "slug": slug,
+        "name": entry["name"],
+        "jurisdiction": entry["jurisdiction"],
+        "clause_types": [
+            {"type": t, "name": taxonomy.by_id[t].name, "platforms": prev.platforms_with(t)}
+            for t in type_ids
+        ],
+        "provisions": len(provisions),
+        "platforms": len(platforms),
+        "monitored_platforms": len(prev.monitored),
+    }
+
+
+def list_regulations(archive: Archive, *, taxonomy: Taxonomy | None = None) -> dict[str, Any]:
+    """Every regulation of the taxonomy, grouped by jurisdiction, with the clause types that list
+    it and how many current provisions (and platforms) have one of those types."""
+    taxonomy = taxonomy or default_taxonomy()
+    with archive.sessions() as session:
+        prev = prevalence(session)
+    rows = [
+        _regulation_row(slug, entry, prev, taxonomy)
+        for slug, entry in _regulation_index(taxonomy).items()
+    ]
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[row["jurisdiction"]].append(row)
+    return {
+        "total": len(rows),
+        "monitored_platforms": len(prev.monitored),
+        "jurisdictions": [
+            {"jurisdiction": j, "regulations": sorted(groups[j], key=lambda r: r["name"].lower())}
+            for j in sorted(groups)
+        ],
+    }
+
+
+def regulation_detail(
+    archive: Archive, slug: str, *, taxonomy: Taxonomy | None = None
+) -> dict[str, Any]:
+    """One regulation: its articles per clause type, with each type's prevalence."""
+    taxonomy = taxonomy or default_taxonomy()
+    entry = _regulation_index(taxonomy).get(slug)
+    if entry is None:
+        raise LookupError(f"unknown regulation: {slug}")
+    with archive.sessions() as session:
+        prev = prevalence(session)
+    articles = []
+    for ctype, article in entry["articles"]:
+        per_platform = prev.by_type.get(ctype.id, {})
+        articles.append(
+            {
+                "type": ctype.id,
+                "name": ctype.name,
+                "category": taxonomy.groups[ctype.group],
+                "article": article,
+                "provisions": sum(len(ids) for ids in per_platform.values()),
+                "rarity": prev.rarity(ctype.id),
+            }
+        )
+    return {**_regulation_row(slug, entry, prev, taxonomy), "articles": articles}
+
+
+def compare_platforms(
+    archive: Archive, slug_a: str, slug_b: str, *, taxonomy: Taxonomy | None = None
+) -> dict[str, Any]:
+    """Platform vs platform: every substantive clause type found on either, with the matrix
+    state, severity and provisions on each side."""
+    from clausewatch.provisions.queries import platform_detail
+
+    taxonomy = taxonomy or default_taxonomy()
+    if slug_a == slug_b:
+        raise ValueError("choose two different platforms")
+    with archive.sessions() as session:
+        prev = prevalence(session)
+        a, b = _platforms(session, [slug_a, slug_b])
+        ctypes = [
+            t
+            for t in taxonomy.types
+            if t.id != BOILERPLATE
+            and (a.id in prev.by_type.get(t.id, {}) or b.id in prev.by_type.get(t.id, {}))
+        ]
+        wanted = {
+            pid for t in ctypes for p in (a, b) for pid in prev.by_type.get(t.id, {}).get(p.id, [])
+        }
+        texts = current_texts(archive, session, wanted)
+        labels = _labels(session, wanted)
+    rows: list[dict[str, Any]] = []
+    for t in ctypes:
+        sides = []
+        for p in (a, b):
+            ids = prev.by_type.get(t.id, {}).get(p.id, [])
+            cell = _cell(t, ids, texts, prev)
+            cell["provisions"] = [
+                {
+                    "id": labels[pid]["id"],
+                    "title": labels[pid]["title"],
+                    "document": labels[pid]["document"],
+                    "document_type": labels[pid]["document_type"],
+                    "severity": prev.severity.get((pid, t.id)),
+                }
+                for pid in ids
+                if pid in labels
+            ]
+            sides.append(cell)
+        rows.append(
+            {
+                "type": t.id,
+                "name": t.name,
+                "category": taxonomy.groups[t.group],
+                "rarity": prev.rarity(t.id),
+                "a": sides[0],
+                "b": sides[1],
+            }
+        )
+    both = sum(1 for r in rows if r["a"]["provisions"] and r["b"]["provisions"])
+    only_a = sum(1 for r in rows if r["a"]["provisions"] and not r["b"]["provisions"])
+
+    def side(p: Platform) -> dict[str, Any]:
+        detail = platform_detail(archive, p.slug)
+        return {
+            "platform": p.name,
+            "platform_slug": p.slug,
+            "category": p.category,
+            "monitored": p.id in prev.monitored,
+            "clause_types": sum(1 for t in ctypes if p.id in prev.by_type.get(t.id, {})),
+            "change_frequency": detail["change_frequency"],
+        }
+
+    return {
+        "a": side(a),
+        "b": side(b),
+        "summary": {"both": both, "only_a": only_a, "only_b": len(rows) - both - only_a},
+        "types": rows,
+    }
+
+
+def severity_counts(
+    archive: Archive, *, platform: str | None = None, document_id: int | None = None
+) -> dict[str, int]:
+    """Current analysed provisions per severity (the registry's severity filter, counted)."""
+    from sqlalchemy import func
+
+    query = (
+        select(ProvisionAnalysis.severity, func.count())
+        .join(Platform, Platform.id == ProvisionAnalysis.platform_id)
+        .where(ProvisionAnalysis.current.is_(True), ProvisionAnalysis.severity.is_not(None))
+        .group_by(ProvisionAnalysis.severity)
+    )
+    if platform:
+        query = query.where(Platform.slug == platform)
+    if document_id is not None:
+        query = query.where(ProvisionAnalysis.document_id == document_id)
+    with archive.sessions() as session:
+        found = {sev: int(n) for sev, n in session.execute(query).all()}
+    return {s: found.get(s, 0) for s in reversed(SEVERITIES)}
+
+
+def change_activity(
+    archive: Archive, *, platform: str | None = None, type_id: str | None = None
+) -> dict[str, int]:
+    """Substantive change records per month ('YYYY-MM' -> count), oldest first; ``type_id``
+    keeps records that touch a current provision of that clause type."""
+    from clausewatch.storage.models import ChangeItem, ChangeRecord
+
+    query = (
+        select(ChangeRecord.id, ChangeRecord.recorded_at)
+        .join(Document, Document.id == ChangeRecord.document_id)
+        .join(Platform, Platform.id == Document.platform_id)
+        .where(ChangeRecord.status == "substantive")
+    )
+    if platform:
+        query = query.where(Platform.slug == platform)
+    if type_id:
+        query = query.where(
+            select(ChangeItem.id)
+            .join(ProvisionAnalysis, ProvisionAnalysis.provision_id == ChangeItem.provision_id)
+            .join(Classification, Classification.revision_id == ProvisionAnalysis.revision_id)
+            .where(
+                ChangeItem.change_id == ChangeRecord.id,
+                Classification.type_id == type_id,
+                ProvisionAnalysis.current.is_(True),
+            )
+            .exists()
+        )
+    months: dict[str, int] = defaultdict(int)
+    with archive.sessions() as session:
+        for _id, when in session.execute(query).all():
+            months[f"{when:%Y-%m}"] += 1
+    return dict(sorted(months.items()))

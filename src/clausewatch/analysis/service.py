@@ -114,7 +114,9 @@ def analyse(
             progress(len(batch))
     for document_id in documents:
         with transaction(archive.sessions) as session:
-            report.provisions += refresh_document(session, document_id, report.analyser)
+            report.provisions += refresh_document(
+                session, document_id, report.analyser, archive=archive
+            )
         report.documents += 1
         if progress:
             progress(1)
@@ -229,8 +231,13 @@ def _stale_documents(
     return sorted(stale)
 
 
-def refresh_document(session: Session, document_id: int, analyser: str) -> int:
-    """Rewrite the analysis rows of a document's provisions for its current version."""
+def refresh_document(
+    session: Session, document_id: int, analyser: str, *, archive: Archive
+) -> int:
+    """Rewrite the analysis rows of a document's provisions for its current version, and its
+    search entries (read from its current text) in the same transaction."""
+    from clausewatch.search import index_current_provisions
+
     document = session.get(Document, document_id)
     assert document is not None
     current: set[int] = set()
@@ -260,6 +267,7 @@ def refresh_document(session: Session, document_id: int, analyser: str) -> int:
             document_id=document_id, version_id=document.current_version_id, analyser=analyser
         )
     )
+    index_current_provisions(archive, session, document_id)
     return len(revisions)
 
 

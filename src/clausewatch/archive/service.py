@@ -159,19 +159,23 @@ class Archive:
             )
         ).first()
         fingerprint = decl.extraction_fingerprint()
+        stored = decl.stored()
         if document is None:
             document = Document(
                 platform_id=platform.id,
                 doc_type=decl.type,
-                declaration=decl.model_dump(mode="json"),
+                declaration=stored,
                 declaration_fingerprint=fingerprint,
                 validators={},
             )
             session.add(document)
             session.flush()
             report.documents_added += 1
-        elif update and document.declaration_fingerprint != fingerprint:
-            document.declaration = decl.model_dump(mode="json")
+        elif update and (
+            document.declaration_fingerprint != fingerprint or document.declaration != stored
+        ):
+            # A changed fingerprint means re-extraction; a frequency alone changes no text.
+            document.declaration = stored
             document.declaration_fingerprint = fingerprint
             report.documents_updated += 1
         return document

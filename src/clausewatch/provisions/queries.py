@@ -700,3 +700,93 @@ def change_page(archive: Archive, change_id: int) -> dict[str, Any]:
         out["direction"] = item.direction
         out["assessment"] = list(item.assessment)
     return {**detail, "platform_slug": slug, "assessment": assessment}
+
+
+def document_redline(
+    archive: Archive, document_id: int, from_version: int, to_version: int
+) -> dict[str, Any]:
+    """A word-level redline between any two versions of one document (either order)."""
+    from clausewatch.changes.redline import redline
+
+    document = archive.document(document_id)
+    with archive.sessions() as session:
+        versions = {}
+        for vid in (from_version, to_version):
+            version = session.get(Version, vid)
+            if version is None:
+                raise LookupError(f"no version {format_id('V', vid)}")
+            if version.document_id != document_id:
+                raise ValueError(
+                    f"{format_id('V', vid)} is a version of "
+                    f"{format_id('D', version.document_id)}, not of {document.public_id}"
+                )
+            versions[vid] = version
+    old, new = versions[from_version], versions[to_version]
+    ops = redline(archive.version_text(old), archive.version_text(new))
+
+    def words(kind: str) -> int:
+        return sum(len(op.text.split()) for op in ops if op.op == kind)
+
+    def meta(v: Version) -> dict[str, Any]:
+        return {
+            "id": v.public_id,
+            "recorded_at": v.recorded_at.isoformat(),
+            "sha256": v.text_sha256,
+        }
+
+    return {
+        "document": document.public_id,
+        "platform": document.platform.name,
+        "platform_slug": document.platform.slug,
+        "document_type": document.doc_type,
+        "from": meta(old),
+        "to": meta(new),
+        "identical": all(op.op == "equal" for op in ops),
+        "words_inserted": words("insert"),
+        "words_deleted": words("delete"),
+        "ops": [[op.op, op.text] for op in ops],
+    }
+
+
+def document_captures(
+    archive: Archive, document_id: int, *, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    """The document's captures, newest first, each with checks that run now: the snapshot is in
+    the store and re-hashes to its SHA-256 (:func:`clausewatch.archive.evidence.check_blob`)."""
+    from clausewatch.archive.evidence import check_blob, wayback_url
+
+    document = archive.document(document_id)
+    with archive.sessions() as session:
+        query = (
+            select(Capture)
+            .where(Capture.document_id == document_id)
+            .order_by(Capture.started_at.desc(), Capture.id.desc())
+        )
+        total = _count(session, query)
+        captures = list(session.scalars(query.limit(limit).offset(offset)))
+    items = []
+    for capture in captures:
+        check = (
+            check_blob(archive.store, capture.snapshot_sha256)
+            if capture.snapshot_sha256
+            else {"stored": False, "verified": False, "problem": "no snapshot was recorded"}
+        )
+        web = capture.url.startswith(("http://", "https://"))
+        items.append(
+            {
+                "id": capture.public_id,
+                "captured_at": capture.started_at.isoformat(),
+                "fetcher": capture.fetcher,
+                "status": capture.status_code,
+                "url": capture.url,
+                "final_url": capture.final_url,
+                "outcome": capture.outcome,
+                "snapshot_sha256": capture.snapshot_sha256,
+                "version": format_id("V", capture.version_id) if capture.version_id else None,
+                "web_archive": wayback_url(capture.url, capture.started_at) if web else None,
+                "snapshot_stored": check["stored"],
+                "hash_verified": check["verified"],
+                "problem": check["problem"],
+            }
+        )
+    return {**_page(total, items, limit, offset), "document": document.public_id}

@@ -19,6 +19,7 @@ import yaml
 from cssselect import HTMLTranslator, SelectorError
 from pydantic import ValidationError
 
+from clausewatch.jobs.due import parse_frequency
 from clausewatch.registry.errors import RegistryError, RegistryIssue
 from clausewatch.registry.models import (
     DocumentDeclaration,
@@ -60,7 +61,7 @@ FETCHERS = ("http", "browser")
 
 _PLATFORM_KEYS = ("slug", "name", "category", "jurisdictions", "website", "documents")
 _SOURCE_OPTIONS = ("select", "remove", "fetcher", "ignore_robots")
-_DOCUMENT_KEYS = ("type", "fetch", "combine", *_SOURCE_OPTIONS)
+_DOCUMENT_KEYS = ("type", "fetch", "combine", "frequency", *_SOURCE_OPTIONS)
 _SOURCE_KEYS = ("fetch", *_SOURCE_OPTIONS)
 # Keys people bring from Open Terms Archive or guess; the hint says what to write instead.
 _KEY_HINTS = {
@@ -245,9 +246,23 @@ class _Checker:
         doc_type = self._document_type(raw, path)
         defaults = self._source_options(raw, path)
         sources = self._document_sources(raw, path, line, defaults)
+        frequency = self._frequency(raw, path)
         if len(self.issues) > start:
             return None
-        return self._build(DocumentDeclaration, path, line, type=doc_type, sources=sources)
+        return self._build(
+            DocumentDeclaration, path, line, type=doc_type, sources=sources, frequency=frequency
+        )
+
+    def _frequency(self, raw: Mapping[str, Any], path: str) -> str | None:
+        if "frequency" not in raw:
+            return None
+        value = raw["frequency"]
+        try:
+            parse_frequency(value)
+        except ValueError as error:
+            self.fail(_join(path, "frequency"), str(error), _line(raw, "frequency"))
+            return None
+        return str(value).strip().lower()
 
     def _document_sources(
         self, raw: Mapping[str, Any], path: str, line: int | None, defaults: dict[str, Any]

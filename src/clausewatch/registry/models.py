@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, field_validator
 from pydantic_core import CoreSchema, core_schema
 
 Fetcher = Literal["http", "browser"]
@@ -97,10 +97,30 @@ class DocumentDeclaration(BaseModel):
 
     type: str
     sources: tuple[SourceDeclaration, ...] = Field(min_length=1)
+    # How often to capture it ("daily", "weekly", "12h"; clausewatch.jobs.due); None: the
+    # setting `default_frequency`.
+    frequency: str | None = None
+
+    @field_validator("frequency")
+    @classmethod
+    def _frequency(cls, value: str | None) -> str | None:
+        from clausewatch.jobs.due import parse_frequency
+
+        if value is None:
+            return None
+        parse_frequency(value)
+        return value.strip().lower()
+
+    def stored(self) -> dict[str, Any]:
+        """The declaration as stored with the document (no `frequency` key when unset, so that
+        declarations stored before frequencies existed compare equal)."""
+        unset = {"frequency"} if self.frequency is None else None
+        return self.model_dump(mode="json", exclude=unset)
 
     def extraction_fingerprint(self) -> str:
-        """Hash of everything that shapes the extracted text; a change triggers re-extraction."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Hash of everything that shapes the extracted text; a change triggers re-extraction.
+        The capture frequency does not shape the text, so it is left out."""
+        payload = json.dumps(self.model_dump(mode="json", exclude={"frequency"}), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -67,6 +67,13 @@ def _options_data(values: Mapping[str, Any], baseline: Mapping[str, Any]) -> dic
 
 
 def _document_data(document: DocumentDeclaration) -> dict[str, Any]:
+    data = _sources_data(document)
+    if document.frequency is not None:
+        data["frequency"] = document.frequency
+    return data
+
+
+def _sources_data(document: DocumentDeclaration) -> dict[str, Any]:
     sources = [
         {key: getattr(source, key) for key in _SOURCE_OPTIONS} for source in document.sources
     ]

@@ -11,6 +11,22 @@ from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# The full-text index lives outside the models (migration 0004): SQLite's FTS5 table and its
+# shadow tables, PostgreSQL's generated tsvector column and its GIN index.
+SEARCH_INDEX_TABLE = "search_fts"
+SEARCH_INDEX_OBJECTS = frozenset({"search_vector", "ix_search_entries_search_vector"})
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's autogenerate filter: leave the search index objects out of the comparison."""
+    if name is None:
+        return True
+    if type_ == "table" and name.startswith(SEARCH_INDEX_TABLE):
+        return False
+    return name not in SEARCH_INDEX_OBJECTS
+
 
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()

@@ -383,3 +383,161 @@ class NarrativeCache(Base):
     sections: Mapped[dict[str, Any]] = mapped_column(JSONType)
     rejected: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# -- full-text search (the `search` package) ---------------------------------------------------
+
+
+class SearchEntry(Base):
+    """What full-text search indexes of one current provision, rewritten per document by
+    ``analyse`` in the same transaction as its provision analyses. The index itself (an FTS5
+    table on SQLite, a generated ``tsvector`` column with a GIN index on PostgreSQL) lives
+    outside this metadata: see migration 0004 and ``clausewatch.search``."""
+
+    __tablename__ = "search_entries"
+
+    provision_id: Mapped[int] = mapped_column(ForeignKey("provisions.id"), primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("provision_revisions.id"))
+    title: Mapped[str] = mapped_column(Text)
+    heading: Mapped[str] = mapped_column(Text)  # the heading path, joined
+    body: Mapped[str] = mapped_column(Text)  # the provision's text in the current version
+    platform: Mapped[str] = mapped_column(String(200))  # the platform's name
+    document_type: Mapped[str] = mapped_column(String(200))
+    primary_type: Mapped[str | None] = mapped_column(String(60))
+    severity: Mapped[str | None] = mapped_column(String(10))
+
+
+# -- accounts, watchlists and alerts (the `accounts` and `alerts` packages) ---------------------
+
+
+class Account(Base):
+    """A person who watches platforms. The plan is a name from configuration (no payments)."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (AUTOINC,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    plan: Mapped[str] = mapped_column(String(20), default="free")
+    # the secret in every email's unsubscribe link (rotated when the account unsubscribes)
+    unsubscribe_token: Mapped[str] = mapped_column(String(64), unique=True)
+    email_alerts: Mapped[bool] = mapped_column(default=True)  # off after unsubscribing
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class AuthSession(Base):
+    """A server-side login session: revocable; only the SHA-256 of its cookie is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
+class ApiKey(Base):
+    """An API key for the API and feeds: shown once, stored as SHA-256."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in lists to tell keys apart
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class PasswordReset(Base):
+    """A single-use password-reset token sent by email (stored as SHA-256)."""
+
+    __tablename__ = "password_resets"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class LoginAttempt(Base):
+    """Failed logins, per e-mail address and per client address, for rate limiting."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400))  # "email:<address>" or "ip:<address>"
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Watch(Base):
+    """One watched item: a platform, a document, a clause type across platforms or a provision,
+    with the lowest severity that alerts and the channels to use."""
+
+    __tablename__ = "watches"
+    __table_args__ = (UniqueConstraint("account_id", "target_kind", "target"), AUTOINC)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    target_kind: Mapped[str] = mapped_column(String(20))  # platform document clause_type provision
+    target: Mapped[str] = mapped_column(String(100))  # slug, D-00001, type id, P-000001
+    min_severity: Mapped[str] = mapped_column(String(10), default="Low")
+    channels: Mapped[list[str]] = mapped_column(JSONType, default=list)  # email webhook feed
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEndpoint(Base):
+    """Where an account's webhooks go, with the Standard Webhooks signing secret."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (AUTOINC,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(100))  # "whsec_" + base64
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class Delivery(Base):
+    """One alert to send (same-day email, webhook call or digest), recorded *before* sending:
+    the unique key makes sending idempotent, so a worker that dies mid-send never causes a
+    second message, and a crash before sending only delays it. Also the delivery log."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        AUTOINC,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))  # e.g. email:A-1:C-000123
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))  # email webhook digest
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("change_records.id"), default=None)
+    endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id"), default=None
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # pending → sending → sent | failed (attempts exhausted); sending rows older than the lease
+    # are retried with the same message id, which receivers use to drop duplicates
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    response_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -8,13 +8,46 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field
 
 from clausewatch.analysis import queries as analysis
 from clausewatch.provisions import queries as provisions
 from clausewatch.web import citation
-from clausewatch.web.deps import ArchiveDep, Limit, Offset, Severity, found, number
+from clausewatch.web.deps import (
+    ArchiveDep,
+    Limit,
+    Offset,
+    Severity,
+    found,
+    number,
+    version_number,
+)
 
-router = APIRouter(tags=["archive"])
+
+class ErrorDetail(BaseModel):
+    parameter: str
+    in_: str = Field(alias="in")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    status: int
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ApiError(BaseModel):
+    """The body of every API error (app.py's handlers): `{"error": {status, message, …}}`."""
+
+    error: ErrorBody
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ApiError, "description": "No such record"},
+    422: {"model": ApiError, "description": "Invalid parameter"},
+}
+router = APIRouter(tags=["archive"], responses=ERRORS)
+_ERROR_REF = "#/components/schemas/ApiError"
 JSON = dict[str, Any]
 
 
@@ -61,6 +94,41 @@ def document_text(archive: ArchiveDep, document_id: str) -> JSON:
     return found(provisions.document_segments, archive, number(document_id, "D"))
 
 
+@router.get(
+    "/documents/{document_id}/redline",
+    summary="Word-level redline between any two versions of the document",
+)
+def document_redline(
+    archive: ArchiveDep,
+    document_id: str,
+    from_version: Annotated[str, Query(alias="from", description="Version ID (V-00001)")],
+    to_version: Annotated[str, Query(alias="to", description="Version ID (V-00002)")],
+) -> JSON:
+    return found(
+        provisions.document_redline,
+        archive,
+        number(document_id, "D"),
+        version_number(from_version, "from"),
+        version_number(to_version, "to"),
+    )
+
+
+@router.get(
+    "/documents/{document_id}/captures",
+    summary="The document's captures, newest first, with evidence checks run now",
+)
+def document_captures(
+    archive: ArchiveDep, document_id: str, limit: Limit = 50, offset: Offset = 0
+) -> JSON:
+    return found(
+        provisions.document_captures,
+        archive,
+        number(document_id, "D"),
+        limit=limit,
+        offset=offset,
+    )
+
+
 @router.get("/versions/{version_id}", summary="One version with its archived text")
 def version(archive: ArchiveDep, version_id: str) -> JSON:
     return found(provisions.version_detail, archive, number(version_id, "V"))
@@ -73,6 +141,10 @@ def provision_list(
     document: Annotated[str | None, Query(description="Document ID (D-00001)")] = None,
     type: Annotated[str | None, Query(max_length=60, description="Clause type id")] = None,
     severity: Severity | None = None,
+    category: Annotated[str | None, Query(max_length=50, description="Platform category")] = None,
+    regulation: Annotated[
+        str | None, Query(max_length=100, description="Regulation slug (see /regulations)")
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> JSON:
@@ -80,10 +152,12 @@ def provision_list(
     return found(
         analysis.list_analysed_provisions,
         archive,
-        platform=platform,
+        platform=platform or None,
         document_id=doc_id,
-        type_id=type,
+        type_id=type or None,
         severity=severity,
+        category=category or None,
+        regulation=regulation or None,
         limit=limit,
         offset=offset,
     )
@@ -105,6 +179,23 @@ def provision_url(request: Request, public_id: str) -> str:
     "/provisions/{provision_id}/citation",
     summary="Citation record as plain text, BibTeX or CSL-JSON",
     response_class=PlainTextResponse,
+    responses={
+        200: {
+            "description": "The citation in the requested format",
+            "content": {
+                "application/x-bibtex": {"schema": {"type": "string"}},
+                "application/vnd.citationstyles.csl+json": {"schema": {}},
+            },
+        },
+        # errors are JSON, as everywhere under /api (not the route's text/plain)
+        **{
+            status: {
+                "description": ERRORS[status]["description"],
+                "content": {"application/json": {"schema": {"$ref": _ERROR_REF}}},
+            }
+            for status in (404, 422)
+        },
+    },
 )
 def provision_citation(
     request: Request,
@@ -164,6 +255,18 @@ def clause_type(archive: ArchiveDep, type_id: str) -> JSON:
     return found(analysis.clause_type_hub, archive, type_id)
 
 
+@router.get(
+    "/compare/platforms",
+    summary="Platform vs platform: every clause type found on either, state and severity",
+)
+def compare_platforms(
+    archive: ArchiveDep,
+    a: Annotated[str, Query(max_length=100, description="First platform slug")],
+    b: Annotated[str, Query(max_length=100, description="Second platform slug")],
+) -> JSON:
+    return found(analysis.compare_platforms, archive, a, b)
+
+
 @router.get("/compare/{type_id}", summary="2–4 platforms side by side for one clause type")
 def compare(
     archive: ArchiveDep,
@@ -180,3 +283,32 @@ def matrix(
     platform: Annotated[list[str] | None, Query()] = None,
 ) -> JSON:
     return found(analysis.matrix, archive, type or [], platform or [])
+
+
+@router.get("/regulations", summary="Every regulation of the taxonomy, grouped by jurisdiction")
+def regulations(archive: ArchiveDep) -> JSON:
+    return analysis.list_regulations(archive)
+
+
+@router.get("/regulations/{slug}", summary="One regulation: articles per clause type, counts")
+def regulation(archive: ArchiveDep, slug: str) -> JSON:
+    return found(analysis.regulation_detail, archive, slug)
+
+
+@router.get("/stats/severity", summary="Current analysed provisions per severity")
+def severity_mix(
+    archive: ArchiveDep,
+    platform: Annotated[str | None, Query(max_length=100)] = None,
+    document: Annotated[str | None, Query(description="Document ID (D-00001)")] = None,
+) -> dict[str, int]:
+    doc_id = number(document, "D") if document else None
+    return analysis.severity_counts(archive, platform=platform or None, document_id=doc_id)
+
+
+@router.get("/stats/activity", summary="Substantive change records per month (YYYY-MM)")
+def change_activity(
+    archive: ArchiveDep,
+    platform: Annotated[str | None, Query(max_length=100)] = None,
+    type: Annotated[str | None, Query(max_length=60, description="Clause type id")] = None,
+) -> dict[str, int]:
+    return analysis.change_activity(archive, platform=platform or None, type_id=type or None)

@@ -110,10 +110,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return render_error(request, 422, message)
 
     from clausewatch.web.api import router as api_router
+    from clausewatch.web.exports import router as exports_router
     from clausewatch.web.pages import router as pages_router
 
     app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(exports_router)  # before the pages: /provisions/{id}.pdf
     app.include_router(pages_router)
+    from clausewatch.web import search
+
+    app.include_router(search.api_router, prefix=API_PREFIX)
+    app.include_router(search.page_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 

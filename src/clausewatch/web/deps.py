@@ -14,7 +14,9 @@ T = TypeVar("T")
 
 Severity = Literal["High", "Medium", "Low"]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (1–500).")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+# IDs and offsets above a database integer are refused up front (they were server errors)
+MAX_DB_INT = 2**31 - 1
+Offset = Annotated[int, Query(ge=0, le=MAX_DB_INT, description="Items to skip.")]
 
 
 def get_archive(request: Request) -> Archive:
@@ -28,9 +30,12 @@ ArchiveDep = Annotated[Archive, Depends(get_archive)]
 def number(public_id: str, prefix: str) -> int:
     """The number of a public ID; a malformed one is a 404 (no such page), never a 500."""
     try:
-        return parse_id(public_id, prefix)
+        value = parse_id(public_id, prefix)
     except ValueError as exc:
         raise HTTPException(404, f"no such record: {public_id!r} is not a {prefix}- ID") from exc
+    if value > MAX_DB_INT:  # no row can have it; the database would refuse the number
+        raise HTTPException(404, f"no such record: {public_id}")
+    return value
 
 
 def found(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -38,6 +43,21 @@ def found(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return call(*args, **kwargs)
     except LookupError as exc:
-        raise HTTPException(404, str(exc).strip("'\"")) from exc
+        # KeyError's str() adds quotes: take its message as given
+        message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        raise HTTPException(404, message) from exc
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
+
+
+def version_number(public_id: str, parameter: str) -> int:
+    """A version ID given as a query parameter; malformed is a 422 that names the parameter."""
+    try:
+        value = parse_id(public_id, "V")
+        if value > MAX_DB_INT:
+            raise ValueError(public_id)
+        return value
+    except ValueError as exc:
+        raise HTTPException(
+            422, f"query parameter {parameter!r}: {public_id!r} is not a version ID (V-00001)"
+        ) from exc

@@ -37,10 +37,17 @@ def severity_class(value: Any) -> str:
     )
 
 
+def regulation_slug(value: Any) -> str:
+    from clausewatch.analysis.queries import regulation_slug as slug
+
+    return slug(str(value))
+
+
 FILTERS = {
     "date": date,
     "datetime_utc": datetime_utc,
     "http_url": http_url,
     "percent": percent,
+    "regulation_slug": regulation_slug,
     "severity_class": severity_class,
 }

@@ -12,10 +12,12 @@ from fastapi.templating import Jinja2Templates
 from clausewatch.analysis import queries as analysis
 from clausewatch.analysis.service import BOILERPLATE
 from clausewatch.provisions import queries as provisions
-from clausewatch.web.deps import ArchiveDep, Offset, Severity, found, number
+from clausewatch.web import charts
+from clausewatch.web.deps import ArchiveDep, Offset, Severity, found, number, version_number
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 PAGE_SIZE = 50
+CAPTURES_SHOWN = 50
 
 # The provision page's section headings, in the seed page's order (tests check them).
 PROVISION_SECTIONS = (
@@ -51,7 +53,18 @@ def home(request: Request, archive: ArchiveDep) -> Response:
         stats=provisions.site_stats(archive),
         changes=provisions.list_changes_page(archive, limit=10)["items"],
         types=[t for t in analysis.clause_type_summary(archive) if t["provisions"]][:8],
+        activity_chart=activity_chart(archive, "activity", "Substantive change records per month"),
+        severity_chart=charts.severity_chart(
+            analysis.severity_counts(archive),
+            chart_id="severity-mix",
+            title="Current provisions by severity",
+        ),
     )
+
+
+def activity_chart(archive: ArchiveDep, chart_id: str, title: str, **filters: str | None) -> Any:
+    series = charts.monthly_series(analysis.change_activity(archive, **filters))
+    return charts.bar_chart(series, chart_id=chart_id, title=title)
 
 
 @router.get("/platforms", name="platforms_page")
@@ -95,6 +108,14 @@ def platform_page(
         severity=severity,
         type=type,
         types=types,
+        activity_chart=activity_chart(
+            archive, "activity", f"Change records of {platform['name']} per month", platform=slug
+        ),
+        severity_chart=charts.severity_chart(
+            analysis.severity_counts(archive, platform=slug),
+            chart_id="severity-mix",
+            title=f"Current provisions of {platform['name']} by severity",
+        ),
     )
 
 
@@ -103,7 +124,39 @@ def document_page(request: Request, archive: ArchiveDep, document_id: str) -> Re
     doc_id = number(document_id, "D")
     document = found(provisions.document_detail, archive, doc_id)
     text = found(provisions.document_segments, archive, doc_id)
-    return render(request, "document.html", document=document, text=text)
+    captures = provisions.document_captures(archive, doc_id, limit=CAPTURES_SHOWN)
+    return render(
+        request,
+        "document.html",
+        document=document,
+        text=text,
+        captures=captures,
+        severity_chart=charts.severity_chart(
+            analysis.severity_counts(archive, document_id=doc_id),
+            chart_id="severity-mix",
+            title="Current provisions of this document by severity",
+        ),
+    )
+
+
+@router.get("/documents/{document_id}/redline", name="redline_page")
+def redline_page(
+    request: Request,
+    archive: ArchiveDep,
+    document_id: str,
+    from_version: Annotated[str, Query(alias="from", max_length=20)],
+    to_version: Annotated[str, Query(alias="to", max_length=20)],
+) -> Response:
+    doc_id = number(document_id, "D")
+    document = found(provisions.document_detail, archive, doc_id)
+    diff = found(
+        provisions.document_redline,
+        archive,
+        doc_id,
+        version_number(from_version, "from"),
+        version_number(to_version, "to"),
+    )
+    return render(request, "redline.html", document=document, diff=diff)
 
 
 @router.get("/versions/{version_id}", name="version_page")
@@ -137,7 +190,22 @@ def provision_page(request: Request, archive: ArchiveDep, provision_id: str) -> 
         related=related,
         categories=categories,
         sections=PROVISION_SECTIONS,
+        share=share_links(provision_url(request, record["id"]), record["title"]),
     )
+
+
+def share_links(url: str, title: str) -> dict[str, str]:
+    """Plain share links (nothing is loaded from the other sites): the permalink, e-mail,
+    X's and LinkedIn's share-intent URLs."""
+    from urllib.parse import quote
+
+    text, link = quote(f"{title} — clausewatch", safe=""), quote(url, safe="")
+    return {
+        "permalink": url,
+        "email": f"mailto:?subject={text}&body={link}",
+        "x": f"https://twitter.com/intent/tweet?text={text}&url={link}",
+        "linkedin": f"https://www.linkedin.com/sharing/share-offsite/?url={link}",
+    }
 
 
 @router.get("/changes", name="changes_page")
@@ -169,7 +237,28 @@ def clause_types_page(request: Request, archive: ArchiveDep) -> Response:
 def clause_type_page(request: Request, archive: ArchiveDep, type_id: str) -> Response:
     hub = found(analysis.clause_type_hub, archive, type_id)
     listed = analysis.list_analysed_provisions(archive, type_id=type_id, limit=PAGE_SIZE)
-    return render(request, "clause_type.html", hub=hub, listed=listed)
+    chart = activity_chart(
+        archive,
+        "activity",
+        f"Change records touching “{hub['name']}” provisions, per month",
+        type_id=type_id,
+    )
+    return render(request, "clause_type.html", hub=hub, listed=listed, activity_chart=chart)
+
+
+@router.get("/compare/platforms", name="compare_platforms_page")
+def compare_platforms_page(
+    request: Request,
+    archive: ArchiveDep,
+    a: Annotated[str | None, Query(max_length=100)] = None,
+    b: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    everyone = provisions.list_platforms(archive, limit=500)["items"]
+    if not a or not b:
+        slugs = [p["slug"] for p in everyone]
+        a, b = a or (slugs[0] if slugs else None), b or next((s for s in slugs if s != a), None)
+    result = found(analysis.compare_platforms, archive, a, b) if a and b and a != b else None
+    return render(request, "compare_platforms.html", result=result, a=a, b=b, platforms=everyone)
 
 
 @router.get("/compare/{type_id}", name="compare_page")
@@ -196,3 +285,60 @@ def matrix_page(request: Request, archive: ArchiveDep) -> Response:
 @router.get("/methodology", name="methodology_page")
 def methodology_page(request: Request) -> Response:
     return render(request, "methodology.html")
+
+
+@router.get("/provisions", name="registry_page")
+def registry_page(
+    request: Request,
+    archive: ArchiveDep,
+    type: Annotated[str | None, Query(max_length=60)] = None,
+    severity: Annotated[Severity | None, Query()] = None,
+    platform: Annotated[str | None, Query(max_length=100)] = None,
+    category: Annotated[str | None, Query(max_length=50)] = None,
+    regulation: Annotated[str | None, Query(max_length=100)] = None,
+    offset: Offset = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
+) -> Response:
+    chosen = {
+        "type": type or None,
+        "severity": severity,
+        "platform": platform or None,
+        "category": category or None,
+        "regulation": regulation or None,
+    }
+    listed = found(
+        analysis.list_analysed_provisions,
+        archive,
+        type_id=chosen["type"],
+        severity=severity,
+        platform=chosen["platform"],
+        category=chosen["category"],
+        regulation=chosen["regulation"],
+        limit=limit,
+        offset=offset,
+    )
+    platforms = provisions.list_platforms(archive, limit=500)
+    regs = analysis.list_regulations(archive)
+    return render(
+        request,
+        "registry.html",
+        listed=listed,
+        chosen=chosen,
+        args={k: v for k, v in chosen.items() if v},
+        types=[t for t in analysis.clause_type_summary(archive) if t["type"] != BOILERPLATE],
+        platforms=platforms["items"],
+        categories=platforms["categories"],
+        regulations=[r for j in regs["jurisdictions"] for r in j["regulations"]],
+    )
+
+
+@router.get("/regulations", name="regulations_page")
+def regulations_page(request: Request, archive: ArchiveDep) -> Response:
+    return render(request, "regulations.html", regs=analysis.list_regulations(archive))
+
+
+@router.get("/regulations/{slug}", name="regulation_page")
+def regulation_page(request: Request, archive: ArchiveDep, slug: str) -> Response:
+    reg = found(analysis.regulation_detail, archive, slug)
+    listed = analysis.list_analysed_provisions(archive, regulation=slug, limit=PAGE_SIZE)
+    return render(request, "regulation.html", reg=reg, listed=listed)

@@ -1,0 +1,273 @@
+"""The tasks: idempotent, and they take only IDs (payloads are pickled; keep the queue private).
+
+    capture_document(document_id, as_of=None) → derive(document_id) → dispatch_alerts()
+
+- `capture_document` holds a per-document lock (so two workers never fetch one document at once),
+  re-checks inside the lock that the document is still active and due (so a duplicate message
+  fetches nothing), then runs one check through the capture cycle, which records through the
+  archive's single write path in one transaction. A crash before that transaction leaves the
+  document exactly as it was: still due, so the next tick enqueues it again.
+- `derive` brings provisions, change records and their analysis up to date. Both stages are
+  incremental and idempotent, and they are global, so one derive runs at a time (a lock; a
+  derive that finds it taken retries shortly after) and a burst of new versions enqueues one.
+- `dispatch_alerts` is the hook the alerts and digests work fills (`dispatch_alerts_for`); it runs
+  after every derive that may have produced change records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from huey import Huey
+from huey.api import TaskWrapper
+from huey.exceptions import RetryTask, TaskLockedException
+
+from clausewatch.archive.decide import Outcome
+from clausewatch.config import Settings
+from clausewatch.jobs.engine import clear_enqueued, lock, mark_enqueued
+from clausewatch.storage.db import utcnow
+
+if TYPE_CHECKING:
+    from clausewatch.archive.service import Archive, CheckRecord
+    from clausewatch.storage.models import Document
+
+log = logging.getLogger(__name__)
+
+# A check fetches every source with retries and may re-fetch once to confirm a change: the lock
+# outlives any real check, and a dead worker's lock frees itself after this long.
+CAPTURE_LOCK_TTL = 30 * 60
+DERIVE_LOCK_TTL = 2 * 60 * 60
+ALERTS_LOCK_TTL = 30 * 60
+# A message enqueued this long ago without its task finishing is taken as lost: re-enqueued.
+REQUEUE_AFTER = 60 * 60
+DERIVE_RETRY_DELAY = 15
+# Outcomes after which provisions or change records may be out of date.
+DERIVE_AFTER = frozenset(
+    {Outcome.FIRST_VERSION, Outcome.NEW_VERSION, Outcome.TECHNICAL, Outcome.FLIP_FLOP}
+)
+
+FetcherFactory = Callable[[Settings], Any]  # → an object with `async fetch(req)`, `async aclose()`
+
+
+def _default_fetcher(settings: Settings) -> Any:
+    from clausewatch.capture import CaptureClient
+
+    return CaptureClient.from_settings(settings)
+
+
+@dataclass
+class JobContext:
+    """What the tasks of one Huey instance share within a process: the settings, one archive
+    (opened on first use, engine pooled across worker threads) and the fetcher factory."""
+
+    settings: Settings
+    fetcher_factory: FetcherFactory = _default_fetcher
+    _archive: Archive | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def archive(self) -> Archive:
+        with self._lock:
+            if self._archive is None:
+                from clausewatch.archive.service import Archive
+
+                self._archive = Archive.open(self.settings)
+            return self._archive
+
+    def close(self) -> None:
+        with self._lock:
+            if self._archive is not None:
+                self._archive.close()
+                self._archive = None
+
+
+@dataclass
+class Tasks:
+    huey: Huey
+    context: JobContext
+    capture_document: TaskWrapper
+    derive: TaskWrapper
+    dispatch_alerts: TaskWrapper
+
+
+_REGISTERED: dict[int, Tasks] = {}
+
+
+def tasks_of(huey: Huey) -> Tasks:
+    """The clausewatch tasks registered on `huey` by `make_huey`."""
+    return _REGISTERED[id(huey)]
+
+
+def capture_key(document_id: int) -> str:
+    return f"capture.{document_id}"
+
+
+DERIVE_KEY = "derive"
+
+
+def register(huey: Huey, settings: Settings) -> Tasks:
+    context = JobContext(settings)
+
+    @huey.task(retries=2, retry_delay=120)
+    def capture_document(document_id: int, as_of: str | None = None) -> str:
+        """Capture one document if it is still active and due as of `as_of` (ISO time the
+        scheduler saw it due; None: capture now, whatever its schedule)."""
+        return run_capture(tasks_of(huey), document_id, as_of)
+
+    @huey.task(retries=3, retry_delay=60)
+    def derive(document_id: int | None = None) -> str:
+        """Build provisions and change records and analyse what is stale (all documents: both
+        stages are incremental; `document_id` says which capture asked, for the logs)."""
+        return run_derive(tasks_of(huey), document_id)
+
+    @huey.task(retries=3, retry_delay=60)
+    def dispatch_alerts() -> int:
+        """Send what the latest change records call for (see `dispatch_alerts_for`)."""
+        tasks = tasks_of(huey)
+        with lock(huey, "alerts", ALERTS_LOCK_TTL):
+            return dispatch_alerts_for(tasks.context.archive(), tasks.context.settings)
+
+    tasks = Tasks(huey, context, capture_document, derive, dispatch_alerts)
+    _REGISTERED[id(huey)] = tasks
+    return tasks
+
+
+# -- capture --------------------------------------------------------------------------------
+
+
+def document_frequency(document: Document, settings: Settings) -> dt.timedelta:
+    from clausewatch.jobs.due import parse_frequency
+
+    value = (document.declaration or {}).get("frequency") or settings.default_frequency
+    try:
+        return parse_frequency(value)
+    except ValueError:
+        log.warning("D-%05d: bad stored frequency %r, using the default", document.id, value)
+        return parse_frequency(settings.default_frequency)
+
+
+def document_is_due(document: Document, settings: Settings, now: dt.datetime) -> bool:
+    from clausewatch.jobs.due import is_due, parse_capture_time
+
+    if not document.active:
+        return False
+    frequency = document_frequency(document, settings)
+    return is_due(
+        document.last_checked_at, now, frequency, parse_capture_time(settings.capture_time)
+    )
+
+
+def run_capture(tasks: Tasks, document_id: int, as_of: str | None) -> str:
+    huey, settings = tasks.huey, tasks.context.settings
+    archive = tasks.context.archive()
+    try:
+        held = lock(huey, f"doc:{document_id}", CAPTURE_LOCK_TTL)
+        held.acquire()
+    except TaskLockedException:
+        log.info("D-%05d is being captured by another worker: skipped", document_id)
+        return "locked"
+    try:
+        try:
+            document = archive.document(document_id)
+        except LookupError:
+            clear_enqueued(huey, capture_key(document_id))
+            return "missing"
+        now = dt.datetime.fromisoformat(as_of) if as_of else None
+        if now is not None and not document_is_due(document, settings, now):
+            clear_enqueued(huey, capture_key(document_id))
+            return "not due"
+        _rate_limit(huey, document, settings)
+        record = asyncio.run(_check(tasks.context, archive, document))
+        # Done: the next tick may enqueue it again once it is due. On an exception the marker
+        # stays, so Huey's retries run first and the scheduler re-enqueues only after
+        # REQUEUE_AFTER: a document that keeps failing is not fetched every minute.
+        clear_enqueued(huey, capture_key(document_id))
+    finally:
+        held.release()
+    log.info("D-%05d: %s", document_id, record.outcome)
+    if record.outcome in DERIVE_AFTER:
+        enqueue_derive(tasks, document_id)
+    return str(record.outcome)
+
+
+def _rate_limit(huey: Huey, document: Document, settings: Settings) -> None:
+    """At most one document per host per `per_host_delay` across all workers (the fetcher's own
+    gate spaces requests within one process). Over the limit, Huey reschedules the task."""
+    if settings.per_host_delay <= 0:
+        return
+    per = max(1, round(settings.per_host_delay))
+    hosts = {urlsplit(s["url"]).netloc for s in (document.declaration or {}).get("sources", [])}
+    for host in sorted(hosts):
+        huey.rate_limit(f"host:{host}", 1, per).acquire()
+
+
+async def _check(context: JobContext, archive: Archive, document: Document) -> CheckRecord:
+    from clausewatch.archive.cycle import CaptureCycle
+
+    fetcher = context.fetcher_factory(context.settings)
+    try:
+        return await CaptureCycle(archive, fetcher.fetch).check(document)
+    finally:
+        await fetcher.aclose()
+
+
+# -- derive ---------------------------------------------------------------------------------
+
+
+def enqueue_derive(tasks: Tasks, document_id: int | None = None, now: float | None = None) -> bool:
+    """Enqueue one derive unless one is already waiting; True when enqueued."""
+    stamp = utcnow().timestamp() if now is None else now
+    if not mark_enqueued(tasks.huey, DERIVE_KEY, stamp, REQUEUE_AFTER):
+        return False
+    tasks.derive(document_id)
+    return True
+
+
+def run_derive(tasks: Tasks, document_id: int | None) -> str:
+    from clausewatch.analysis.service import analyse
+    from clausewatch.provisions.service import build
+
+    huey = tasks.huey
+    try:
+        held = lock(huey, "derive", DERIVE_LOCK_TTL)
+        held.acquire()
+    except TaskLockedException:
+        raise RetryTask(delay=DERIVE_RETRY_DELAY) from None
+    try:
+        # Cleared before the work: versions recorded from now on enqueue another derive.
+        clear_enqueued(huey, DERIVE_KEY)
+        archive = tasks.context.archive()
+        built = build(archive)
+        analysed = analyse(archive, full=False)
+    finally:
+        held.release()
+    log.info(
+        "derive (after D-%s): %s change records, %s assessed",
+        document_id,
+        built.change_records,
+        analysed.change_records,
+    )
+    tasks.dispatch_alerts()
+    return f"change records: {built.change_records}, assessed: {analysed.change_records}"
+
+
+# -- alerts ---------------------------------------------------------------------------------
+
+
+def dispatch_alerts_for(archive: Archive, settings: Settings) -> int:
+    """PLACEHOLDER, a no-op today: the alerts work replaces this body.
+
+    Called by the `dispatch_alerts` task after every derive, under a queue-wide lock (one
+    dispatch at a time), with Huey retries (3, a minute apart) when it raises. It must find what
+    to send from the database (change records not yet dispatched, due digests), record each
+    delivery before or as it sends so that a worker dying mid-send sends nothing twice, and
+    return how many deliveries it made. Weekly digests that depend only on the clock belong in
+    `scheduler.tick`, which runs every minute on the one scheduler.
+    """
+    return 0
