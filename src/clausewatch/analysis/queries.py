@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from clausewatch.analysis.service import BOILERPLATE, current_texts, current_types
@@ -26,6 +26,7 @@ from clausewatch.storage.db import transaction
 from clausewatch.storage.models import (
     Classification,
     Document,
+    DocumentAnalysis,
     NarrativeCache,
     Platform,
     Provision,
@@ -83,11 +84,37 @@ class Prevalence:
         return out
 
 
+_PREVALENCE: dict[str, tuple[Any, Prevalence]] = {}
+
+
 def prevalence(session: Session) -> Prevalence:
+    """The counts every page shows, computed once per state of the analysis: the cache key
+    changes whenever ``analyse`` rewrites any document's rows (the only writer of the rows
+    counted), so a page never shows counts older than the analysis it shows. Treat the
+    result as read-only."""
+    state = tuple(
+        session.execute(
+            select(func.count(), func.max(DocumentAnalysis.analysed_at)).select_from(
+                DocumentAnalysis
+            )
+        ).one()
+    )
+    key = session.get_bind().engine.url.render_as_string()
+    cached = _PREVALENCE.get(key)
+    if cached is not None and cached[0] == state:
+        return cached[1]
+    prev = _count_prevalence(session)
+    _PREVALENCE[key] = (state, prev)
+    return prev
+
+
+def _count_prevalence(session: Session) -> Prevalence:
     prev = Prevalence()
     prev.monitored = set(
         session.scalars(
-            select(ProvisionAnalysis.platform_id).where(ProvisionAnalysis.current.is_(True))
+            select(ProvisionAnalysis.platform_id)
+            .where(ProvisionAnalysis.current.is_(True))
+            .distinct()
         )
     )
     for row in current_types(session):

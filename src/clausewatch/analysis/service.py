@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from clausewatch.archive.service import Archive
 from clausewatch.classify.model import ARTIFACT_DIR, ClauseClassifier, Prediction
 from clausewatch.classify.taxonomy import TAXONOMY_PATH, Taxonomy
-from clausewatch.storage.db import transaction
+from clausewatch.storage.db import transaction, utcnow
 from clausewatch.storage.models import (
     ChangeItem,
     ChangeRecord,
@@ -231,9 +231,7 @@ def _stale_documents(
     return sorted(stale)
 
 
-def refresh_document(
-    session: Session, document_id: int, analyser: str, *, archive: Archive
-) -> int:
+def refresh_document(session: Session, document_id: int, analyser: str, *, archive: Archive) -> int:
     """Rewrite the analysis rows of a document's provisions for its current version, and its
     search entries (read from its current text) in the same transaction."""
     from clausewatch.search import index_current_provisions
@@ -262,9 +260,12 @@ def refresh_document(
                 analyser=analyser,
             )
         )
-    session.merge(
+    session.merge(  # analysed_at set explicitly: merge does not re-apply column defaults
         DocumentAnalysis(
-            document_id=document_id, version_id=document.current_version_id, analyser=analyser
+            document_id=document_id,
+            version_id=document.current_version_id,
+            analyser=analyser,
+            analysed_at=utcnow(),
         )
     )
     index_current_provisions(archive, session, document_id)

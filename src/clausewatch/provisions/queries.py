@@ -213,7 +213,11 @@ def list_changes(
         if substantive_only:
             query = query.where(ChangeRecord.status == "substantive")
         records = list(session.scalars(query))
-    documents = {d.id: d for d in archive.documents(active_only=False)}
+    wanted = sorted({r.document_id for r in records})
+    documents = {
+        d.id: d
+        for d in archive.documents(active_only=False, ids=[format_id("D", i) for i in wanted])
+    }
     return [_change_row(r, documents[r.document_id]) for r in records]
 
 
