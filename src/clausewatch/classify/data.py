@@ -33,6 +33,7 @@ class Sample:
     source: str  # "claudette" | "tosdr"
     types: set[str] = field(default_factory=set)
     tags: dict[str, int] = field(default_factory=dict)  # CLAUDETTE tag -> fairness level
+    heading: str = ""  # CLAUDETTE: the last heading-like line above the sentence (text only)
 
 
 def parse_tags(line: str) -> dict[str, int]:
@@ -51,13 +52,16 @@ def load_claudette(taxonomy: Taxonomy, root: Path | None = None) -> list[Sample]
         doc = sent_file.stem
         sentences = sent_file.read_text(encoding="utf-8").split("\n")
         tag_lines = (base / "tags" / sent_file.name).read_text(encoding="utf-8").split("\n")
+        heading = ""
         for i, raw in enumerate(sentences):
             text = clean_text(raw)
             if not text:
                 continue
             tags = parse_tags(tag_lines[i] if i < len(tag_lines) else "")
             types = {t for tag in tags for t in taxonomy.types_for_claudette(tag)}
-            samples.append(Sample(text, doc, "claudette", types, tags))
+            samples.append(Sample(text, doc, "claudette", types, tags, heading))
+            if is_heading(text):  # decided from the text alone, never from the tags
+                heading = text
     return samples
 
 

@@ -1,10 +1,11 @@
-"""Text features shared by training and inference: TF-IDF word and char n-grams plus
-trigger-phrase indicators from the taxonomy."""
+"""Text features shared by training and inference: TF-IDF word and char n-grams of the text,
+TF-IDF words of its heading (context) and, optionally, trigger-phrase indicators."""
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,10 @@ TRIGGER_WEIGHT = 0.5
 # Trigger indicators as model features: off by default (regex matching of every type on every
 # text costs more than the n-grams; triggers still decide evidence basis and rule-only types).
 USE_TRIGGERS = False
+# Words of the provision's heading (path) as a separate, down-weighted block: the section a
+# sentence sits in ("Limitation of Liability", "Dispute Resolution") is strong context.
+HEADING_WEIGHT = 0.5
+MAX_HEADING = 5000
 
 
 def clean_text(text: str) -> str:
@@ -41,6 +46,21 @@ def _word_vectorizer(
     )
 
 
+def _heading_vectorizer(
+    max_features: int | None, vocabulary: dict[str, int] | None = None
+) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        ngram_range=(1, 2),
+        min_df=2,
+        max_features=max_features,
+        sublinear_tf=True,
+        lowercase=True,
+        token_pattern=r"(?u)\b[^\W\d]\w+\b",  # words, no section numbers
+        vocabulary=vocabulary,
+        dtype=np.float32,
+    )
+
+
 def _char_vectorizer(
     max_features: int | None, vocabulary: dict[str, int] | None = None
 ) -> TfidfVectorizer:
@@ -57,7 +77,9 @@ def _char_vectorizer(
 
 
 class Featurizer:
-    """Word + char TF-IDF and one indicator per clause type whose trigger matches."""
+    """Word + char TF-IDF of the text, word TF-IDF of its heading (weighted
+    :data:`HEADING_WEIGHT`; empty when there is none) and, optionally, one indicator per clause
+    type whose trigger matches."""
 
     def __init__(
         self,
@@ -70,10 +92,19 @@ class Featurizer:
         self.use_triggers = use_triggers
         self.word = _word_vectorizer(max_word)
         self.char = _char_vectorizer(max_char)
+        self.head: TfidfVectorizer | None = _heading_vectorizer(MAX_HEADING)
 
-    def fit(self, texts: list[str]) -> Featurizer:
+    def fit(self, texts: list[str], headings: list[str] | None = None) -> Featurizer:
         self.word.fit(texts)
         self.char.fit(texts)
+        heads = [h for h in headings or [] if h]
+        if len(heads) < 2 or self.head is None:
+            self.head = None
+        else:
+            try:
+                self.head.fit(heads)
+            except ValueError:  # no heading word occurs twice
+                self.head = None
         return self
 
     def trigger_matrix(self, texts: list[str]) -> sp.csr_matrix:
@@ -87,8 +118,13 @@ class Featurizer:
         shape = (len(texts), len(self.taxonomy.types))
         return sp.csr_matrix((data, (rows, cols)), shape=shape)
 
-    def transform(self, texts: list[str]) -> sp.csr_matrix:
+    def transform(
+        self, texts: list[str], headings: Sequence[str | None] | None = None
+    ) -> sp.csr_matrix:
         parts = [self.word.transform(texts), self.char.transform(texts)]
+        if self.head is not None:
+            heads = [h or "" for h in headings] if headings else [""] * len(texts)
+            parts.append(self.head.transform(heads) * HEADING_WEIGHT)
         if self.use_triggers:
             parts.append(self.trigger_matrix(texts))
         return sp.hstack(parts, format="csr")
@@ -96,6 +132,8 @@ class Featurizer:
     @property
     def n_features(self) -> int:
         extra = len(self.taxonomy.types) if self.use_triggers else 0
+        if self.head is not None:
+            extra += len(self.head.vocabulary_)
         return len(self.word.vocabulary_) + len(self.char.vocabulary_) + extra
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -105,11 +143,14 @@ class Featurizer:
             "char_vocab": _ordered_vocab(self.char.vocabulary_),
             "trigger_types": self.taxonomy.ids,
             "use_triggers": self.use_triggers,
+            "head_vocab": _ordered_vocab(self.head.vocabulary_) if self.head else [],
         }
         arrays = {
             "word_idf": self.word.idf_.astype(np.float32),
             "char_idf": self.char.idf_.astype(np.float32),
         }
+        if self.head is not None:
+            arrays["head_idf"] = self.head.idf_.astype(np.float32)
         return meta, arrays
 
     @classmethod
@@ -123,6 +164,10 @@ class Featurizer:
         self.char = _char_vectorizer(None, {t: i for i, t in enumerate(meta["char_vocab"])})
         self.word.idf_ = arrays["word_idf"]
         self.char.idf_ = arrays["char_idf"]
+        self.head = None
+        if meta.get("head_vocab"):
+            self.head = _heading_vectorizer(None, {t: i for i, t in enumerate(meta["head_vocab"])})
+            self.head.idf_ = arrays["head_idf"]
         return self
 
 

@@ -136,8 +136,8 @@ class ClauseClassifier:
         self.rule_only = [t.id for t in self.taxonomy.types if t.id not in set(self.type_ids)]
         self.report: dict[str, Any] = meta.get("report", {})
 
-    def margins(self, texts: list[str]) -> np.ndarray:
-        x = self.featurizer.transform(texts)
+    def margins(self, texts: list[str], headings: list[str | None] | None = None) -> np.ndarray:
+        x = self.featurizer.transform(texts, headings)
         return np.asarray(x @ self.coef) + self.intercept
 
     def probabilities(self, margins: np.ndarray) -> np.ndarray:
@@ -147,13 +147,13 @@ class ClauseClassifier:
         self, texts: list[str], headings: list[str | None] | None = None
     ) -> list[list[Prediction]]:
         heads = headings or [None] * len(texts)
-        margins = self.margins(texts)
+        margins = self.margins(texts, heads)
         probs = self.probabilities(margins)
         results = [
             self._predict_one(text, head, margins[i], probs[i])
             for i, (text, head) in enumerate(zip(texts, heads, strict=True))
         ]
-        self._refine_inferred(texts, results)
+        self._refine_inferred(texts, heads, results)
         return [sorted(preds, key=lambda pred: -pred.confidence) for preds in results]
 
     def _predict_one(
@@ -171,7 +171,9 @@ class ClauseClassifier:
                 out.append(self._prediction(text, spans, type_id, 0.0, p))
         return out
 
-    def _refine_inferred(self, texts: list[str], results: list[list[Prediction]]) -> None:
+    def _refine_inferred(
+        self, texts: list[str], heads: list[str | None], results: list[list[Prediction]]
+    ) -> None:
         """Inferred predictions on multi-sentence texts: support = best-scoring sentence
         (all such sentences scored in one batch)."""
         todo = [
@@ -183,7 +185,7 @@ class ClauseClassifier:
         if not todo:
             return
         pieces = [texts[i][a:b] for i, spans in todo for a, b in spans]
-        sent_margins = self.margins(pieces)
+        sent_margins = self.margins(pieces, [heads[i] for i, spans in todo for _ in spans])
         offset = 0
         for i, spans in todo:
             block = sent_margins[offset : offset + len(spans)]
