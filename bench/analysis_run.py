@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from _common import SHARED_DATA, write_section
+from _common import ROOT, SHARED_DATA, write_section
 from sqlalchemy import func, select
 
 from clausewatch.analysis.queries import provision_page_analysis
@@ -107,6 +107,7 @@ def main() -> None:
     print("\n".join(lines))
     if args.write_docs:
         write_section("analysis-run", "\n".join(lines))
+        write_section("analysis-run", "\n".join(lines), ROOT / "docs" / "analysis.md")
 
 
 if __name__ == "__main__":

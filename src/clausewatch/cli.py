@@ -45,6 +45,9 @@ analysis_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(analysis_app, name="analysis")
+from clausewatch.accounts.cli import accounts_app  # noqa: E402
+
+app.add_typer(accounts_app, name="accounts")
 
 console = Console(stderr=True)
 out = Console()

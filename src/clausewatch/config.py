@@ -20,6 +20,7 @@ from pydantic_settings import (
 
 from clausewatch import __version__
 
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_USER_AGENT = (
     f"clausewatch/{__version__} (+https://github.com/clausewatch/clausewatch; "
     "archives public terms and policies)"
@@ -94,6 +95,16 @@ class Settings(BaseSettings):
         "link-local addresses (tests and closed networks only)",
     )
     session_days: int = Field(30, ge=1, description="Days a login session lasts")
+    digest_at: str = Field(
+        "monday 07:00",
+        description="When the weekly digest of the past ISO week is sent: a weekday and HH:MM "
+        "in UTC (docs/alerts.md)",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs the CSRF tokens of anonymous forms; default: a random key kept in "
+        "<data_dir>/secret.key (set it when several web servers share one database)",
+    )
 
     @field_validator("capture_time")
     @classmethod
@@ -101,6 +112,14 @@ class Settings(BaseSettings):
         from clausewatch.jobs.due import parse_capture_time
 
         return parse_capture_time(value).strftime("%H:%M")
+
+    @field_validator("digest_at")
+    @classmethod
+    def _digest_at(cls, value: str) -> str:
+        from clausewatch.alerts.digest import parse_digest_at
+
+        day, at = parse_digest_at(value)
+        return f"{DAYS[day]} {at:%H:%M}"
 
     @field_validator("default_frequency")
     @classmethod

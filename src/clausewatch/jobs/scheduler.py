@@ -97,15 +97,22 @@ class TickReport:
     leader: bool
     captures: list[int] = field(default_factory=list)
     derive: bool = False
+    alerts: bool = False  # a dispatch of due deliveries was enqueued
 
 
 def tick(archive: Archive, huey: Huey, now: dt.datetime | None = None) -> TickReport:
-    """One scheduler round, for the leader only (see `Scheduler`). Clock-driven work of later
-    features (weekly digests) is added here."""
+    """One scheduler round, for the leader only (see `Scheduler`): due captures, a stale derive,
+    and alerts (weekly digests planned, a dispatch when deliveries are due: docs/alerts.md)."""
+    from clausewatch.alerts.digest import schedule_alerts
+
     now = now or utcnow()
     report = TickReport(at=now, leader=True)
     report.captures = enqueue_due(archive, huey, now)
     report.derive = enqueue_stale_derive(archive, huey, now)
+    try:
+        report.alerts = schedule_alerts(archive, huey, now)
+    except Exception:  # alerts never stop captures
+        log.exception("scheduler: planning alerts failed; retrying next tick")
     return report
 
 

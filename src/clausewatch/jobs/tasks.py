@@ -261,13 +261,13 @@ def run_derive(tasks: Tasks, document_id: int | None) -> str:
 
 
 def dispatch_alerts_for(archive: Archive, settings: Settings) -> int:
-    """PLACEHOLDER, a no-op today: the alerts work replaces this body.
+    """Plan the deliveries new change records call for and send every due one (alerts,
+    webhooks, digests, retries); the number sent. See `clausewatch.alerts.dispatch`.
 
-    Called by the `dispatch_alerts` task after every derive, under a queue-wide lock (one
-    dispatch at a time), with Huey retries (3, a minute apart) when it raises. It must find what
-    to send from the database (change records not yet dispatched, due digests), record each
-    delivery before or as it sends so that a worker dying mid-send sends nothing twice, and
-    return how many deliveries it made. Weekly digests that depend only on the clock belong in
-    `scheduler.tick`, which runs every minute on the one scheduler.
-    """
-    return 0
+    Called by the `dispatch_alerts` task after every derive (and by the scheduler's tick when
+    deliveries are due), under a queue-wide lock, with Huey retries when it raises. Every
+    delivery is recorded before it is sent (docs/alerts.md: at least once, with a stable
+    idempotency key)."""
+    from clausewatch.alerts.dispatch import dispatch_alerts_for as dispatch
+
+    return dispatch(archive, settings)

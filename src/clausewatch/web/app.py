@@ -120,6 +120,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(search.api_router, prefix=API_PREFIX)
     app.include_router(search.page_router)
+    from clausewatch.web import accounts
+
+    accounts.install(app)  # /signup, /login, /account, /reset, /api/v1/me; auth dependencies
+    from clausewatch.web import watch
+
+    watch.install(app)  # /feeds/…, /unsubscribe/…, /account/watches, /api/v1/watches
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 
