@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 run: $(STAMP)
 	$(BIN)/clausewatch run
-	$(BIN)/clausewatch serve
+	$(BIN)/clausewatch up
 
 demo: $(STAMP)
 	$(BIN)/clausewatch import examples/ota-sample.jsonl.xz
