@@ -256,7 +256,8 @@ def compare_platforms_page(
     everyone = provisions.list_platforms(archive, limit=500)["items"]
     if not a or not b:
         slugs = [p["slug"] for p in everyone]
-        a, b = a or (slugs[0] if slugs else None), b or next((s for s in slugs if s != a), None)
+        a = a or (slugs[0] if slugs else None)
+        b = b or next((s for s in slugs if s != a), None)  # a second platform by default
     result = found(analysis.compare_platforms, archive, a, b) if a and b and a != b else None
     return render(request, "compare_platforms.html", result=result, a=a, b=b, platforms=everyone)
 

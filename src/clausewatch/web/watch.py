@@ -28,13 +28,23 @@ from clausewatch.archive.service import Archive
 from clausewatch.storage.db import transaction
 from clausewatch.storage.models import Account
 from clausewatch.web.accounts import RequiredAccount, VerifiedForm, csrf_protect, render
+from clausewatch.web.api import ApiError
 from clausewatch.web.deps import ArchiveDep
 
 ATOM = "application/atom+xml; charset=utf-8"
 
 feeds = APIRouter(include_in_schema=False)
 pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-api = APIRouter(tags=["watches"])
+api = APIRouter(
+    tags=["watches"],
+    responses={
+        400: {"model": ApiError, "description": "The body is not valid JSON"},
+        401: {"model": ApiError, "description": "No, or no valid, API key or session"},
+        403: {"model": ApiError, "description": "Not allowed by the plan, or form check failed"},
+        404: {"model": ApiError, "description": "No such watch or endpoint"},
+        422: {"model": ApiError, "description": "Invalid watch, target or URL"},
+    },
+)
 
 
 # -- feeds --------------------------------------------------------------------------------
