@@ -433,6 +433,44 @@ def _provision_texts(
     }
 
 
+def stored_predictions(
+    session: Session, provision_ids: Sequence[int], version_id: int
+) -> dict[int, list[Prediction]]:
+    """Per provision, the stored classification of its revision as of ``version_id`` (the
+    revisions are classified before change records are assessed, so nothing is classified
+    twice)."""
+    latest: dict[int, int] = {}
+    for provision_id, revision_id in session.execute(
+        select(ProvisionRevision.provision_id, ProvisionRevision.id)
+        .where(
+            ProvisionRevision.provision_id.in_(provision_ids),
+            ProvisionRevision.version_id <= version_id,
+        )
+        .order_by(ProvisionRevision.version_id)
+    ):
+        latest[provision_id] = revision_id
+    found: dict[int, list[Prediction]] = defaultdict(list)
+    for c in session.scalars(
+        select(Classification)
+        .where(Classification.revision_id.in_(list(latest.values())))
+        .order_by(Classification.revision_id, Classification.rank)
+    ):
+        found[c.revision_id].append(
+            Prediction(
+                c.type_id,
+                c.score,
+                c.confidence,
+                c.severity,
+                tuple(c.severity_reasons),
+                c.evidence_basis,
+                c.supporting_text,
+                c.start,
+                c.end,
+            )
+        )
+    return {pid: found.get(rid, []) for pid, rid in latest.items()}
+
+
 def assess_change_record(archive: Archive, session: Session, record_id: int, analyser: str) -> None:
     """Severity and direction of each changed provision and of the record."""
     from clausewatch.changes.direction import assess_item, assess_record
@@ -444,13 +482,14 @@ def assess_change_record(archive: Archive, session: Session, record_id: int, ana
     old = _provision_texts(archive, session, record.from_version_id, cache)
     new = _provision_texts(archive, session, record.to_version_id, cache)
     items: list[ChangeItem] = list(record.items)
-    sides = [(old.get(i.provision_id), new.get(i.provision_id)) for i in items]
-    flat = [side for pair in sides for side in pair if side is not None]
-    preds = iter(classify_texts([t for t, _ in flat], [h for _, h in flat]))
+    touched = sorted({i.provision_id for i in items})
+    old_stored = stored_predictions(session, touched, record.from_version_id)
+    new_stored = stored_predictions(session, touched, record.to_version_id)
     assessments = []
-    for item, (before, after) in zip(items, sides, strict=True):
-        old_preds = next(preds) if before is not None else []
-        new_preds = next(preds) if after is not None else []
+    for item in items:
+        before, after = old.get(item.provision_id), new.get(item.provision_id)
+        old_preds = old_stored.get(item.provision_id, []) if before is not None else []
+        new_preds = new_stored.get(item.provision_id, []) if after is not None else []
         old_text = before[0] if before else None
         new_text = after[0] if after else None
         changes = compare_parameters(
