@@ -392,3 +392,21 @@ def test_unanalysed_provision_still_renders(tmp_path: Path) -> None:
         assert fresh.get(f"/api/v1/provisions/{pid}").json()["analysis"] is None
         assert fresh.get("/").status_code == 200
         assert fresh.get(f"/documents/{doc['id']}").status_code == 200
+
+
+def test_classify_api_quotes_exactly(client: TestClient) -> None:
+    text = (
+        "Any dispute arising out of these terms shall be resolved by binding arbitration "
+        "administered by the American Arbitration Association."
+    )
+    answer = client.post(
+        "/api/v1/classify", json={"items": [{"text": text, "heading": "Disputes"}, {"text": " "}]}
+    )
+    assert answer.status_code == 200, answer.text
+    first, empty = answer.json()["results"]
+    top = first["predictions"][0]
+    assert top["type_id"] == "arbitration" and 0 < top["confidence"] <= 1
+    assert text[top["start"] : top["end"]] == top["supporting_text"]
+    assert empty["predictions"] == []
+    too_many = client.post("/api/v1/classify", json={"items": [{"text": "x"}] * 257})
+    assert too_many.status_code == 422 and "items" in too_many.json()["error"]["message"]

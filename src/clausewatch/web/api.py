@@ -312,3 +312,34 @@ def change_activity(
     type: Annotated[str | None, Query(max_length=60, description="Clause type id")] = None,
 ) -> dict[str, int]:
     return analysis.change_activity(archive, platform=platform or None, type_id=type or None)
+
+
+class ClassifyItem(BaseModel):
+    text: str = Field(max_length=100_000, description="The provision's text")
+    heading: str | None = Field(None, max_length=2_000, description="Its heading path, if any")
+
+
+class ClassifyRequest(BaseModel):
+    items: list[ClassifyItem] = Field(min_length=1, max_length=256)
+
+
+@router.post(
+    "/classify",
+    summary="Classify any text (the `clausewatch classify` command over HTTP)",
+    responses={400: {"model": ApiError, "description": "The body is not valid JSON"}},
+)
+def classify_texts(body: ClassifyRequest) -> JSON:
+    """One result per item, in order: clause types with score, calibrated confidence, severity
+    and its reasons, evidence basis and the supporting words (always `text[start:end]`)."""
+    from clausewatch.classify.model import default_classifier
+
+    items = body.items
+    results = default_classifier().classify_many(
+        [i.text for i in items], [i.heading for i in items]
+    )
+    return {
+        "results": [
+            {"predictions": [p.to_dict() for p in preds] if item.text.strip() else []}
+            for item, preds in zip(items, results, strict=True)
+        ]
+    }
