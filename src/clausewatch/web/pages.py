@@ -254,11 +254,12 @@ def compare_platforms_page(
     b: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     everyone = provisions.list_platforms(archive, limit=500)["items"]
-    if not a or not b:
+    chosen = bool(a and b)
+    if not chosen:  # preselect two different platforms in the form; compare on request
         slugs = [p["slug"] for p in everyone]
         a = a or (slugs[0] if slugs else None)
-        b = b or next((s for s in slugs if s != a), None)  # a second platform by default
-    result = found(analysis.compare_platforms, archive, a, b) if a and b and a != b else None
+        b = b or next((s for s in slugs if s != a), None)
+    result = found(analysis.compare_platforms, archive, a, b) if chosen and a != b else None
     return render(request, "compare_platforms.html", result=result, a=a, b=b, platforms=everyone)
 
 
