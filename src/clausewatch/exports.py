@@ -133,17 +133,26 @@ def _read_documents(
     ]
 
 
+def _page_with_document(
+    session: Session, model: type[Version] | type[ChangeRecord], after: int, limit: int
+) -> list[Any]:
+    """One keyset page of ``model`` rows (id > after) with their document type and platform."""
+    return list(
+        session.execute(
+            select(model, Document.doc_type, Platform.slug)
+            .join(Document, Document.id == model.document_id)
+            .join(Platform, Platform.id == Document.platform_id)
+            .where(model.id > after)
+            .order_by(model.id)
+            .limit(limit)
+        ).all()
+    )
+
+
 def _read_versions(
     archive: Archive, session: Session, after: int, limit: int
 ) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Version, Document.doc_type, Platform.slug)
-        .join(Document, Document.id == Version.document_id)
-        .join(Platform, Platform.id == Document.platform_id)
-        .where(Version.id > after)
-        .order_by(Version.id)
-        .limit(limit)
-    ).all()
+    rows = _page_with_document(session, Version, after, limit)
     return [
         {
             "_key": v.id,
@@ -315,14 +324,7 @@ def _read_classifications(
 def _read_changes(
     _archive: Archive, session: Session, after: int, limit: int
 ) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(ChangeRecord, Document.doc_type, Platform.slug)
-        .join(Document, Document.id == ChangeRecord.document_id)
-        .join(Platform, Platform.id == Document.platform_id)
-        .where(ChangeRecord.id > after)
-        .order_by(ChangeRecord.id)
-        .limit(limit)
-    ).all()
+    rows = _page_with_document(session, ChangeRecord, after, limit)
     items: dict[int, list[dict[str, Any]]] = {}
     for item in session.scalars(
         select(ChangeItem)
