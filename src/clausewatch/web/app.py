@@ -109,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _error_json(422, message, details=details)
         return render_error(request, 422, message)
 
+    # the routers import this module's helpers, hence imported here, not at the top
+    from clausewatch.web import accounts, search, watch
     from clausewatch.web.api import router as api_router
     from clausewatch.web.exports import router as exports_router
     from clausewatch.web.pages import router as pages_router
@@ -116,15 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(exports_router)  # before the pages: /provisions/{id}.pdf
     app.include_router(pages_router)
-    from clausewatch.web import search
-
     app.include_router(search.api_router, prefix=API_PREFIX)
     app.include_router(search.page_router)
-    from clausewatch.web import accounts
-
     accounts.install(app)  # /signup, /login, /account, /reset, /api/v1/me; auth dependencies
-    from clausewatch.web import watch
-
     watch.install(app)  # /feeds/…, /unsubscribe/…, /account/watches, /api/v1/watches
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
