@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
-from web_fixtures import populate
+from web_fixtures import get_json, populate
 
 from clausewatch.analysis.queries import regulation_slug
 from clausewatch.archive.service import Archive
@@ -98,13 +98,6 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def client(data_dir: Path) -> Iterator[TestClient]:
     with TestClient(create_app(Settings(data_dir=data_dir))) as client:
         yield client
-
-
-def get_json(client: TestClient, url: str, status: int = 200) -> Any:
-    response = client.get(url)
-    assert response.status_code == status, (url, response.text[:500])
-    assert response.headers["content-type"].startswith("application/json")
-    return response.json()
 
 
 def page(client: TestClient, url: str, status: int = 200) -> str:

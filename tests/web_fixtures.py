@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from clausewatch.cli import app as cli
@@ -19,3 +21,10 @@ def populate(data_dir: Path) -> Path:
         result = runner.invoke(cli, [*command, *args])
         assert result.exit_code == 0, result.output
     return data_dir
+
+
+def get_json(client: TestClient, url: str, status: int = 200) -> Any:
+    response = client.get(url)
+    assert response.status_code == status, (url, response.text[:500])
+    assert response.headers["content-type"].startswith("application/json")
+    return response.json()

@@ -31,8 +31,14 @@ def clean_text(text: str) -> str:
     return _WS_RE.sub(" ", html.unescape(_TAG_RE.sub(" ", text))).strip()
 
 
+WORD_TOKENS = r"(?u)\b\w+\b"
+HEADING_TOKENS = r"(?u)\b[^\W\d]\w+\b"  # words, no section numbers
+
+
 def _word_vectorizer(
-    max_features: int | None, vocabulary: dict[str, int] | None = None
+    max_features: int | None,
+    vocabulary: dict[str, int] | None = None,
+    token_pattern: str = WORD_TOKENS,
 ) -> TfidfVectorizer:
     return TfidfVectorizer(
         ngram_range=(1, 2),
@@ -40,7 +46,7 @@ def _word_vectorizer(
         max_features=max_features,
         sublinear_tf=True,
         lowercase=True,
-        token_pattern=r"(?u)\b\w+\b",
+        token_pattern=token_pattern,
         vocabulary=vocabulary,
         dtype=np.float32,
     )
@@ -49,16 +55,7 @@ def _word_vectorizer(
 def _heading_vectorizer(
     max_features: int | None, vocabulary: dict[str, int] | None = None
 ) -> TfidfVectorizer:
-    return TfidfVectorizer(
-        ngram_range=(1, 2),
-        min_df=2,
-        max_features=max_features,
-        sublinear_tf=True,
-        lowercase=True,
-        token_pattern=r"(?u)\b[^\W\d]\w+\b",  # words, no section numbers
-        vocabulary=vocabulary,
-        dtype=np.float32,
-    )
+    return _word_vectorizer(max_features, vocabulary, HEADING_TOKENS)
 
 
 def _char_vectorizer(
