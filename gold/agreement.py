@@ -1,6 +1,6 @@
 """Inter-annotator agreement on the doubly labelled 10 % (gold/double.jsonl vs the first pass).
 
-    .venv/bin/python gold/agreement.py [--json out.json]
+.venv/bin/python gold/agreement.py [--json out.json]
 """
 
 from __future__ import annotations
@@ -45,12 +45,15 @@ def agreement(first: dict[str, dict], second: list[dict]) -> dict[str, float | i
         "main_in_other_set": sum(
             norm(f["main"]) == norm(s["main"]) or f["main"] in sb or s["main"] in sa
             for (f, s), (sa, sb) in zip(pairs, either_sets, strict=True)
-        ) / len(pairs),
-        "carries_kappa": kappa([carries(f["main"]) for f, _ in pairs],
-                               [carries(s["main"]) for _, s in pairs]),  # fmt: skip
+        )
+        / len(pairs),
+        "carries_kappa": kappa(
+            [carries(f["main"]) for f, _ in pairs], [carries(s["main"]) for _, s in pairs]
+        ),
         "severity_raw_same_main": (
             sum(f["severity"] == s["severity"] for f, s in same_main) / len(same_main)
-            if same_main else 0.0
+            if same_main
+            else 0.0
         ),
         "severity_pairs": len(same_main),
         "negated_raw": sum(f["negated"] == s["negated"] for f, s in pairs) / len(pairs),

@@ -34,7 +34,7 @@ def check(label: dict, ids: set[str], where: str) -> None:
 def main() -> None:
     ids = set(default_taxonomy().ids)
     rows = []
-    batches = sorted((HERE / "batches").glob("batch-*.jsonl")) + [HERE / "batches/targeted.jsonl"]
+    batches = [*sorted((HERE / "batches").glob("batch-*.jsonl")), HERE / "batches/targeted.jsonl"]
     for batch in batches:
         sample = "targeted" if batch.stem == "targeted" else "random"
         labels_path = HERE / "labels" / batch.name

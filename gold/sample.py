@@ -69,8 +69,6 @@ def _row(source: str, service: str, terms_type: str, s: Segment) -> dict[str, ob
     }
 
 
-
-
 # A targeted supplement for the types that random sampling finds too rarely to learn (AI
 # training, automated decisions, AI output, children's data): provisions whose text mentions
 # their subject, not already drawn, at most TARGETED_PER_DOCUMENT per document. Figures are
