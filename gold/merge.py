@@ -1,6 +1,10 @@
 """Join the sample (gold/batches/*.jsonl) with its labels (gold/labels/*.jsonl) into
 gold/provisions.jsonl, checking every label against docs/annotation.md's rules.
 
+The second consistency pass (gold/review.md) lives in gold/labels/review.jsonl: each of its labels
+replaces the first-pass label with the same id (checked the same way); the first-pass files are
+left as they were labelled.
+
     .venv/bin/python gold/merge.py
 """
 
@@ -31,8 +35,26 @@ def check(label: dict, ids: set[str], where: str) -> None:
         raise SystemExit(f"{where}: {'; '.join(problems)}")
 
 
+def load_review(ids: set[str]) -> dict[str, dict]:
+    """The second-pass corrections, by id (gold/labels/review.jsonl; absent = none)."""
+    path = HERE / "labels" / "review.jsonl"
+    review: dict[str, dict] = {}
+    if path.exists():
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            label = json.loads(line)
+            check(label, ids, f"{path}:{n}")
+            if label["id"] in review:
+                raise SystemExit(f"{path}:{n}: duplicate id {label['id']}")
+            review[label["id"]] = label
+    return review
+
+
 def main() -> None:
     ids = set(default_taxonomy().ids)
+    review = load_review(ids)
+    overridden: set[str] = set()
     rows = []
     batches = [*sorted((HERE / "batches").glob("batch-*.jsonl")), HERE / "batches/targeted.jsonl"]
     for batch in batches:
@@ -48,12 +70,19 @@ def main() -> None:
             row = json.loads(line)
             if row["id"] in labels:
                 label = labels[row["id"]]
+                if row["id"] in review:
+                    label = review[row["id"]]
+                    overridden.add(row["id"])
                 rows.append({**row, "sample": sample, **{k: label[k] for k in
                     ("main", "other", "severity", "negated", "unsure", "note")}})  # fmt: skip
+    unknown = sorted(set(review) - overridden)
+    if unknown:
+        raise SystemExit(f"review.jsonl: ids without a first-pass label: {', '.join(unknown)}")
     with (HERE / "provisions.jsonl").open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"{len(rows)} labelled provisions", file=sys.stderr)
+    print(f"{len(overridden)} labels overridden by labels/review.jsonl", file=sys.stderr)
 
 
 if __name__ == "__main__":

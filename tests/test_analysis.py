@@ -199,7 +199,9 @@ def test_change_record_severity_and_direction(archive: Archive, populated: dict[
         change = session.scalars(select(ChangeRecord)).one()
         items = {i.kind: i for i in change.items}
     assert change.direction == "less protective"
-    assert change.severity == "High"
+    # AI training without an opt-out: Medium for the model trained on the gold set (High is said
+    # only where it is precise; docs/classification.md)
+    assert change.severity == "Medium"
     assert any("7 days" in reason for reason in change.assessment)
     assert items["added"].direction == "less protective"
 

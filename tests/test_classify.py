@@ -18,11 +18,12 @@ from clausewatch.classify.model import (
     ARTIFACT_DIR,
     EXPLICIT,
     META_FILE,
+    ClauseClassifier,
     classify,
     default_classifier,
-    sentence_spans,
-    severity_of,
 )
+from clausewatch.classify.sentences import sentence_spans
+from clausewatch.classify.severity import severity_of
 from clausewatch.classify.taxonomy import (
     CLAUDETTE_TAGS,
     TAXONOMY_PATH,
@@ -186,14 +187,15 @@ def test_lexglue_none_column() -> None:
 def test_sentence_spans_are_trimmed_substrings() -> None:
     text = "  First sentence.  Second one; third\nfourth  "
     spans = sentence_spans(text)
-    assert [text[a:b] for a, b in spans] == ["First sentence.", "Second one;", "third", "fourth"]
+    # a lower-case line continues the sentence (Markdown soft wrap); ";" splits only long ones
+    assert [text[a:b] for a, b in spans] == ["First sentence.", "Second one; third\nfourth"]
 
 
 def test_severity_modifiers_raise_and_lower() -> None:
     tax = default_taxonomy()
     ter = tax.by_id["unilateral-termination"]
     sev, reasons = severity_of(ter, "We may terminate your account at any time for any reason.")
-    assert sev == "High" and len(reasons) == 3
+    assert sev == "High" and sum(r.startswith("raises") for r in reasons) == 2
     ai = tax.by_id["ai-training-on-user-data"]
     sev, reasons = severity_of(ai, "We may use your chats to train our models; you can opt out.")
     assert sev == "Medium" and "opt-out" in reasons[1]
@@ -202,16 +204,34 @@ def test_severity_modifiers_raise_and_lower() -> None:
 # ------------------------------------------------------------------ shipped classifier
 
 
-def test_artifact_is_small() -> None:
+def test_artifact_is_small_and_pickle_free() -> None:
     size = (ARTIFACT_DIR / ARRAYS_FILE).stat().st_size + (ARTIFACT_DIR / META_FILE).stat().st_size
-    assert size < 5 * 1024 * 1024
+    assert size < 20 * 1024 * 1024
+    import numpy as np
+
+    with np.load(ARTIFACT_DIR / ARRAYS_FILE, allow_pickle=False) as npz:
+        assert {"type_coef", "sev_coef", "fair_coef"} <= set(npz.files)
+
+
+def test_artifact_of_another_format_is_refused_with_advice(tmp_path: Path) -> None:
+    import gzip
+    import shutil
+
+    shutil.copy(ARTIFACT_DIR / ARRAYS_FILE, tmp_path / ARRAYS_FILE)
+    with gzip.open(ARTIFACT_DIR / META_FILE, "rt", encoding="utf-8") as fh:
+        meta = json.load(fh)
+    meta["format"] = 1
+    with gzip.open(tmp_path / META_FILE, "wt", encoding="utf-8") as fh:
+        json.dump(meta, fh)
+    with pytest.raises(ValueError, match="retrain"):
+        ClauseClassifier(tmp_path)
 
 
 REAL = [  # real sentences: CLAUDETTE (Dropbox), ToS;DR quotes, AI-service policies
     ("By using our Services, you’re agreeing to be bound by these Terms, our Privacy Policy, "
      "and Acceptable Use Policy.", "contract-by-using"),
     ("We reserve the right to delete or disable content alleged to be infringing and terminate "
-     "accounts of repeat infringers.", "content-removal"),
+     "accounts of repeat infringers.", "content-removal|unilateral-termination|copyright-claims"),
     ("IN COUNTRIES WHERE EXCLUSIONS OR LIMITATIONS OF LIABILITY ARE ALLOWED, DROPBOX, ITS "
      "AFFILIATES, SUPPLIERS OR DISTRIBUTORS WON’T BE LIABLE FOR: i. ANY INDIRECT, SPECIAL, "
      "INCIDENTAL, PUNITIVE, EXEMPLARY, OR CONSEQUENTIAL DAMAGES", "limitation-of-liability"),
@@ -222,8 +242,6 @@ REAL = [  # real sentences: CLAUDETTE (Dropbox), ToS;DR quotes, AI-service polic
      "or otherwise moderate.", "refunds"),
     ("As noted above, we may use Content you provide us to improve our Services, for example "
      "to train the models that power ChatGPT.", "ai-training-on-user-data"),
-    ("You have the right to not be subject to an automated decision (including profiling) and "
-     "to appeal such a decision.", "automated-decision-making"),
     ("These Terms will be governed by the laws of the State of California.", "governing-law"),
     ("You agree to indemnify and hold harmless Khan Academy from any claims.", "indemnification"),
     ("Last updated on 11 August, 2021.", "boilerplate"),
@@ -232,8 +250,9 @@ REAL = [  # real sentences: CLAUDETTE (Dropbox), ToS;DR quotes, AI-service polic
 
 @pytest.mark.parametrize(("text", "expected"), REAL)
 def test_classify_real_sentences(text: str, expected: str) -> None:
+    """The main type shown is one of the expected ones (a|b: the sentence does both)."""
     preds = classify(text)
-    assert expected in {p.type_id for p in preds}, [(p.type_id, p.confidence) for p in preds]
+    assert preds and preds[0].type_id in expected.split("|"), [(p.type_id, p.score) for p in preds]
 
 
 def test_prediction_fields_and_exact_support() -> None:
@@ -280,16 +299,14 @@ def test_claudette_training_sentences_are_recovered() -> None:
 
 def test_heading_words_are_a_context_feature() -> None:
     clf = default_classifier()
-    assert clf.featurizer.head is not None
+    assert clf.pipeline.featurizer.head is not None
     text = "We will not be responsible for any loss you suffer."
-    bare = clf.margins([text])
-    headed = clf.margins([text], ["Disclaimer of Warranties; Limitation of Liability"])
-    assert bare.shape == headed.shape
-    moved = {t for j, t in enumerate(clf.type_ids) if abs(headed[0, j] - bare[0, j]) > 1e-6}
-    tax = default_taxonomy()
-    assert moved and all(tax.by_id[t].claudette for t in moved)  # ToS;DR-only types: text only
-    ltd = clf.type_ids.index("limitation-of-liability")
-    assert headed[0, ltd] > bare[0, ltd]
+
+    def score(heading: str | None) -> float:
+        cands = clf.candidates_many([text], [heading])[0]
+        return next((c.score for c in cands if c.type_id == "limitation-of-liability"), 0.0)
+
+    assert score("Disclaimer of Warranties; Limitation of Liability") > score(None)
 
 
 @needs_data
@@ -306,15 +323,89 @@ def test_empty_text_gives_nothing() -> None:
     assert classify("   ") == []
 
 
-def test_artifact_matches_taxonomy() -> None:
+def test_artifact_matches_taxonomy_and_learns_the_former_rule_only_types() -> None:
     clf = default_classifier()
-    assert set(clf.type_ids) | set(clf.rule_only) == set(default_taxonomy().ids)
-    assert Path(ARTIFACT_DIR / META_FILE).exists()
+    ids = set(default_taxonomy().ids)
+    assert set(clf.type_ids) <= ids
+    learned = {"ai-training-on-user-data", "automated-decision-making", "ai-generated-output",
+               "childrens-data", "minimum-age", "fees-auto-renewal"}  # fmt: skip
+    assert learned <= set(clf.type_ids)
 
 
-def test_ai_training_rule_ignores_competing_model_restriction() -> None:
+def test_competing_model_restriction_is_not_ai_training() -> None:
     text = "Using Output to develop models that compete with OpenAI."  # ChatGPT terms
     assert "ai-training-on-user-data" not in {p.type_id for p in classify(text)}
-    preds = classify("By default, we do not use your business data for training our models.")
-    ai = next(p for p in preds if p.type_id == "ai-training-on-user-data")
-    assert ai.severity == "Medium" and ai.evidence_basis == EXPLICIT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "By default, we do not use your business data for training our models.",  # ChatGPT
+        "We do not sell your personal data.",
+        "We will not \u201csell\u201d or \u201cshare\u201d your personal information.",
+        "We do not engage in profiling.",
+    ],
+)
+def test_negated_practice_is_never_high(text: str) -> None:
+    for pred in default_classifier().candidates_many([text])[0]:
+        if pred.type_id != "boilerplate" and pred.type_id != "user-data-rights":
+            assert pred.severity == "Low", pred
+    for pred in classify(text):
+        assert pred.severity != "High"
+
+
+@pytest.mark.parametrize(
+    ("text", "not_type"),
+    [
+        ("Create automated tools designed to compromise systems.", "automated-decision-making"),
+        ("You may not use our AI services to train a foundation model.",
+         "ai-training-on-user-data"),
+        ("Subject to these Terms, we grant you a limited, non-exclusive licence to use the app.",
+         "license-to-user-content"),
+        ("You may terminate your account at any time by deleting the app.",
+         "unilateral-termination"),
+    ],
+)  # fmt: skip
+def test_polarity_rules_on_the_shipped_pipeline(text: str, not_type: str) -> None:
+    heading = "Prohibited uses" if text.startswith("Create") else None
+    cands = default_classifier().candidates_many([text], [heading])[0]
+    assert not_type not in {p.type_id for p in cands}, cands
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 1_000_000,
+        ("We may terminate your account. " * 40_000),
+        "\x00\x01\x02\ufffd\ufffd binary \x7f",
+        "Nous pouvons r\u00e9silier votre compte \u00e0 tout moment.",
+        "\u6211\u4eec\u53ef\u80fd\u4f1a\u7ec8\u6b62\u60a8\u7684\u5e10\u6237\u3002",
+    ],
+)
+def test_bad_input_gets_an_answer_not_a_crash(text: str) -> None:
+    for pred in classify(text):
+        assert text[pred.start : pred.end] == pred.supporting_text
+
+
+def test_gold_set_is_complete_and_valid() -> None:
+    from clausewatch.classify.data import load_gold
+
+    gold = load_gold()
+    ids = set(default_taxonomy().ids)
+    assert len(gold) >= 1500 and len({g.platform for g in gold}) >= 20
+    assert len({g.id for g in gold}) == len(gold)
+    for g in gold:
+        assert g.main is None or g.main in ids
+        assert set(g.other) <= ids and g.main not in g.other
+        assert (g.severity is None) == (g.main in (None, "boilerplate"))
+        assert not g.negated or g.severity == "Low"
+
+
+def test_model_eval_rejects_an_unknown_evaluation() -> None:
+    from typer.testing import CliRunner
+
+    from clausewatch.cli import app
+
+    result = CliRunner().invoke(app, ["model", "eval", "--only", "lexglue"])
+    assert result.exit_code != 0
+    assert "gold, claudette, tosdr, opp115" in result.output

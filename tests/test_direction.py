@@ -29,7 +29,8 @@ from clausewatch.changes.parameters import (
     compare_parameters,
     extract_parameters,
 )
-from clausewatch.classify.model import Prediction, default_classifier, severity_of
+from clausewatch.classify.model import Prediction, default_classifier
+from clausewatch.classify.severity import severity_of
 from clausewatch.classify.taxonomy import default_taxonomy
 
 TAX = default_taxonomy()
@@ -196,18 +197,25 @@ def test_added_user_protection_is_more_protective() -> None:
 
 
 def test_removed_refund_right_is_less_protective_and_its_window_is_not_counted_twice() -> None:
-    item = assess("removed", REFUND, None)
+    item = assess_item("removed", REFUND, None, hand(REFUND, "refunds"), [], params(REFUND, None))
     assert item.direction == LESS
     assert f"removed user protection: {name('refunds')} (Low)" in item.reasons
     assert "refund window: removed 30 days (part of a removed clause type)" in item.reasons
 
 
+def by_rule(kind: str, old: str | None, new: str | None, type_id: str) -> ItemAssessment:
+    """Like :func:`assess` with the taxonomy's rule severity (the direction logic under test
+    reads severities; the model's own severities are measured in docs/classification.md)."""
+    return assess_item(kind, old, new, hand(old, type_id) if old else [],
+                       hand(new, type_id) if new else [], params(old, new))  # fmt: skip
+
+
 def test_a_refunds_clause_that_refuses_refunds_is_not_a_protection() -> None:
-    added = assess("added", None, NON_REFUNDABLE)
+    added = by_rule("added", None, NON_REFUNDABLE, "refunds")
     assert added.severity == "High"
     assert added.direction == LESS
     assert any("restricting the right: “non-refundable”" in r for r in added.reasons)
-    removed = assess("removed", NON_REFUNDABLE, None)
+    removed = by_rule("removed", NON_REFUNDABLE, None, "refunds")
     assert removed.direction == MORE
     assert any("which restricted the right: “non-refundable”" in r for r in removed.reasons)
 
@@ -239,7 +247,7 @@ def test_minimum_age_type_alone_does_not_vote_but_its_value_does() -> None:
 
 
 def test_severity_move_up_quotes_the_new_words() -> None:
-    item = assess("modified", TERMINATE, TERMINATE_NO_NOTICE)
+    item = by_rule("modified", TERMINATE, TERMINATE_NO_NOTICE, "unilateral-termination")
     assert item.direction == LESS
     assert item.severity == "High"
     assert (
@@ -249,7 +257,7 @@ def test_severity_move_up_quotes_the_new_words() -> None:
 
 
 def test_severity_move_down_is_more_protective() -> None:
-    item = assess("modified", TERMINATE_NO_NOTICE, TERMINATE)
+    item = by_rule("modified", TERMINATE_NO_NOTICE, TERMINATE, "unilateral-termination")
     assert item.direction == MORE
     assert (
         f"severity of {name('unilateral-termination')}: High → Medium "
@@ -326,7 +334,7 @@ def test_modifiers_pulling_both_ways_make_an_item_mixed() -> None:
     ],
 )  # fmt: skip
 def test_parameter_changes_vote_by_kind(old: str, new: str, direction: str, reason: str) -> None:
-    item = assess("modified", old, new)
+    item = assess_item("modified", old, new, [], [], params(old, new))  # parameters alone
     assert reason in item.reasons
     assert item.direction == direction
 
@@ -455,7 +463,10 @@ def test_record_with_votes_one_way() -> None:
     items = [assess("modified", NOTICE_30, NOTICE_7), assess("added", None, ARBITRATION)]
     severity, direction, _ = assess_record(items)
     assert (severity, direction) == ("High", LESS)
-    more = [assess("removed", ARBITRATION, None), assess("modified", OPT_OUT_30, OPT_OUT_60)]
+    opt_out = assess_item(
+        "modified", OPT_OUT_30, OPT_OUT_60, [], [], params(OPT_OUT_30, OPT_OUT_60)
+    )
+    more = [assess("removed", ARBITRATION, None), opt_out]
     assert assess_record(more)[:2] == ("High", MORE)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from clausewatch.analysis.llm import LLMWriter, narrative_writer
 from clausewatch.analysis.narrative import Narrative, NarrativeInput, narrate
-from clausewatch.classify.model import severity_of
+from clausewatch.classify.severity import severity_of
 from clausewatch.classify.taxonomy import default_taxonomy
 from clausewatch.config import Settings
 

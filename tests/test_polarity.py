@@ -295,6 +295,8 @@ def test_addressed_to_user_by_context(sentence: str, context: str) -> None:
         # ota LinkedIn/Terms of Service
         "You own all of your original content that you provide to us, but you also grant us a "
         "non-exclusive license to it.",
+        # the provider's practice with a user's missing choice in the same sentence
+        "We use the content you post to train our models, and you cannot opt out.",
     ],
 )
 def test_addressed_to_user_does_not_fire(sentence: str) -> None:

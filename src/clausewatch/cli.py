@@ -38,7 +38,8 @@ app.add_typer(documents_app, name="documents")
 app.add_typer(export_app, name="export")
 app.add_typer(provisions_app, name="provisions")
 app.add_typer(changes_app, name="changes")
-model_app = typer.Typer(help="The clause classifier's model.", no_args_is_help=True)
+from clausewatch.classify.cli import model_app  # noqa: E402
+
 app.add_typer(model_app, name="model")
 analysis_app = typer.Typer(
     help="Analysis: severity, rarity, comparisons across platforms, regulations.",
@@ -667,7 +668,6 @@ def classify_cmd() -> None:
     """Classify text: JSON lines {"text": ..., "heading": optional} on standard input, one JSON
     line per input on standard output (clause types, scores, severity, confidence, supporting
     words)."""
-    from dataclasses import asdict
 
     from clausewatch.classify import classify
 
@@ -681,36 +681,8 @@ def classify_cmd() -> None:
                 raise TypeError("'text' must be a string and 'heading' a string or absent")
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise fail(f"standard input line {number}: {exc.__class__.__name__}: {exc}") from exc
-        predictions = [asdict(p) for p in classify(text, heading)]
+        predictions = [p.to_dict() for p in classify(text, heading)]
         sys.stdout.write(json.dumps({"predictions": predictions}, ensure_ascii=False) + "\n")
-
-
-@model_app.command("train")
-def model_train(
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Artifact folder.")] = None,
-) -> None:
-    """Retrain the shipped classifier from ../shared/data (CLAUDETTE + ToS;DR only)."""
-    from clausewatch.classify.train import main as train_main
-
-    train_main([*(["--out", str(out_dir)] if out_dir else []), "--seed", str(seed)])
-
-
-@model_app.command("eval")
-def model_eval(
-    only: Annotated[str | None, typer.Option(help="claudette, tosdr or opp115")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
-) -> None:
-    """Cross-validate the classifier: CLAUDETTE authors' folds, ToS;DR grouped by service;
-    `--only opp115`: the shipped model's transfer to OPP-115's test split (evaluation only)."""
-    from clausewatch.classify.evaluate import main as eval_main
-    from clausewatch.classify.transfer import main as transfer_main
-
-    output = ["--json", str(json_out)] if json_out else []
-    if only == "opp115":
-        transfer_main(output)
-        return
-    eval_main([*(["--only", only] if only else []), *output])
 
 
 # -- analysis -------------------------------------------------------------------------------

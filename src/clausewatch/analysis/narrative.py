@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from clausewatch.changes.parameters import LABELS, Parameter, extract_parameters
 from clausewatch.changes.redline import sentence_spans
+from clausewatch.classify.severity import FAIRNESS_PREFIX, NEGATED_REASON
 from clausewatch.classify.taxonomy import ClauseType, Taxonomy, default_taxonomy
 
 QUOTE_LIMIT = 220  # characters of the provision quoted in "It reads: …"
@@ -304,11 +305,20 @@ def _severity_sentences(
             f"{platform}'s text says {quoter.quote(m.group(3))}, which {effect} the severity "
             f"({_plain_reason(m.group(2))})."
         )
+    if NEGATED_REASON in inp.severity_reasons:
+        return [f"Severity: Low: {platform} states that it does not do this."]
+    steps += [_plain_fairness(r) for r in inp.severity_reasons if r.startswith(FAIRNESS_PREFIX)]
     if severity == primary.severity and not steps:
         return [f"Severity: {severity}, the default for {name}; nothing in the text moved it."]
     if severity == primary.severity:
         return [f"Severity: {severity}, the same as the default for {name}.", *steps]
     return [f"Severity: {severity}; the default for {name} is {primary.severity}.", *steps]
+
+
+def _plain_fairness(reason: str) -> str:
+    """ "Compared with CLAUDETTE's annotated clauses: 80% likely unfair, …" as a sentence."""
+    figures = reason.removeprefix(FAIRNESS_PREFIX).strip(": ")
+    return f"Compared with clauses legal experts annotated in the CLAUDETTE corpus: {figures}."
 
 
 def _parameters(text: str) -> list[Parameter]:

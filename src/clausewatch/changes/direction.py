@@ -29,7 +29,7 @@ and no reasons.
   (``Prediction.supporting_text``) is not found unchanged on the other side: the classifier
   reading the same sentence differently next to other sentences is not a change.
 - *A type on both sides*: the severity of the type is computed with
-  :func:`~clausewatch.classify.model.severity_of` on the old and the new text. A move up votes
+  :func:`~clausewatch.classify.severity.severity_of` on the old and the new text. A move up votes
   less protective, a move down more protective, and the reason names the modifiers whose match
   differs, quoting the words matched ("severity of Unilateral termination: Medium → High
   (raises: “without notice”)"). When the severity does not move (modifiers that cancel out, or
@@ -69,7 +69,8 @@ from dataclasses import dataclass
 
 from clausewatch.changes.parameters import LABELS, RESIDENCE, Parameter, ParameterChange
 from clausewatch.changes.redline import is_substantive
-from clausewatch.classify.model import Prediction, severity_of
+from clausewatch.classify.model import Prediction
+from clausewatch.classify.severity import severity_of
 from clausewatch.classify.taxonomy import SEVERITIES, ClauseType, Taxonomy, default_taxonomy
 
 LESS, MORE, MIXED, NEUTRAL = "less protective", "more protective", "mixed", "neutral"

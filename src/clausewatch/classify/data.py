@@ -88,13 +88,81 @@ def load_tosdr(taxonomy: Taxonomy, root: Path | None = None) -> list[Sample]:
             text = clean_text(str(point.get("quote") or ""))
             if not types or len(text) < 15:
                 continue
+            types = _by_wording(taxonomy, types, text)
             key = (str(point["service"]), text)
             sample = merged.setdefault(key, Sample(text, f"tosdr:{key[0]}", "tosdr"))
             sample.types.update(types)
     return list(merged.values())
 
 
+def _by_wording(taxonomy: Taxonomy, types: list[str], text: str) -> list[str]:
+    """A case mapped to several types (ToS;DR's "court of law governing the terms" covers both
+    governing law and venue) keeps the types whose trigger phrases occur in the quote."""
+    if len(types) < 2:
+        return types
+    matched = [t for t in types if any(p.search(text) for p in taxonomy.by_id[t].triggers)]
+    return matched or types
+
+
 def is_heading(text: str) -> bool:
     """Short title-like line (CLAUDETTE keeps headings as sentences): weak boilerplate label."""
     words = text.split()
     return 0 < len(words) <= 6 and not text.rstrip().endswith((".", ";", ",", ":"))
+
+
+# --- the gold set (gold/provisions.jsonl, docs/annotation.md) --------------------------------
+GOLD_PATH = Path(__file__).resolve().parents[3] / "gold" / "provisions.jsonl"
+# Platforms run by one company share drafting: they are one group in every split.
+PLATFORM_FAMILIES = {
+    "X": "x", "Twitter": "x", "Grok": "x",
+    "Facebook": "meta", "Instagram": "meta", "Threads": "meta", "WhatsApp": "meta",
+    "Meta AI": "meta",
+}  # fmt: skip
+
+
+def platform_group(platform: str) -> str:
+    return PLATFORM_FAMILIES.get(platform, platform)
+
+
+@dataclass
+class GoldProvision:
+    """One labelled provision (see docs/annotation.md for what each label means)."""
+
+    id: str
+    platform: str
+    document: str
+    heading: str  # the heading path, joined with " > "
+    text: str
+    main: str | None  # None: carries no clause
+    other: list[str]
+    severity: str | None
+    negated: bool
+    unsure: bool
+    sample: str  # "random" | "targeted"
+
+    @property
+    def group(self) -> str:
+        return platform_group(self.platform)
+
+    @property
+    def types(self) -> set[str]:
+        return ({self.main} if self.main else set()) | set(self.other)
+
+    @property
+    def carries_clause(self) -> bool:
+        return self.main not in (None, "boilerplate")
+
+
+def load_gold(path: Path = GOLD_PATH) -> list[GoldProvision]:
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            out.append(
+                GoldProvision(
+                    r["id"], r["platform"], r["document"], " > ".join(r["heading"]), r["text"],
+                    r["main"], list(r["other"]), r["severity"], bool(r["negated"]),
+                    bool(r["unsure"]), r["sample"],
+                )
+            )  # fmt: skip
+    return out

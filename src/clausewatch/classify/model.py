@@ -1,43 +1,76 @@
-"""Multi-label clause classifier over the taxonomy (CPU, shipped artifact, lazy loading).
+"""Clause classifier over the taxonomy (CPU, shipped artifact, lazy loading).
 
-``classify(text, heading=None)`` returns one :class:`Prediction` per clause type found, with a
-calibrated confidence, the severity and its reasons, the evidence basis and the exact supporting
+``classify(text, heading=None)`` returns the clause types of a provision, main type first, each
+with a confidence, the severity and its reasons, the evidence basis and the exact supporting
 words (always ``text[start:end]``).
+
+How a provision is read (``docs/classification.md`` has the measurements behind each step):
+
+1. The provision is split into sentences (:mod:`clausewatch.classify.sentences`); the whole text
+   and each sentence are scored by one multinomial model over every type and ``none``, with the
+   heading path as context. A type's score is its best over the whole text and its sentences;
+   ``none`` is the whole text's.
+2. The two best types are candidates. Polarity rules read each candidate's best sentence
+   (:mod:`clausewatch.classify.polarity`), for types whose ``actor`` is the provider: a rule
+   addressed to users is ``acceptable-use``; a licence granted *to* the user is not the user's
+   licence to the platform; a user's right to terminate is not the platform's; "we do not
+   sell …" is negated (shown Low, never High).
+3. Severity: :mod:`clausewatch.classify.severity`.
+4. A candidate is shown when its score clears its type's threshold (tuned for precision).
+   A heading alone never forces a type.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from clausewatch.classify.taxonomy import SEVERITIES, ClauseType, Taxonomy, default_taxonomy
+from clausewatch.classify.polarity import (
+    addressed_to_user,
+    licence_direction,
+    list_lead_in,
+    negated_practice,
+    user_right,
+)
+from clausewatch.classify.sentences import sentence_spans
+from clausewatch.classify.severity import (
+    NEGATED_REASON,
+    SeverityModel,
+    modifier_hits,
+    reasons,
+    severity_features,
+)
+from clausewatch.classify.taxonomy import ClauseType, Taxonomy, default_taxonomy
 
 if TYPE_CHECKING:
     from clausewatch.classify.features import Featurizer
-    from clausewatch.classify.train import TypeModel
 
 ARTIFACT_DIR = Path(__file__).with_name("model")
 META_FILE = "clause_model.json.gz"
 ARRAYS_FILE = "clause_model.npz"
-RULE_CONFIDENCE = 0.75  # rule-only types: a trigger phrase matched, no trained model
-HEADING_WEIGHT = 0.5  # a trigger in the heading halves the remaining doubt
+FORMAT = 2
 EXPLICIT = "explicit language"
 INFERRED = "inferred"
-_SENTENCE_RE = re.compile(r"[^\n.!?;]*(?:[.!?;]+|\n|$)")
+NONE = "none"  # the class of provisions that carry no clause
+MAX_UNITS = 200  # sentences scored per provision (a 1 MB text is read, not scored to the end)
+USER_RULES = "acceptable-use"
+USER_RIGHT_TYPES = ("unilateral-termination", "account-suspension")
+LICENCE_TYPE = "license-to-user-content"
+Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
 class Prediction:
     type_id: str
-    score: float  # raw linear margin (rule-only types: 0.0)
-    confidence: float  # calibrated probability that the type applies
+    score: float  # the model's probability for the type (before polarity)
+    confidence: float  # the probability shown to users
     severity: str  # High / Medium / Low
     severity_reasons: tuple[str, ...]
     evidence_basis: str  # "explicit language" | "inferred"
@@ -45,186 +78,284 @@ class Prediction:
     start: int
     end: int
 
+    @property
+    def negated(self) -> bool:
+        """The provider states it does *not* do this (read from the reasons, so a prediction
+        rebuilt from stored rows says the same)."""
+        return NEGATED_REASON in self.severity_reasons
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["severity_reasons"] = list(self.severity_reasons)
+        out["negated"] = self.negated
         return out
 
 
-def save_artifact(
-    out: Path, featurizer: Featurizer, models: dict[str, TypeModel], report: dict[str, Any]
-) -> None:
+@dataclass
+class TypeModel:
+    """Multinomial LR: softmax over ``classes`` (clause type ids and :data:`NONE`)."""
+
+    classes: list[str]
+    coef: np.ndarray  # features x classes
+    intercept: np.ndarray
+
+    def probabilities(self, x: sp.csr_matrix) -> np.ndarray:
+        return softmax(np.asarray(x @ self.coef) + self.intercept)
+
+
+@dataclass
+class FairnessModel:
+    """Per CLAUDETTE tag: two binary LRs (unfair, clearly unfair) as columns of ``coef``."""
+
+    tags: list[str]
+    coef: np.ndarray  # features x (2 * tags)
+    intercept: np.ndarray
+
+    def probabilities(self, x: sp.csr_matrix) -> np.ndarray:
+        """rows x (2 * tags): P(unfair), P(clearly unfair) for each tag."""
+        return 1.0 / (1.0 + np.exp(-(np.asarray(x @ self.coef) + self.intercept)))
+
+
+@dataclass
+class Policy:
+    thresholds: dict[str, float]  # per type id; others use ``pooled``
+    pooled: float
+    other: float  # a second type is shown when its probability reaches this
+
+    def threshold(self, type_id: str) -> float:
+        return self.thresholds.get(type_id, self.pooled)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fairness_of(
+    taxonomy: Taxonomy, fairness: FairnessModel, type_id: str, probs: np.ndarray
+) -> tuple[float, float] | None:
+    """(P(unfair), P(clearly unfair)) of a type from one row of :meth:`FairnessModel.probabilities`
+    (the most unfair of the type's CLAUDETTE tags), or None for types CLAUDETTE does not tag."""
+    tags = [t for t in taxonomy.by_id[type_id].claudette if t in fairness.tags]
+    if not tags:
+        return None
+    js = [fairness.tags.index(t) for t in tags]
+    return max(float(probs[2 * j]) for j in js), max(float(probs[2 * j + 1]) for j in js)
+
+
+@dataclass
+class Pipeline:
+    """Everything a classifier needs, as trained (see :mod:`clausewatch.classify.train`)."""
+
+    featurizer: Featurizer
+    types: TypeModel
+    fairness: FairnessModel
+    severity: SeverityModel
+    policy: Policy
+    report: dict[str, Any]
+    aggregate_sentences: bool = False  # a type's score: its best unit, else the whole text's
+
+
+def save_artifact(out: Path, pipeline: Pipeline) -> None:
+    """Vocabularies and settings as gzipped JSON, weights as one npz: no pickle."""
+    meta, arrays = pipeline.featurizer.to_state()
+    meta.update(
+        {
+            "format": FORMAT,
+            "classes": pipeline.types.classes,
+            "fairness_tags": pipeline.fairness.tags,
+            "high_threshold": pipeline.severity.high_threshold,
+            "policy": asdict(pipeline.policy),
+            "aggregate_sentences": pipeline.aggregate_sentences,
+            "report": pipeline.report,
+        }
+    )
+    arrays.update(
+        {
+            "type_coef": pipeline.types.coef.astype(np.float16),
+            "type_intercept": pipeline.types.intercept,
+            "fair_coef": pipeline.fairness.coef.astype(np.float16),
+            "fair_intercept": pipeline.fairness.intercept,
+            "sev_coef": pipeline.severity.coef,
+            "sev_intercept": pipeline.severity.intercept,
+        }
+    )
     out.mkdir(parents=True, exist_ok=True)
-    meta, arrays = _state(featurizer, models, report)
-    save_npz: Any = np.savez_compressed  # numpy's stub mistypes **arrays
-    save_npz(out / ARRAYS_FILE, **arrays)
-    with gzip.open(out / META_FILE, "wt", encoding="utf-8") as fh:
-        json.dump(meta, fh)
+    tmp = out / (ARRAYS_FILE + ".tmp")
+    with tmp.open("wb") as fh:
+        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+    tmp.replace(out / ARRAYS_FILE)
+    tmp = out / (META_FILE + ".tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8") as gz:
+        json.dump(meta, gz)
+    tmp.replace(out / META_FILE)
 
 
-def _state(
-    featurizer: Featurizer, models: dict[str, TypeModel], report: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    meta, arrays = featurizer.to_state()
-    type_ids = list(models)
-    meta.update({"format": 1, "type_ids": type_ids, "report": report})
-    arrays["coef"] = np.stack([models[t].coef for t in type_ids]).astype(np.float16)
-    for name in ("intercept", "platt_a", "platt_b", "threshold"):
-        arrays[name] = np.array([getattr(models[t], name) for t in type_ids], dtype=np.float32)
-    return meta, arrays
+def load_pipeline(directory: Path, taxonomy: Taxonomy) -> Pipeline:
+    from clausewatch.classify.features import Featurizer
 
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Non-empty sentence spans, trimmed of surrounding whitespace."""
-    spans = []
-    for m in _SENTENCE_RE.finditer(text):
-        start, end = m.span()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end > start:
-            spans.append((start, end))
-    return spans or [(0, len(text))]
-
-
-def severity_of(ctype: ClauseType, text: str) -> tuple[str, tuple[str, ...]]:
-    """Default severity moved one step per matching modifier (raise / lower)."""
-    level = SEVERITIES.index(ctype.severity)
-    reasons = [f"Default for {ctype.name}: {ctype.severity}"]
-    for mod in ctype.modifiers:
-        m = mod.pattern.search(text)
-        if m is None:
-            continue
-        level += 1 if mod.effect == "raise" else -1
-        reasons.append(f"{mod.effect}s: {mod.reason} (\u201c{m.group(0)}\u201d)")
-    return SEVERITIES[max(0, min(level, len(SEVERITIES) - 1))], tuple(reasons)
+    with gzip.open(directory / META_FILE, "rt", encoding="utf-8") as fh:
+        meta = json.load(fh)
+    if meta.get("format") != FORMAT:
+        raise ValueError(
+            f"{directory / META_FILE}: model format {meta.get('format')!r}, expected {FORMAT}; "
+            "retrain with 'clausewatch model train'"
+        )
+    with np.load(directory / ARRAYS_FILE) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    return Pipeline(
+        featurizer=Featurizer.from_state(taxonomy, meta, arrays),
+        types=TypeModel(
+            meta["classes"], arrays["type_coef"].astype(np.float32), arrays["type_intercept"]
+        ),
+        fairness=FairnessModel(
+            meta["fairness_tags"], arrays["fair_coef"].astype(np.float32), arrays["fair_intercept"]
+        ),
+        severity=SeverityModel(arrays["sev_coef"], arrays["sev_intercept"], meta["high_threshold"]),
+        policy=Policy(**meta["policy"]),
+        report=meta.get("report", {}),
+        aggregate_sentences=bool(meta.get("aggregate_sentences", False)),
+    )
 
 
 class ClauseClassifier:
-    """Loaded artifact + taxonomy. Use :func:`default_classifier` for the shipped one."""
+    """A loaded pipeline + taxonomy. Use :func:`default_classifier` for the shipped one."""
 
     def __init__(self, directory: Path = ARTIFACT_DIR, taxonomy: Taxonomy | None = None) -> None:
         self.taxonomy = taxonomy or default_taxonomy()
-        with gzip.open(directory / META_FILE, "rt", encoding="utf-8") as fh:
-            meta = json.load(fh)
-        with np.load(directory / ARRAYS_FILE) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        self._init_state(meta, arrays)
+        self._init(load_pipeline(directory, self.taxonomy))
 
     @classmethod
-    def from_models(
-        cls, taxonomy: Taxonomy, featurizer: Featurizer, models: dict[str, TypeModel]
-    ) -> ClauseClassifier:
-        """An in-memory classifier (used by the evaluation, which never writes artifacts)."""
-        meta, arrays = _state(featurizer, models, {})
+    def from_pipeline(cls, taxonomy: Taxonomy, pipeline: Pipeline) -> ClauseClassifier:
+        """An in-memory classifier (the evaluation never writes artifacts)."""
         self = cls.__new__(cls)
         self.taxonomy = taxonomy
-        self._init_state(meta, arrays)
+        self._init(pipeline)
         return self
 
-    def _init_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        from clausewatch.classify.features import Featurizer
+    def _init(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.classes = pipeline.types.classes
+        self.type_ids = [c for c in self.classes if c != NONE]
+        self._type_cols = np.array([self.classes.index(t) for t in self.type_ids])
+        self._none_col = self.classes.index(NONE) if NONE in self.classes else None
+        self._sentence_types = np.array([t != "boilerplate" for t in self.type_ids])
+        self.report = pipeline.report
 
-        self.featurizer = Featurizer.from_state(self.taxonomy, meta, arrays)
-        self.type_ids: list[str] = meta["type_ids"]
-        self.coef = arrays["coef"].astype(np.float32).T  # features x types
-        self.intercept = arrays["intercept"]
-        self.platt_a, self.platt_b = arrays["platt_a"], arrays["platt_b"]
-        self.threshold = arrays["threshold"]
-        self._index = {t: j for j, t in enumerate(self.type_ids)}
-        self.rule_only = [t.id for t in self.taxonomy.types if t.id not in set(self.type_ids)]
-        self.report: dict[str, Any] = meta.get("report", {})
-
-    def margins(self, texts: list[str], headings: list[str | None] | None = None) -> np.ndarray:
-        x = self.featurizer.transform(texts, headings)
-        return np.asarray(x @ self.coef) + self.intercept
-
-    def probabilities(self, margins: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(self.platt_a * margins + self.platt_b)))
-
+    # -- scoring ---------------------------------------------------------------------------------
     def classify_many(
         self, texts: list[str], headings: list[str | None] | None = None
     ) -> list[list[Prediction]]:
-        heads = headings or [None] * len(texts)
-        margins = self.margins(texts, heads)
-        probs = self.probabilities(margins)
-        results = [
-            self._predict_one(text, head, margins[i], probs[i])
-            for i, (text, head) in enumerate(zip(texts, heads, strict=True))
-        ]
-        self._refine_inferred(texts, heads, results)
-        return [sorted(preds, key=lambda pred: -pred.confidence) for preds in results]
+        """Shown predictions per text, main type first."""
+        policy = self.pipeline.policy
+        return [apply_policy(c, policy) for c in self.candidates_many(texts, headings)]
 
-    def _predict_one(
-        self, text: str, heading: str | None, margin: np.ndarray, prob: np.ndarray
-    ) -> list[Prediction]:
+    def candidates_many(
+        self, texts: list[str], headings: list[str | None] | None = None
+    ) -> list[list[Prediction]]:
+        """Up to two candidate types per text (best first) after polarity, before the policy's
+        thresholds: what the evaluation tunes the policy on."""
+        heads = list(headings) if headings is not None else [None] * len(texts)
+        unit_texts: list[str] = []
+        unit_heads: list[str] = []
+        layout: list[tuple[list[Span], int]] = []
+        for text, head in zip(texts, heads, strict=True):
+            spans = sentence_spans(text)[:MAX_UNITS] if text.strip() else []
+            layout.append((spans, len(unit_texts)))
+            unit_texts.append(text)
+            unit_heads.append(head or "")
+            if len(spans) > 1:
+                unit_texts += [text[a:b] for a, b in spans]
+                unit_heads += [head or ""] * len(spans)
+        x = self.pipeline.featurizer.transform(unit_texts, unit_heads)
+        probs = self.pipeline.types.probabilities(x)
+        fair = self.pipeline.fairness.probabilities(x)
+        return [
+            self._candidates(text, head, spans, x, probs, fair, first)
+            for text, head, (spans, first) in zip(texts, heads, layout, strict=True)
+        ]
+
+    def _candidates(
+        self, text: str, head: str | None, spans: list[Span], x: sp.csr_matrix,
+        probs: np.ndarray, fair: np.ndarray, first: int,
+    ) -> list[Prediction]:  # fmt: skip
+        if not spans:
+            return []
+        n_sent = len(spans) if len(spans) > 1 else 0
+        rows = probs[first : first + 1 + n_sent]
+        agg = rows[0, self._type_cols].copy()
+        if n_sent and self.pipeline.aggregate_sentences:
+            # a type's best unit; boilerplate is a property of the whole provision
+            best = rows[1:, self._type_cols].max(axis=0)
+            agg[self._sentence_types] = np.maximum(agg, best)[self._sentence_types]
+        none_p = float(rows[0, self._none_col]) if self._none_col is not None else 0.0
         out: list[Prediction] = []
-        spans = sentence_spans(text)
-        for j, type_id in enumerate(self.type_ids):
-            p = self._with_heading(float(prob[j]), type_id, heading)
-            if p >= float(self.threshold[j]):
-                out.append(self._prediction(text, spans, type_id, float(margin[j]), p))
-        for type_id in self.rule_only:
-            if _first_trigger(self.taxonomy.by_id[type_id], text) is not None:
-                p = self._with_heading(RULE_CONFIDENCE, type_id, heading)
-                out.append(self._prediction(text, spans, type_id, 0.0, p))
+        for j in np.argsort(-agg)[:2]:
+            if agg[j] <= none_p:
+                break
+            type_id = self.type_ids[j]
+            col = self._type_cols[j]
+            k = int(np.argmax(rows[1:, col])) if n_sent else -1
+            span = spans[k] if n_sent else (spans[0][0], spans[-1][1])
+            prob = float(agg[j])
+            pred = self._prediction(text, head, span, type_id, prob, x[first], fair[first])
+            if pred is not None and all(p.type_id != pred.type_id for p in out):
+                out.append(pred)
         return out
 
-    def _refine_inferred(
-        self, texts: list[str], heads: list[str | None], results: list[list[Prediction]]
-    ) -> None:
-        """Inferred predictions on multi-sentence texts: support = best-scoring sentence
-        (all such sentences scored in one batch)."""
-        todo = [
-            (i, spans)
-            for i, preds in enumerate(results)
-            if any(p.evidence_basis == INFERRED and p.score != 0.0 for p in preds)
-            and len(spans := sentence_spans(texts[i])) > 1
-        ]
-        if not todo:
-            return
-        pieces = [texts[i][a:b] for i, spans in todo for a, b in spans]
-        sent_margins = self.margins(pieces, [heads[i] for i, spans in todo for _ in spans])
-        offset = 0
-        for i, spans in todo:
-            block = sent_margins[offset : offset + len(spans)]
-            offset += len(spans)
-            results[i] = [self._refined(texts[i], p, spans, block) for p in results[i]]
-
-    def _refined(
-        self, text: str, pred: Prediction, spans: list[tuple[int, int]], block: np.ndarray
-    ) -> Prediction:
-        if pred.evidence_basis != INFERRED or pred.type_id not in self._index:
-            return pred
-        a, b = spans[int(np.argmax(block[:, self._index[pred.type_id]]))]
-        return replace(pred, supporting_text=text[a:b], start=a, end=b)
-
-    def _with_heading(self, prob: float, type_id: str, heading: str | None) -> float:
-        if heading and _first_trigger(self.taxonomy.by_id[type_id], heading) is not None:
-            return 1.0 - (1.0 - prob) * HEADING_WEIGHT
-        return prob
-
     def _prediction(
-        self, text: str, spans: list[tuple[int, int]], type_id: str, margin: float, prob: float
-    ) -> Prediction:
-        """Explicit language: the sentence with the first trigger match; else the first
-        sentence (multi-sentence texts are refined to the best-scoring sentence by the caller)."""
+        self, text: str, head: str | None, span: Span, type_id: str, prob: float,
+        text_x: sp.csr_matrix, fair_row: np.ndarray,
+    ) -> Prediction | None:  # fmt: skip
+        """Polarity is read on the supporting sentence; severity on the whole provision (as
+        the gold severities were labelled)."""
+        sentence = text[span[0] : span[1]]
         ctype = self.taxonomy.by_id[type_id]
-        hit = _first_trigger(ctype, text)
-        span = spans[0]
-        if hit is not None:
-            span = next((s for s in spans if s[0] <= hit < s[1]), spans[0])
-        severity, reasons = severity_of(ctype, text)
+        negated = False
+        if ctype.actor == "provider":
+            context = list_lead_in(text, span[0]) or head
+            if addressed_to_user(sentence, context):
+                ctype = self.taxonomy.by_id[USER_RULES]
+            elif (type_id == LICENCE_TYPE and licence_direction(sentence) == "to_user") or (
+                type_id in USER_RIGHT_TYPES and user_right(sentence)
+            ):
+                return None
+            else:
+                negated = negated_practice(sentence) is not None
+        severity, why = self._severity(ctype, text, text_x, fair_row, negated)
+        explicit = any(p.search(sentence) for p in ctype.triggers)
         return Prediction(
-            type_id, round(margin, 4), round(prob, 4), severity, reasons,
-            EXPLICIT if hit is not None else INFERRED, text[span[0] : span[1]], span[0], span[1],
+            ctype.id, round(prob, 4), round(prob, 4), severity, why,
+            EXPLICIT if explicit else INFERRED, sentence, span[0], span[1],
         )  # fmt: skip
 
+    def _severity(
+        self, ctype: ClauseType, text: str, text_x: sp.csr_matrix, fair_row: np.ndarray,
+        negated: bool,
+    ) -> tuple[str, tuple[str, ...]]:  # fmt: skip
+        if negated:
+            return "Low", (f"Default for {ctype.name}: {ctype.severity}", NEGATED_REASON)
+        if ctype.id == "boilerplate":
+            return ctype.severity, (f"Default for {ctype.name}: {ctype.severity}",)
+        hits = modifier_hits(ctype, text)
+        fairness = fairness_of(self.taxonomy, self.pipeline.fairness, ctype.id, fair_row)
+        row = severity_features(self.taxonomy, ctype.id, hits, fairness)
+        level = self.pipeline.severity.decide(text_x, row[None, :])[0]
+        return level, reasons(ctype, hits, fairness, level)
 
-def _first_trigger(ctype: ClauseType, text: str) -> int | None:
-    starts = [m.start() for p in ctype.triggers if (m := p.search(text)) is not None]
-    return min(starts) if starts else None
+
+def apply_policy(cands: list[Prediction], policy: Policy) -> list[Prediction]:
+    """The candidates shown: the main one when it clears its type's threshold, a second one
+    when the main one is shown and it clears both its own and the second-type threshold."""
+    shown: list[Prediction] = []
+    for k, pred in enumerate(cands):
+        if pred.score < policy.threshold(pred.type_id):
+            continue
+        if k > 0 and (not shown or pred.score < policy.other):
+            continue
+        shown.append(pred)
+    return shown
 
 
 @lru_cache(maxsize=1)
@@ -234,7 +365,7 @@ def default_classifier() -> ClauseClassifier:
 
 
 def classify(text: str, heading: str | None = None) -> list[Prediction]:
-    """Clause types found in ``text`` (optionally with its heading path), best first."""
+    """Clause types found in ``text`` (optionally with its heading path), main type first."""
     if not text.strip():
         return []
     return default_classifier().classify_many([text], [heading])[0]

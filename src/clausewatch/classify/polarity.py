@@ -167,9 +167,11 @@ def addressed_to_user(sentence: str, context: str | None = None) -> bool:
     text = _norm(sentence).text
     if ("we" in text or "that" in text) and _PROVIDER_ACTS.search(text):
         return False
-    if (_has_cue(text) and _ADDRESSED.search(text)) or _rule_subject(text):
+    if _has_cue(text) and _ADDRESSED.search(text):
         return True
-    return context is not None and _prohibition_context(context) and not _ours(text)
+    if _ours(text):  # "We use your posts to train our models, and you cannot opt out"
+        return False
+    return _rule_subject(text) or (context is not None and _prohibition_context(context))
 
 
 def _has_cue(text: str) -> bool:

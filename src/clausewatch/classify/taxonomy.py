@@ -22,6 +22,10 @@ import yaml
 TAXONOMY_PATH = Path(__file__).with_name("taxonomy.yaml")
 SEVERITIES = ("Low", "Medium", "High")
 EFFECTS = ("raise", "lower")
+# Who performs the practice a type describes: "provider" types (the platform collects, sells,
+# trains, terminates …) are checked by the polarity rules (a prohibition addressed to users is
+# acceptable-use; "we do not sell" is negated); "any" types are not.
+ACTORS = ("provider", "any")
 CLAUDETTE_TAGS = ("a", "ch", "cr", "j", "law", "ltd", "ter", "use", "pinc")
 _ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -89,6 +93,7 @@ class ClauseType:
         why="", impact="", actions=()
     )  # YAML: required
     matrix: MatrixSpec = MatrixSpec()
+    actor: str = "any"  # see ACTORS
 
     def matrix_state(self, text: str) -> str:
         """The label of the first matrix state whose pattern matches ``text``, else ``present``."""
@@ -240,6 +245,9 @@ def _clause_type(raw: Any, path: str, groups: dict[str, str]) -> ClauseType:
     modifiers = _require(raw, "modifiers", list, path)
     regulations = _require(raw, "regulations", list, path)
     datasets = _require(raw, "datasets", dict, path)
+    actor = raw.get("actor", "any")
+    if actor not in ACTORS:
+        raise TaxonomyError(f"{path}.actor", f"must be one of {ACTORS}, got {actor!r}")
     tags = _str_list(datasets.get("claudette"), f"{path}.datasets.claudette")
     for tag in tags:
         if tag not in CLAUDETTE_TAGS:
@@ -260,6 +268,7 @@ def _clause_type(raw: Any, path: str, groups: dict[str, str]) -> ClauseType:
         opp115=_str_list(datasets.get("opp115"), f"{path}.datasets.opp115"),
         narrative=_narrative(_require(raw, "narrative", dict, path), f"{path}.narrative"),
         matrix=_matrix(_require(raw, "matrix", dict, path), f"{path}.matrix"),
+        actor=actor,
     )
 
 

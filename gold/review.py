@@ -1,0 +1,247 @@
+"""Second consistency pass over the gold set: list the candidate inconsistencies, case by case.
+
+Each case is a regex over the provision text (plus the rows whose first-pass `main` is the type in
+question); every candidate is printed with its first-pass label and, when gold/labels/review.jsonl
+corrects it, the reviewed label. The summary counts, per case, the candidates looked at and the
+labels the review changed (a row can be a candidate of several cases). The rules are in
+docs/annotation.md ("Rules for the confusions we have seen"), the outcome in gold/review.md.
+
+    .venv/bin/python gold/review.py                 # all cases, then the summary
+    .venv/bin/python gold/review.py --case scope    # one case
+    .venv/bin/python gold/review.py --summary       # counts only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).parent
+FIELDS = ("main", "other", "severity", "negated", "unsure")
+
+
+def _rx(pattern: str) -> Callable[[dict], bool]:
+    compiled = re.compile(pattern, re.I | re.S)
+    return lambda row: bool(compiled.search(row["text"]))
+
+
+def _main_is(*types: str | None) -> Callable[[dict], bool]:
+    return lambda row: row["first"]["main"] in types
+
+
+def _any(*tests: Callable[[dict], bool]) -> Callable[[dict], bool]:
+    return lambda row: any(t(row) for t in tests)
+
+
+def _all(*tests: Callable[[dict], bool]) -> Callable[[dict], bool]:
+    return lambda row: all(t(row) for t in tests)
+
+
+def _not(test: Callable[[dict], bool]) -> Callable[[dict], bool]:
+    return lambda row: not test(row)
+
+
+_DOC = r"(?:terms|policy|policies|notice|statement|guidelines|standards|rules|agreement|conditions)"
+_NEG = (
+    r"\b(?:we|meta|linkedin|tiktok|google|youtube|openai|x|reddit)\b[^.]{0,40}"
+    r"\b(?:do not|don't|does not|doesn't|will not|won't|never|not)\b[^.]{0,30}"
+    r"\b(?:sell|share|rent|use|train|disclose|collect|track|store|retain|engage|process|"
+    r"make decisions|profil)"
+)
+
+CASES: dict[str, tuple[str, Callable[[dict], bool]]] = {
+    "scope": (
+        "scope statements: contract-by-using vs null vs boilerplate",
+        _any(
+            _main_is("contract-by-using"),
+            _rx(
+                rf"\b(?:these|this|our)\b[^.]{{0,60}}\b{_DOC}\b[^.]{{0,40}}"
+                r"\b(?:appl(?:y|ies)|cover|covers|govern|governs|describes?|explains?)\b"
+            ),
+            _rx(
+                r"\b(?:appl(?:y|ies)|govern) (?:only|solely|also)\b|"
+                r"\bdoes not apply\b|\bsupplements\b"
+            ),
+            _rx(
+                r"\bby (?:using|accessing|continuing to use|creating an account|signing up)\b"
+                r"[^.]{0,40}\b(?:agree|accept|consent|bound|affirm)"
+            ),
+            _rx(r"\b(?:you )?(?:agree|accept|consent) to (?:these|this|the)\b[^.]{0,40}" + _DOC),
+        ),
+    ),
+    "mechanics": (
+        "contract mechanics: severability-waiver vs boilerplate / null",
+        _any(
+            _main_is("severability-waiver"),
+            _rx(
+                r"entire agreement|whole agreement|\bsever(?:able|ability|ed)\b|no waiver|"
+                r"\bwaiver of\b|not (?:be )?(?:considered|deemed|constitute) a waiver|"
+                r"failure to enforce|fail(?:s|ure)? to (?:act|exercise)|"
+                r"\bassign(?:ment|s)?\b|\btransfer (?:this|these|the) (?:agreement|terms)|"
+                r"\bsurviv(?:e|al|es)\b|headings?\b[^.]{0,60}(?:convenience|no legal)|"
+                r"order of precedence|\bprevail|\bconflicts? (?:between|with)\b|"
+                r"third[- ]party beneficiar|force majeure|\brelationship of the parties|"
+                r"translation|\bEnglish version|summar(?:y|ies)[^.]{0,40}convenience|"
+                r"for your convenience only"
+            ),
+        ),
+    ),
+    "moderation": (
+        "automated moderation: automated-decision-making vs content-removal",
+        _any(
+            _main_is("automated-decision-making"),
+            _all(
+                _rx(
+                    r"\bautomat(?:ed|ic|ically|ion)\b|machine[- ]learning|\bclassifiers?\b|"
+                    r"\btechnology to (?:detect|find|identify)|\bAI\b|algorithm"
+                ),
+                _rx(
+                    r"\b(?:detect|remove|removal|review|enforce|enforcement|moderat|flag|"
+                    r"take (?:down|action)|restrict|block|violat)"
+                ),
+            ),
+        ),
+    ),
+    "cookies": (
+        "cookie banners and cookie mentions: tracking-cookies vs boilerplate / null",
+        _any(
+            _main_is("tracking-cookies"), _rx(r"\bcookies?\b|\bpixels?\b|local storage|\bSDKs?\b")
+        ),
+    ),
+    "contact": (
+        "'contact us' lines: boilerplate vs a type",
+        _rx(
+            r"\bcontact us\b|\b(?:questions?|concerns?|comments?)\b[^.]{0,60}\b(?:contact|reach|"
+            r"write|email)\b|\bdata protection officer\b|\bDPO\b"
+        ),
+    ),
+    "privacy-ref": (
+        "privacy-policy references: privacy-by-reference vs data types / boilerplate",
+        _any(
+            _main_is("privacy-by-reference"),
+            _rx(r"\bprivacy (?:policy|notice|statement|center|centre)\b"),
+        ),
+    ),
+    "prohibitions": (
+        "rules addressed to users/advertisers/developers not labelled acceptable-use",
+        _all(
+            _rx(
+                r"\b(?:you|users?|advertisers?|ads|developers?|creators?|customers?)\b[^.]{0,20}"
+                r"\b(?:may|must|shall|will|should|can|agree)\b[^.]{0,15}\b(?:not|never)\b|"
+                r"^\W*(?:do not|don't|never)\b|"
+                r"\b(?:is|are) (?:strictly )?(?:prohibited|not (?:allowed|permitted|tolerated))\b"
+            ),
+            _not(_main_is("acceptable-use")),
+        ),
+    ),
+    "disputes": (
+        "informal dispute resolution steps before arbitration: arbitration vs null",
+        _rx(r"informal dispute|notice of dispute|meet and confer|\bcontact us first\b"),
+    ),
+    "enforcement": (
+        "'may suspend or terminate' statements: which action is main",
+        _rx(
+            r"(?:suspen\w+|restrict\w*|disabl\w+)[^.]{0,40}\b(?:or|and|and/or)\b[^.]{0,15}"
+            r"(?:terminat\w+|delet\w+|remov\w+ (?:your )?accounts?|ban)|"
+            r"terminat\w+[^.]{0,20}\bor\b[^.]{0,15}suspen\w+"
+        ),
+    ),
+    "negated": (
+        "'we do not sell/share/use…': negated set consistently",
+        _any(_rx(_NEG), lambda row: row["first"]["negated"]),
+    ),
+}
+
+
+def load() -> list[dict]:
+    """Every labelled provision with its first-pass label and (if any) its reviewed label."""
+    first: dict[str, dict] = {}
+    for path in [*sorted((HERE / "labels").glob("batch-*.jsonl")), HERE / "labels/targeted.jsonl"]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            label = json.loads(line)
+            first[label["id"]] = label
+    review: dict[str, dict] = {}
+    review_path = HERE / "labels" / "review.jsonl"
+    if review_path.exists():
+        for line in review_path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                label = json.loads(line)
+                review[label["id"]] = label
+    rows = []
+    batches = [*sorted((HERE / "batches").glob("batch-*.jsonl")), HERE / "batches/targeted.jsonl"]
+    for batch in batches:
+        for line in batch.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row["id"] in first:
+                row["first"] = first[row["id"]]
+                row["review"] = review.get(row["id"])
+                rows.append(row)
+    return rows
+
+
+def changed(row: dict) -> bool:
+    rev = row["review"]
+    return rev is not None and any(rev[k] != row["first"][k] for k in FIELDS)
+
+
+def case_of(row: dict) -> str | None:
+    """The case a review label was filed under: its note reads "review: [case] reason"."""
+    match = re.match(r"review: \[([\w-]+)\]", (row["review"] or {}).get("note", ""))
+    return match.group(1) if match else None
+
+
+def _fmt(label: dict) -> str:
+    neg = " negated" if label["negated"] else ""
+    unsure = " unsure" if label["unsure"] else ""
+    other = f" +{','.join(label['other'])}" if label["other"] else ""
+    return f"{label['main']}{other} [{label['severity']}{neg}{unsure}]"
+
+
+def show(case: str, rows: list[dict]) -> None:
+    title, test = CASES[case]
+    hits = [r for r in rows if test(r)]
+    print(f"## {case}: {title} ({len(hits)} candidates)\n")
+    for r in sorted(hits, key=lambda r: (str(r["first"]["main"]), r["platform"], r["id"])):
+        text = " ".join(r["text"].split())[:200]
+        line = f"{r['id']}  {r['platform']} / {r['document']}  {_fmt(r['first'])}"
+        if changed(r):
+            line += f"  ->  {_fmt(r['review'])}"
+        print(line)
+        print(f"    {text}")
+    print()
+
+
+def summary(rows: list[dict]) -> None:
+    """Per case: candidates listed, labels changed under that case, and how many of those the
+    case's regex had listed (the rest were found by reading neighbouring provisions)."""
+    print(f"{'case':<14}{'candidates':>11}{'changed':>9}{'listed':>8}")
+    for case, (_, test) in CASES.items():
+        hits = {r["id"] for r in rows if test(r)}
+        moved = [r for r in rows if changed(r) and case_of(r) == case]
+        listed = sum(r["id"] in hits for r in moved)
+        print(f"{case:<14}{len(hits):>11}{len(moved):>9}{listed:>8}")
+    total = [r for r in rows if changed(r)]
+    listed_any = {r["id"] for r in rows if any(t(r) for _, t in CASES.values())}
+    print(f"{'all (unique)':<14}{len(listed_any):>11}{len(total):>9}")
+    untagged = [r["id"] for r in total if case_of(r) not in CASES]
+    if untagged:
+        print(f"changed without a known case tag: {', '.join(untagged)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--case", choices=list(CASES))
+    parser.add_argument("--summary", action="store_true")
+    args = parser.parse_args()
+    rows = load()
+    if not args.summary:
+        for case in [args.case] if args.case else list(CASES):
+            show(case, rows)
+    summary(rows)
+
+
+if __name__ == "__main__":
+    main()
