@@ -288,3 +288,12 @@ def test_llm_rephrasing_is_checked_and_asked_once(
     rejected = provision_page_analysis(archive, other)["narrative"]
     assert rejected["writer"] == "template"
     assert any("45" in reason for reason in rejected["rejected"])
+
+
+def test_the_classifier_reads_the_document_type_before_the_heading_path() -> None:
+    assert (
+        service.classifier_context("Privacy Policy", ["Sharing", "Partners"])
+        == "Privacy Policy › Sharing › Partners"
+    )
+    assert service.classifier_context(None, ["Sharing"]) == "Sharing"
+    assert service.classifier_context(None, []) is None

@@ -409,3 +409,25 @@ def test_model_eval_rejects_an_unknown_evaluation() -> None:
     result = CliRunner().invoke(app, ["model", "eval", "--only", "lexglue"])
     assert result.exit_code != 0
     assert "gold, claudette, tosdr, opp115" in result.output
+
+
+# ota pga Tumblr/Privacy Policy (2026): a sharing practice, then a narrower denial
+TUMBLR_SHARING = (
+    "**Right to Opt-Out:** Tumblr selectively runs advertisements so we can provide you with "
+    "Tumblr content for free. To help select which ads to show you, we may share some of your "
+    'information with advertising partners, or allow our advertising partners to "collect" '
+    'certain information. In some US states, this data sharing may be considered a "sale." We '
+    "do not sell (or share) information that identifies you personally, like your name or "
+    "contact information, in our ads program."
+)
+
+
+def test_a_stated_practice_outweighs_a_narrower_denial() -> None:
+    heading = "Privacy Policy > Supplemental US Privacy Notice > Summary of Information We Collect"
+    cands = default_classifier().candidates_many([TUMBLR_SHARING], [heading])[0]
+    sharing = next(p for p in cands if p.type_id == "data-sharing-sale")
+    assert not sharing.negated and sharing.severity != "Low"
+    assert sharing.supporting_text.startswith("To help select which ads")
+    only_denial = "We do not sell your personal data. We do not share it with advertisers either."
+    denial = default_classifier().candidates_many([only_denial])[0][0]
+    assert denial.type_id == "data-sharing-sale" and denial.negated and denial.severity == "Low"

@@ -78,6 +78,12 @@ def heading_text(path: Sequence[str]) -> str | None:
     return HEADING_SEPARATOR.join(path) or None
 
 
+def classifier_context(doc_type: str | None, heading_path: Sequence[str]) -> str | None:
+    """What the classifier reads beside a provision: its document's type, then its heading path
+    (the gold set is labelled and trained with both; docs/classification.md)."""
+    return heading_text([doc_type, *heading_path] if doc_type else list(heading_path))
+
+
 def ranked(predictions: Sequence[Prediction]) -> list[Prediction]:
     """Substantive types first (most confident first), boilerplate last: a provision that reads
     partly like a heading is still an arbitration clause when it is one."""
@@ -151,6 +157,14 @@ class _TextCache:
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
         self._texts: dict[int, str] = {}
+        self._doc_types: dict[int, str | None] = {}
+
+    def doc_type(self, session: Session, version_id: int) -> str | None:
+        if version_id not in self._doc_types:
+            version = session.get(Version, version_id)
+            document = session.get(Document, version.document_id) if version else None
+            self._doc_types[version_id] = document.doc_type if document else None
+        return self._doc_types[version_id]
 
     def version(self, session: Session, version_id: int) -> str:
         if version_id not in self._texts:
@@ -169,7 +183,11 @@ def _classify_revisions(archive: Archive, revision_ids: list[int], report: Analy
             session.scalars(select(ProvisionRevision).where(ProvisionRevision.id.in_(revision_ids)))
         )
         texts = [cache.version(session, r.version_id)[r.start : r.end] for r in revisions]
-        results = classify_texts(texts, [heading_text(r.heading_path) for r in revisions])
+        contexts = [
+            classifier_context(cache.doc_type(session, r.version_id), r.heading_path)
+            for r in revisions
+        ]
+        results = classify_texts(texts, contexts)
         session.execute(delete(Classification).where(Classification.revision_id.in_(revision_ids)))
         session.execute(
             delete(RevisionAnalysis).where(RevisionAnalysis.revision_id.in_(revision_ids))

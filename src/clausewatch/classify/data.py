@@ -131,7 +131,7 @@ class GoldProvision:
     id: str
     platform: str
     document: str
-    heading: str  # the heading path, joined with " > "
+    heading: str  # the context the classifier reads: document type, then the heading path
     text: str
     main: str | None  # None: carries no clause
     other: list[str]
@@ -160,7 +160,8 @@ def load_gold(path: Path = GOLD_PATH) -> list[GoldProvision]:
             r = json.loads(line)
             out.append(
                 GoldProvision(
-                    r["id"], r["platform"], r["document"], " > ".join(r["heading"]), r["text"],
+                    r["id"], r["platform"], r["document"],
+                    " > ".join([r["document"], *r["heading"]]), r["text"],
                     r["main"], list(r["other"]), r["severity"], bool(r["negated"]),
                     bool(r["unsure"]), r["sample"],
                 )

@@ -60,6 +60,8 @@ EXPLICIT = "explicit language"
 INFERRED = "inferred"
 NONE = "none"  # the class of provisions that carry no clause
 MAX_UNITS = 200  # sentences scored per provision (a 1 MB text is read, not scored to the end)
+SUPPORT_ALTERNATIVES = 4  # sentences weighed against a negated best one (the best included)
+SUPPORT_FLOOR = 0.3  # ... each taken when the type is this probable for it alone
 USER_RULES = "acceptable-use"
 USER_RIGHT_TYPES = ("unilateral-termination", "account-suspension")
 LICENCE_TYPE = "license-to-user-content"
@@ -296,13 +298,30 @@ class ClauseClassifier:
                 break
             type_id = self.type_ids[j]
             col = self._type_cols[j]
-            k = int(np.argmax(rows[1:, col])) if n_sent else -1
+            k = self._support(text, spans, rows[1:, col], type_id) if n_sent else -1
             span = spans[k] if n_sent else (spans[0][0], spans[-1][1])
             prob = float(agg[j])
             pred = self._prediction(text, head, span, type_id, prob, x[first], fair[first])
             if pred is not None and all(p.type_id != pred.type_id for p in out):
                 out.append(pred)
         return out
+
+    def _support(self, text: str, spans: list[Span], probs: np.ndarray, type_id: str) -> int:
+        """The sentence that supports a type: its most probable one, unless that one negates a
+        provider practice that another probable sentence states ("we may share … with
+        advertising partners … We do not sell information that identifies you"): a practice
+        stated anywhere outweighs a narrower denial."""
+        order = np.argsort(-probs)
+        best = int(order[0])
+        if self.taxonomy.by_id[type_id].actor != "provider":
+            return best
+        if negated_practice(text[spans[best][0] : spans[best][1]]) is None:
+            return best
+        for alt in order[1:SUPPORT_ALTERNATIVES]:
+            a, b = spans[int(alt)]
+            if probs[alt] >= SUPPORT_FLOOR and negated_practice(text[a:b]) is None:
+                return int(alt)
+        return best
 
     def _prediction(
         self, text: str, head: str | None, span: Span, type_id: str, prob: float,
