@@ -188,3 +188,28 @@ def test_spans_are_exact_ordered_and_disjoint_on_real_provisions() -> None:
             assert a < b <= c
         for a, b in spans:
             assert text[a:b] == text[a:b].strip() and any(ch.isalnum() for ch in text[a:b])
+
+
+def test_html_line_breaks_and_table_cells_end_sentences() -> None:
+    # ota pga Spotify/Privacy Policy: a table row whose cells hold lists joined by <br>
+    row = (
+        "| Advertising partners | * User Data<br>* Usage Data | So Spotify and our advertising "
+        "partners can deliver more relevant advertising. |"
+    )
+    pieces = [row[a:b] for a, b in sentence_spans(row)]
+    assert pieces == [
+        "Advertising partners",
+        "* User Data",
+        "* Usage Data",
+        "So Spotify and our advertising partners can deliver more relevant advertising.",
+    ]
+    cell = "We may use this information.<br><br>We do not disclose data of users under 18."
+    assert [cell[a:b] for a, b in sentence_spans(cell)] == [
+        "We may use this information.",
+        "We do not disclose data of users under 18.",
+    ]
+    prose = "Choose yes | no in the form. Then save."
+    assert [prose[a:b] for a, b in sentence_spans(prose)] == [
+        "Choose yes | no in the form.",
+        "Then save.",
+    ]

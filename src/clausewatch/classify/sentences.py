@@ -42,7 +42,10 @@ LONG_WORDS = 60  # a sentence longer than this may be split at "; " ...
 PIECE_WORDS = 12  # ... into pieces of at least this many words each
 
 # A line break, or sentence-final punctuation (+ closing quotes/brackets/emphasis) before spaces.
-_CANDIDATE = re.compile(r"(?P<nl>[ \t]*\n\s*)|[.!?]+[\"'”’»)\]*_]*(?P<ws>[ \t\u00a0]+)(?=\S)")
+_CANDIDATE = re.compile(
+    r"(?P<br>[ \t]*<br\s*/?>\s*)|(?P<cell>[ \t]\|[ \t])|(?P<nl>[ \t]*\n\s*)"
+    r"|[.!?]+[\"'”’»)\]*_]*(?P<ws>[ \t\u00a0]+)(?=\S)"
+)
 _SEMI = re.compile(r";[ \t\u00a0]+(?=\S)")
 _WORD = re.compile(r"\w+")
 _ALNUM = re.compile(r"[^\W_]")
@@ -81,7 +84,7 @@ def sentence_spans(text: str) -> list[Span]:
     spans: list[Span] = []
     start = 0
     for m in _CANDIDATE.finditer(text):
-        cut = m.start() if m.group("nl") is not None else m.start("ws")
+        cut = m.start("ws") if m.group("ws") is not None else m.start()
         if _is_boundary(text, start, m):
             _add(text, start, cut, spans)
             start = m.end()
@@ -91,10 +94,10 @@ def sentence_spans(text: str) -> list[Span]:
 
 
 def _add(text: str, start: int, end: int, spans: list[Span]) -> None:
-    """Append ``text[start:end]`` trimmed of whitespace, if anything is left."""
-    while start < end and text[start].isspace():
+    """Append ``text[start:end]`` trimmed of whitespace and table pipes, if anything is left."""
+    while start < end and (text[start].isspace() or text[start] == "|"):
         start += 1
-    while end > start and text[end - 1].isspace():
+    while end > start and (text[end - 1].isspace() or text[end - 1] == "|"):
         end -= 1
     if end > start:
         spans.append((start, end))
@@ -119,6 +122,11 @@ def _merge_markup(text: str, spans: list[Span]) -> list[Span]:
 
 
 def _is_boundary(text: str, start: int, m: re.Match[str]) -> bool:
+    if m.group("br") is not None:
+        return True  # an HTML line break inside a Markdown table cell or paragraph
+    if m.group("cell") is not None:  # " | " between the cells of a table row
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        return text[line_start : m.start()].lstrip().startswith("|")
     if m.group("nl") is not None:
         return _line_break_ends(text, m)
     so_far = text[start : m.start()]
