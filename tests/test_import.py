@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 from archive_fixtures import *  # noqa: F403
 from archive_fixtures import SHARED_DATA
+from sqlalchemy import func, select
 
 from clausewatch.archive.evidence import verify_archive
+from clausewatch.archive.quality import assess_text
 from clausewatch.archive.service import Archive
+from clausewatch.extract import normalise_for_hash
 from clausewatch.importers.ota import (
     ImportFormatError,
     detect_source,
@@ -21,6 +24,8 @@ from clausewatch.importers.ota import (
     read_dataset_zip,
     read_jsonl,
 )
+from clausewatch.provisions.service import build
+from clausewatch.storage.models import ChangeRecord
 
 JSONL = SHARED_DATA / "ota" / "pga-versions.jsonl.xz"
 ZIP = SHARED_DATA / "ota" / "pga-dataset-subset.zip"
@@ -142,3 +147,157 @@ def test_history_lands_on_the_registry_document(archive: Archive, tmp_path: Path
     assert policy.declaration == before["Privacy Policy"].declaration
     assert policy.platform.website == "https://www.linkedin.com"
     assert policy.current_version_id is not None
+
+
+# --- the quality gate on import (issue 11, item 1) --------------------------------------------
+
+POLICY = """# Privacy Policy
+
+Last updated: 1 March 2024
+
+This Privacy Policy explains how Example Social collects, uses and shares information about you
+when you use our apps and websites. We collect the information you give us, such as your name,
+email address and the content you post, and information about how you use the services, such as
+the pages you visit and the device you use. We use it to provide and improve the services, to keep
+them safe, and to show you content and advertising that may interest you. You can access, correct
+or delete your information at any time in your account settings, and you can object to some uses
+of it. We keep your information for as long as your account is open and delete it afterwards,
+unless the law requires us to keep it longer.
+"""
+# The error page Open Terms Archive recorded for TikTok's Community Guidelines on 2026-08-20
+# (one block per source page of the document).
+TIKTOK_404 = (
+    "Oops!\n\n404\n\nThe page you were looking for could not be found. It might have been "
+    "removed, renamed, or did not exist in the first place.\xa0Search for:\n\n- - -\n\n"
+) * 12
+INSTAGRAM_UNAVAILABLE = """This page isn't available right now
+-----------------------------------
+
+This may be because of a technical error that we're working to get fixed. Try reloading this page.
+
+Reload Page
+
+Allow the use of cookies from Instagram on this browser?
+
+We use cookies and similar technologies to provide and improve content on Facebook Products,
+provide a safer experience by using information we receive from cookies on and off Instagram, and
+provide and improve Facebook Products for people who have an account.
+
+Allow all cookies
+
+Only allow essential cookies
+"""
+LOGIN_WALL = (
+    "![Facebook](https://static.xx.fbcdn.net/rsrc.php/y1/r/4lCu2zih0ca.svg)\n\n_Notice_\n\n"
+    "You must log in to continue.\n\nLog Into Facebook\n\nYou must log in to continue.\n\n"
+    "Log In\n\nForgot account? · Sign up for Facebook\n\n- - -\n\n"
+) * 2
+
+
+def write_history(path: Path, texts: list[str | None], *, service: str = "Example") -> Path:
+    opener = lzma.open if path.suffix == ".xz" else open
+    with opener(path, "wt", encoding="utf-8") as fh:
+        for day, text in enumerate(texts, 1):
+            row = {
+                "service": service,
+                "terms_type": "Privacy Policy",
+                "recorded_at": f"2024-03-{day:02d}T12:00:00Z",
+                "kind": "first" if day == 1 else "change",
+                "text": text,
+            }
+            fh.write(json.dumps(row) + "\n")
+    return path
+
+
+def test_error_page_between_two_real_texts_is_a_failed_capture(
+    archive: Archive, tmp_path: Path
+) -> None:
+    history = write_history(tmp_path / "h.jsonl.xz", [POLICY, TIKTOK_404, POLICY])
+    report = import_history(archive, read_jsonl(history))
+    assert report.outcomes == {"first_version": 1, "suspicious": 1, "verified": 1}
+    assert report.rejected == {"error page": 1}
+    document = archive.documents()[0]
+    assert len(archive.versions(document.id)) == 1
+    assert archive.version_text(archive.versions(document.id)[0]) == normalise_for_hash(POLICY)
+    first, junk, again = archive.captures(document.id)
+    assert (first.outcome, again.outcome) == ("first_version", "verified")
+    assert junk.outcome == "suspicious" and junk.version_id is None and junk.text_sha256 is None
+    assert junk.reason is not None and junk.reason.startswith("error page")
+    assert "404" in junk.reason
+    # the evidence is kept: the record's text is the capture's snapshot
+    assert junk.snapshot_sha256 is not None
+    assert archive.store.get(junk.snapshot_sha256).decode() == TIKTOK_404
+    assert build(archive).change_records == 0
+    with archive.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ChangeRecord)) == 0
+        assert verify_archive(session, archive.store).ok
+    # a rerun skips the refused record like any other
+    assert import_history(archive, read_jsonl(history)).skipped_existing == 3
+
+
+def test_stubs_and_walls_are_never_versions(sqlite_archive: Archive, tmp_path: Path) -> None:
+    stub = "# Privacy Policy\n\nWhat's new?\n"
+    texts: list[str | None] = [stub, POLICY, INSTAGRAM_UNAVAILABLE, LOGIN_WALL, POLICY]
+    history = write_history(tmp_path / "h.jsonl", texts)
+    report = import_history(sqlite_archive, read_jsonl(history))
+    assert report.rejected == {"text too short": 1, "error page": 1, "login wall": 1}
+    assert report.outcomes == {"suspicious": 3, "first_version": 1, "verified": 1}
+    versions = sqlite_archive.versions(sqlite_archive.documents()[0].id)
+    assert [sqlite_archive.version_text(v) for v in versions] == [normalise_for_hash(POLICY)]
+    reasons = [c.reason for c in sqlite_archive.captures() if c.outcome == "suspicious"]
+    assert reasons[0] == "text too short (5 words)"
+
+
+def test_real_text_is_never_folded_into_a_junk_version(
+    sqlite_archive: Archive, tmp_path: Path
+) -> None:
+    """Junk first: it is refused, so the real text that follows is the first version and the
+    junk seen again is refused again (no A → B → A fold into the error page)."""
+    history = write_history(tmp_path / "h.jsonl", [TIKTOK_404, POLICY, TIKTOK_404, POLICY])
+    report = import_history(sqlite_archive, read_jsonl(history))
+    assert report.outcomes == {"suspicious": 2, "first_version": 1, "verified": 1}
+    document = sqlite_archive.documents()[0]
+    (version,) = sqlite_archive.versions(document.id)
+    assert version.status == "active" and document.current_version_id == version.id
+
+
+def test_a_shrink_seen_twice_is_the_new_text(sqlite_archive: Archive, tmp_path: Path) -> None:
+    """Losing most of the text once is a broken capture; the same shorter text on the next record
+    too is the page that changed (Parler's new privacy policy of October 2025), not junk."""
+    long_policy = POLICY + "\n".join(
+        f"## Section {n}\n\nSection {n} describes purpose number {n} of processing, the data "
+        f"category {n} it concerns and the legal basis {n} that applies to it."
+        for n in range(40)
+    )
+    short = POLICY.replace("1 March 2024", "2 April 2024")
+    shorter = short.replace("afterwards", "after you close it")
+    history = write_history(tmp_path / "h.jsonl", [long_policy, short, shorter])
+    report = import_history(sqlite_archive, read_jsonl(history))
+    assert report.outcomes == {"first_version": 1, "suspicious": 1, "new_version": 1}
+    assert report.rejected == {"lost most of the previous text": 1}
+    versions = sqlite_archive.versions(sqlite_archive.documents()[0].id)
+    assert sqlite_archive.version_text(versions[-1]) == normalise_for_hash(shorter)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        POLICY + "\nIf a page you are looking for is not found, sign in to continue to it.\n",
+        "# Cookie Policy\n\n" + POLICY + "\nWe use cookies. Accept all or reject all.\n",
+    ],
+)
+def test_real_texts_that_mention_errors_or_signing_in_pass_the_gate(text: str) -> None:
+    long_enough = text + POLICY  # past the short-page limit: markers no longer count
+    assert assess_text(normalise_for_hash(long_enough), None) is None
+
+
+@pytest.mark.skipif(not JSONL.exists(), reason="needs ../shared/data")
+def test_tiktok_404_of_the_pga_history_is_refused(sqlite_archive: Archive, tmp_path: Path) -> None:
+    records = list(read_jsonl(subset(tmp_path, "TikTok", "Community Guidelines")))
+    oops = [r for r in records if r.text and r.text.startswith("Oops!\n\n404")]
+    assert len(oops) == 1
+    at = records.index(oops[0])
+    report = import_history(sqlite_archive, iter(records[at - 1 : at + 2]))
+    assert report.rejected == {"error page": 1}
+    versions = sqlite_archive.versions(sqlite_archive.documents()[0].id)
+    assert all("could not be found" not in sqlite_archive.version_text(v) for v in versions)

@@ -338,6 +338,7 @@ def import_cmd(
                 f"{source.name}: {report.records} records, {len(report.documents)} documents, "
                 f"already imported: {report.skipped_existing}, "
                 f"outcomes: {json.dumps(report.outcomes, sort_keys=True)}; "
+                f"refused by the quality gate: {json.dumps(report.rejected, sort_keys=True)}; "
                 f"change records: {built.change_records}"
             )
 

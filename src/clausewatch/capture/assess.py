@@ -98,7 +98,23 @@ _LOGIN_PATH = re.compile(
 )
 _ERROR_TITLE = re.compile(
     r"\b(?:404|page not found|not found|500|internal server error|502|bad gateway|503|"
-    r"service unavailable|504|gateway time-?out)\b"
+    r"service unavailable|504|gateway time-?out)\b|"
+    r"\bpage (?:isn['’]t|is not|not) available\b|\bsomething went wrong\b|"
+    r"\bcould not be found\b|\bcan(?:['’]t|not) be found\b|^oops\b"
+)
+# "You must log in to continue": a login wall that is only text (no password field of its own).
+_LOGIN_TEXT = re.compile(
+    r"\b(?:must|need to|have to|please) (?:log|sign) ?in(?:to \w+)? (?:to|first|again)\b|"
+    r"\b(?:log|sign) ?in to (?:continue|view this|see this)\b"
+)
+# Wall markers that are visible text as well as markup (matched against a page's text).
+_BOT_WALL_TEXT = (
+    "cloudflare ray id",
+    "incapsula incident id",
+    "sucuri website firewall",
+    "vercel security checkpoint",
+    "ddos-guard",
+    "pardon our interruption",
 )
 _NEEDS_JS = re.compile(r"enable javascript|javascript is (?:required|disabled)|requires javascript")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
@@ -177,9 +193,10 @@ def _wall_reason(
         return BlockedReason.BOT_WALL
     if page is None or (short_only and page.words >= SHORT_PAGE_WORDS):
         return None
-    if any(m in page.html for m in _BOT_WALL_MARKERS) or _BOT_WALL_TITLES.search(page.title):
+    in_text = wall_in_text(page.title, page.text)
+    if any(m in page.html for m in _BOT_WALL_MARKERS) or in_text == BlockedReason.BOT_WALL:
         return BlockedReason.BOT_WALL
-    if any(m in page.html for m in _CAPTCHA_MARKERS) or _HUMAN_CHECK.search(page.text):
+    if any(m in page.html for m in _CAPTCHA_MARKERS) or in_text == BlockedReason.CAPTCHA:
         return BlockedReason.CAPTCHA
     return None
 
@@ -189,13 +206,54 @@ def _html_reason(page: _Page) -> BlockedReason | None:
         return BlockedReason.COOKIE_WALL
     if page.has_password and page.words < SHORT_PAGE_WORDS:
         return BlockedReason.LOGIN_WALL
-    if page.words < SHORT_PAGE_WORDS and _ERROR_TITLE.search(page.title):
-        return BlockedReason.ERROR_PAGE
+    reason = assess_page_text(page.title, page.text, page.words)
+    if reason is not None:
+        return reason
     if page.words < 5 and (page.scripts or _NEEDS_JS.search(page.noscript)):
         return BlockedReason.NEEDS_JAVASCRIPT
     if page.words == 0 and not page.embeds:
         return BlockedReason.EMPTY_BODY
     return None
+
+
+def assess_page_text(title: str, text: str, words: int) -> BlockedReason | None:
+    """The text-level half of `assess_response`: what a page's own words say it is.
+
+    ``title`` is the page's title (HTML) or its leading words (a Markdown text), ``text`` its
+    visible text and ``words`` how many words the page has of its own; all lower-cased. Only short
+    pages are judged (fewer than `SHORT_PAGE_WORDS`): a long policy that mentions "not found",
+    cookies or signing in is the document. Used for HTML responses here and, through
+    `archive.quality.assess_text`, for every text that may become a version (live, imported,
+    re-extracted), so a wall or an error page is recognised the same way on every path.
+    """
+    if words >= SHORT_PAGE_WORDS:
+        return None
+    in_text = wall_in_text(title, text)
+    if in_text is not None:
+        return in_text
+    if _LOGIN_TEXT.search(text):
+        return BlockedReason.LOGIN_WALL
+    if _ERROR_TITLE.search(title):
+        return BlockedReason.ERROR_PAGE
+    if reads_like_consent(text, words):
+        return BlockedReason.COOKIE_WALL
+    return None
+
+
+def wall_in_text(title: str, text: str) -> BlockedReason | None:
+    """A bot wall or captcha recognisable from the title and visible text alone (no length
+    limit: callers decide when a page is short enough to be judged)."""
+    if _BOT_WALL_TITLES.search(title) or any(m in text for m in _BOT_WALL_TEXT):
+        return BlockedReason.BOT_WALL
+    if _HUMAN_CHECK.search(text):
+        return BlockedReason.CAPTCHA
+    return None
+
+
+def reads_like_consent(text: str, words: int) -> bool:
+    """A short page made of consent wording (no recognisable consent container needed)."""
+    phrases = len(set(_CONSENT_PHRASES.findall(text)))
+    return phrases >= 2 and words < COOKIE_WALL_OUTSIDE_WORDS * 2
 
 
 @dataclass
@@ -209,7 +267,6 @@ class _Page:
     embeds: int  # iframe / embed / object: content we cannot see here
     has_password: bool
     consent_words: int  # words inside consent dialogs that offer an accept button
-    consent_phrases: int
 
     @classmethod
     def parse(cls, raw: bytes) -> _Page:
@@ -217,7 +274,7 @@ class _Page:
         try:
             doc = lxml.html.document_fromstring(raw)
         except (etree.ParserError, ValueError):
-            return cls(html, "", "", 0, "", 0, 0, False, 0, 0)
+            return cls(html, "", "", 0, "", 0, 0, False, 0)
         noscript = " ".join(el.text_content() for el in doc.iter("noscript")).lower()
         scripts = sum(1 for _ in doc.iter("script"))
         for el in list(doc.iter(*_INVISIBLE)):
@@ -235,7 +292,6 @@ class _Page:
                 doc.xpath("//input[translate(@type,'PASSWORD','password')='password']")
             ),
             consent_words=_consent_dialog_words(doc),
-            consent_phrases=len(set(_CONSENT_PHRASES.findall(text))),
         )
 
     def is_cookie_wall(self) -> bool:
@@ -243,7 +299,7 @@ class _Page:
         if self.consent_words:
             return outside < COOKIE_WALL_OUTSIDE_WORDS
         # No recognisable container: a short page made of consent wording.
-        return self.consent_phrases >= 2 and self.words < COOKIE_WALL_OUTSIDE_WORDS * 2
+        return reads_like_consent(self.text, self.words)
 
 
 def _consent_dialog_words(doc: lxml.html.HtmlElement) -> int:

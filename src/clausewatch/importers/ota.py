@@ -1,6 +1,7 @@
 """Import Open Terms Archive history: dataset archives (.zip), `*-versions` git clones and the
-JSON-lines export. Every record goes through the same `Archive.record_check` path as a live
-capture, so noise rules (normalisation, flip-flops, technical re-extractions) apply equally."""
+JSON-lines export. Every record goes through the same gate (`archive.quality.assess_text`) and the
+same `Archive.record_check` path as a live capture, so quality checks (error pages, walls, stubs,
+lost text) and noise rules (normalisation, flip-flops, technical re-extractions) apply equally."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from clausewatch import extract
+from clausewatch.archive import quality
 from clausewatch.archive.decide import Outcome
 from clausewatch.archive.service import Archive, CheckInput, SourceCapture
 from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
 from clausewatch.registry.ota import ota_slug
 from clausewatch.registry.vocabulary import resolve_document_type
-from clausewatch.storage.models import Capture
+from clausewatch.storage.models import Capture, Document, Version
 
 IMPORT_FETCHER = "ota-import"
 _STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})Z\.md$")
@@ -50,9 +52,24 @@ class ImportReport:
     skipped_existing: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     documents: set[str] = field(default_factory=set)
+    rejected: dict[str, int] = field(default_factory=dict)  # gate reason (its kind) -> records
 
     def add(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    def reject(self, reason: str) -> None:
+        kind = reason.split(" (", 1)[0]
+        self.rejected[kind] = self.rejected.get(kind, 0) + 1
+
+
+@dataclass
+class _DocumentGate:
+    """What the gate needs to know of one document during an import: the text of its current
+    version (cached by hash) and the last text refused for losing most of it."""
+
+    current: tuple[str, str] | None = None  # (sha256, text)
+    shrunk: str | None = None
+    shrunk_technical: bool = False
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -207,6 +224,7 @@ def import_history(
     with archive.sessions() as session:
         done = set(session.scalars(select(Capture.url).where(Capture.fetcher == IMPORT_FETCHER)))
     documents: dict[tuple[str, str], int] = {}
+    gates: dict[int, _DocumentGate] = {}
     for record in records:
         report.records += 1
         source_ref = f"ota:{record.collection}/{record.service}/{record.terms_type}@{record.ref}"
@@ -219,7 +237,9 @@ def import_history(
         if key not in documents:
             platform = _platform_for(record, category)
             documents[key] = archive.ensure_document(platform, platform.documents[0].type)
-        outcome = _import_record(archive, documents[key], record, source_ref)
+        document_id = documents[key]
+        gate = gates.setdefault(document_id, _DocumentGate())
+        outcome = _import_record(archive, document_id, record, source_ref, gate, report)
         report.add(outcome)
         report.documents.add(f"{record.service} / {record.terms_type}")
         if progress:
@@ -243,7 +263,28 @@ def _platform_for(record: OtaRecord, category: str) -> PlatformDeclaration:
     )
 
 
-def _import_record(archive: Archive, document_id: int, record: OtaRecord, ref: str) -> str:
+def _current_text(archive: Archive, document_id: int, gate: _DocumentGate) -> str | None:
+    with archive.sessions() as session:
+        sha = session.scalar(
+            select(Version.text_sha256)
+            .join(Document, Document.current_version_id == Version.id)
+            .where(Document.id == document_id)
+        )
+    if sha is None:
+        return None
+    if gate.current is None or gate.current[0] != sha:
+        gate.current = (sha, archive.store.get(sha).decode("utf-8"))
+    return gate.current[1]
+
+
+def _import_record(
+    archive: Archive,
+    document_id: int,
+    record: OtaRecord,
+    ref: str,
+    gate: _DocumentGate,
+    report: ImportReport,
+) -> str:
     raw = (record.text or "").encode("utf-8")
     snapshot = archive.store.put(raw) if record.text is not None else None
     capture = SourceCapture(
@@ -263,26 +304,59 @@ def _import_record(archive: Archive, document_id: int, record: OtaRecord, ref: s
         "kind": record.kind,
     }
     if record.kind == "deleted" or record.text is None:
-        check = CheckInput(
-            document_id=document_id,
-            captures=[capture],
-            checked_at=record.recorded_at,
-            failure=Outcome.DELETED,
-            reason="deleted in the source archive",
+        gate.shrunk = None
+        return _record(
+            archive,
+            CheckInput(
+                document_id=document_id,
+                captures=[capture],
+                checked_at=record.recorded_at,
+                failure=Outcome.DELETED,
+                reason="deleted in the source archive",
+            ),
         )
-    else:
-        text = extract.normalise_for_hash(record.text)
-        sha = extract.text_sha256(text)
-        archive.store.put(text.encode("utf-8"))
-        check = CheckInput(
+    text = extract.normalise_for_hash(record.text)
+    technical = record.kind == "technical_upgrade"
+    previous = _current_text(archive, document_id, gate)
+    problem = quality.assess_text(text, previous, shrunk=gate.shrunk)
+    if problem is not None:
+        # The same refusal as a live capture's: a failed capture with the reason, the record's
+        # text kept as its snapshot, no version, no change; the next record is compared with
+        # the current version as if this one had never come.
+        report.reject(problem)
+        if problem.startswith(quality.LOST_TEXT):
+            gate.shrunk, gate.shrunk_technical = text, technical
+        return _record(
+            archive,
+            CheckInput(
+                document_id=document_id,
+                captures=[capture],
+                checked_at=record.recorded_at,
+                failure=Outcome.SUSPICIOUS,
+                reason=problem,
+            ),
+        )
+    if gate.shrunk is not None and quality.assess_text(text, previous) is not None:
+        # Accepted only as the shrink the refused record began: technical if that was an upgrade.
+        technical = technical or gate.shrunk_technical
+    gate.shrunk = None
+    sha = extract.text_sha256(text)
+    archive.store.put(text.encode("utf-8"))
+    return _record(
+        archive,
+        CheckInput(
             document_id=document_id,
             captures=[capture],
             checked_at=record.recorded_at,
             text=text,
             text_sha256=sha,
             require_confirmation=False,  # the source archive recorded it as a change already
-            technical=record.kind == "technical_upgrade",
+            technical=technical,
             origin=origin,
             extractor_version=f"ota:{record.collection}",
-        )
+        ),
+    )
+
+
+def _record(archive: Archive, check: CheckInput) -> str:
     return str(archive.record_check(check).outcome)
