@@ -249,6 +249,11 @@ def _matched(
     params = _parameters(inp.text)
     stated = [f"{LABELS.get(p.kind, p.kind)}: {p.value} ({quoter.quote(p.quote)})" for p in params]
     impact = [primary.narrative.impact]
+    if NEGATED_REASON in inp.severity_reasons:  # the general impact is what this text denies
+        impact = [
+            f"{platform} states that it does not do this. Where clauses of this type do apply: "
+            f"{_lower_first(primary.narrative.impact)}"
+        ]
     if stated:
         impact.append(f"{platform}'s text states: {'; '.join(stated)}.")
     consumer_impact = " ".join(impact)
@@ -313,6 +318,10 @@ def _severity_sentences(
     if severity == primary.severity:
         return [f"Severity: {severity}, the same as the default for {name}.", *steps]
     return [f"Severity: {severity}; the default for {name} is {primary.severity}.", *steps]
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def _plain_fairness(reason: str) -> str:
