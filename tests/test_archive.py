@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 
 import pytest
 from archive_fixtures import *  # noqa: F403
+from archive_fixtures import make_settings
 from sqlalchemy import delete, select, text, update
 
 from clausewatch.archive.decide import DocumentState, Outcome, decide
@@ -273,6 +275,79 @@ def test_verify_catches_a_version_row_pointing_at_other_text(archive: Archive) -
     with archive.sessions() as session:
         report = verify_archive(session, archive.store)
     assert any(p.record.startswith("V-") and "differs" in p.what for p in report.problems)
+
+
+def test_verify_names_duplicated_captures(archive: Archive) -> None:
+    """The same fetch recorded twice (what two imports at once used to leave): every copy after
+    the first is named, including for a failed capture with no snapshot."""
+    doc = _archive_with_history(archive)
+    check(archive, doc, BODY, T0 + dt.timedelta(days=2))
+    check(archive, doc, None, T0 + dt.timedelta(days=5))
+    with archive.sessions() as session:
+        ids = list(session.scalars(select(Capture.id).order_by(Capture.id)))
+        report = verify_archive(session, archive.store)
+    problems = {p.record: p.what for p in report.problems}
+    assert set(problems) == {format_id("CAP", ids[5]), format_id("CAP", ids[6])}
+    assert problems[format_id("CAP", ids[5])].startswith(f"duplicate of {format_id('CAP', ids[2])}")
+    assert problems[format_id("CAP", ids[6])].startswith(f"duplicate of {format_id('CAP', ids[4])}")
+
+
+def test_verify_names_an_import_key_that_is_not_the_url(archive: Archive) -> None:
+    doc = _archive_with_history(archive)
+    with archive.sessions() as session, session.begin():
+        first = session.scalars(select(Capture).where(Capture.document_id == doc)).first()
+        assert first is not None
+        first.import_ref = "ota:elsewhere"
+        rid = format_id("CAP", first.id)
+    with archive.sessions() as session:
+        report = verify_archive(session, archive.store)
+    assert [(p.record, p.what) for p in report.problems] == [
+        (rid, "its import key differs from its URL")
+    ]
+
+
+def test_an_archive_with_duplicated_imports_still_opens(tmp_path) -> None:
+    """Migration 0006 on an archive that concurrent imports had already duplicated: the first
+    capture of each record gets the import key, the copies none, and `verify` names them."""
+    from alembic import command
+
+    from clausewatch.importers.ota import import_history, read_jsonl
+    from clausewatch.storage.migrate import alembic_config, upgrade
+
+    history = tmp_path / "h.jsonl"
+    history.write_text(
+        json.dumps(
+            {
+                "service": "Example",
+                "terms_type": "Terms of Service",
+                "recorded_at": "2024-03-01T12:00:00Z",
+                "text": BODY,
+            }
+        )
+        + "\n"
+    )
+    settings = make_settings(tmp_path)
+    archive = Archive.open(settings)
+    import_history(archive, read_jsonl(history))
+    cfg = alembic_config(archive.engine)
+    with archive.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    columns = [c for c in Capture.__table__.columns if c.key not in ("id", "import_ref")]
+    names = ", ".join(c.name for c in columns)
+    copied = names.replace("chain_hash", "'copy-' || chain_hash")
+    with archive.engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO captures ({names}) SELECT {copied} FROM captures"))
+    upgrade(archive.engine)
+    with archive.sessions() as session:
+        rows = list(session.execute(select(Capture.id, Capture.import_ref).order_by(Capture.id)))
+        report = verify_archive(session, archive.store)
+    archive.close()
+    assert rows[0][1] is not None and rows[1][1] is None
+    assert any(
+        p.record == format_id("CAP", rows[1][0]) and p.what.startswith("duplicate of")
+        for p in report.problems
+    )
 
 
 def test_warc_export_is_readable_by_warcio(sqlite_archive: Archive) -> None:

@@ -42,6 +42,7 @@ from clausewatch.capture import (
     fetch_all,
     parse_retry_after,
 )
+from clausewatch.capture.body import body_problem
 from clausewatch.config import Settings
 
 UA = "clausewatch-test/1.0 (+https://example.org/bot)"
@@ -116,6 +117,36 @@ def test_no_real_page_is_flagged(path: Path) -> None:
     ctype = "application/pdf" if path.suffix == ".pdf" else "text/html; charset=utf-8"
     headers = {"Content-Type": ctype}
     assert assess_response(200, headers, path.read_bytes(), "https://example.com/legal") is None
+    assert body_problem(ctype, path.read_bytes()) is None
+
+
+def test_body_problem_keeps_text_in_any_encoding() -> None:
+    page = policy_page("Conditions générales d'utilisation — 利用規約")
+    for codec in ("utf-8", "utf-16", "utf-16-le", "utf-16-be", "gb18030", "shift_jis"):
+        encoded = page.encode(codec, errors="ignore")
+        assert body_problem("text/html", encoded) is None, codec
+    iso2022 = ("利用規約 " * 200 + "<p>Terms</p>").encode("iso2022_jp")
+    assert body_problem("text/html", iso2022) is None
+    assert body_problem("text/plain", b"a\tb\r\n\x0cc") is None
+    assert body_problem("image/png", b"\x89PNG\r\n\x1a\n" + bytes(300)) is None  # left to assess
+
+
+def test_body_problem_refuses_compressed_and_binary_bodies() -> None:
+    import gzip
+    import random
+    import zlib
+
+    page = policy_page().encode()
+    noise = random.Random(5).randbytes(20_000)
+    assert body_problem("", gzip.compress(page)) == (
+        "compressed body served as a response without a type (gzip)"
+    )
+    assert body_problem("text/html", zlib.compress(page)) == (
+        "compressed body served as text/html (deflate)"
+    )
+    assert body_problem("text/html; charset=utf-8", noise) == "binary content, not a web page"
+    png = b"\x89PNG\r\n\x1a\n" + bytes(300) + noise
+    assert body_problem("text/html", png) == "binary content, not a web page"
 
 
 @pytest.mark.parametrize(
@@ -289,7 +320,7 @@ def test_deadline_bounds_a_whole_response(loopback: LoopbackServer) -> None:
 @pytest.mark.parametrize("path", ["/oversized?bytes=300000", "/oversized/declared?bytes=300000"])
 def test_size_cap(loopback: LoopbackServer, path: str) -> None:
     result = get(loopback, path, max_body_bytes=100_000)
-    assert result.error is not None and result.error.startswith("body exceeds 100000 bytes")
+    assert result.error is not None and result.error.startswith("page larger than 0.1 MB")
     assert result.content == b"" and result.attempts == 1
     assert get(loopback, path, max_body_bytes=400_000).ok
 

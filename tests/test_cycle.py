@@ -288,3 +288,113 @@ def test_reextract_after_a_declaration_change_is_technical(
     assert run_check(archive, doc) == Outcome.VERIFIED
     with archive.sessions() as session:
         assert verify_archive(session, archive.store).ok
+
+
+# -- bodies that are not pages ------------------------------------------------------------------
+
+FRENCH_SHORT = (
+    '<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Conditions générales'
+    "</title></head><body><h1>Conditions générales</h1><p>Bienvenue sur notre service. "
+    + "Ces conditions régissent l'accès au service et son utilisation. " * 12
+    + "</p></body></html>"
+)
+# A real page but for one stray control byte after a comment: lxml raises a ValueError.
+STRAY_CONTROL = policy_page("Privacy Policy", "<div><!-- note -->\x01 tail</div>")
+
+
+def _unreadable_routes(loopback: LoopbackServer) -> dict[str, tuple[Outcome, str]]:
+    """Path → (outcome, reason or expected text) for one document each, plus /good."""
+    import gzip
+    import random
+
+    import brotli
+    import zstandard
+
+    noise = random.Random(11).randbytes(60_000)
+    page = GOOD.encode()
+    loopback.route("/random", Response(body=noise, content_type="text/html"))
+    loopback.route("/gzip", Response(body=gzip.compress(page), content_type="text/html"))
+    loopback.route("/brotli", Response(body=brotli.compress(page), content_type="text/html"))
+    zstd = zstandard.ZstdCompressor().compress(page)
+    loopback.route("/zstd", Response(body=zstd, content_type="text/html; charset=utf-8"))
+    loopback.route("/giant", Response(body=b"<p>" + b"x" * 300_000 + b"</p>", chunked=True))
+    loopback.route("/latin1", Response(body=FRENCH_SHORT.encode("latin-1")))
+    loopback.route("/stray-control", Response(body=STRAY_CONTROL))
+    loopback.route("/good", Response(body=policy_page("Cookie Policy")))
+    return {
+        "/random": (Outcome.FAILED, "binary content, not a web page"),
+        "/gzip": (Outcome.FAILED, "compressed body served as text/html (gzip)"),
+        "/brotli": (Outcome.FAILED, "compressed body served as text/html (br)"),
+        "/zstd": (Outcome.FAILED, "compressed body served as text/html (zstd)"),
+        "/giant": (Outcome.FAILED, "page larger than 0.2 MB"),
+        "/stray-control": (
+            Outcome.FAILED,
+            "extraction failed: ValueError: All strings must be XML compatible",
+        ),
+        "/latin1": (Outcome.FIRST_VERSION, "# Conditions générales"),
+        "/good": (Outcome.FIRST_VERSION, "Cookie Policy"),
+    }
+
+
+def _check_unreadable(archive: Archive, expected: dict[str, tuple[Outcome, str]]) -> None:
+    for document in archive.documents():
+        (capture,) = archive.captures(document.id)
+        path = "/" + capture.url.split("/", 3)[3]
+        outcome, words = expected[path]
+        assert capture.outcome == outcome, (path, capture.reason)
+        if outcome == Outcome.FAILED:
+            assert capture.reason is not None and words in capture.reason, (path, capture.reason)
+            assert not archive.versions(document.id)
+        else:
+            text = archive.version_text(archive.versions(document.id)[0])
+            assert words in text and "\ufffd" not in text, (path, text[:200])
+
+
+def test_unreadable_bodies_fail_with_a_reason_and_the_run_goes_on(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    archive = Archive.open(make_settings(tmp_path, max_body_bytes=200_000))
+    expected = _unreadable_routes(loopback)
+    register(archive, *((path, [loopback.url(path)]) for path in expected))
+
+    async def go() -> None:
+        fetcher = HttpFetcher.from_settings(archive.settings, per_host_delay=0, retries=0)
+        try:
+            report = await CaptureCycle(archive, fetcher.fetch, confirm_delay=0).run(
+                archive.documents()
+            )
+        finally:
+            await fetcher.aclose()
+        assert len(report.records) == len(expected)
+
+    asyncio.run(go())
+    _check_unreadable(archive, expected)
+    giant = next(c for d in archive.documents() for c in archive.captures(d.id) if "giant" in c.url)
+    assert giant.snapshot_sha256 is None, "the download stopped at the cap: nothing kept"
+    random_capture = next(
+        c for d in archive.documents() for c in archive.captures(d.id) if "random" in c.url
+    )
+    assert random_capture.snapshot_sha256, "the refused bytes are kept as evidence"
+    archive.close()
+
+
+def test_clausewatch_check_survives_unreadable_bodies(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    settings = make_settings(tmp_path)
+    archive = Archive.open(settings)
+    expected = _unreadable_routes(loopback)
+    register(archive, *((path, [loopback.url(path)]) for path in expected))
+    env = {
+        **os.environ,
+        "CLAUSEWATCH_PER_HOST_DELAY": "0",
+        "CLAUSEWATCH_CONFIRM_DELAY": "0",
+        "CLAUSEWATCH_BROWSER_FALLBACK": "false",
+        "CLAUSEWATCH_MAX_BODY_BYTES": "200000",  # the same setting, from the environment
+    }
+    done = subprocess.run(
+        _cli(settings.data_dir, "check"), env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    _check_unreadable(archive, expected)
+    archive.close()

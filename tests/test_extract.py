@@ -366,3 +366,22 @@ def test_normalisation_on_real_ota_versions() -> None:
 def test_text_sha256() -> None:
     assert text_sha256("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     assert len(text_sha256("é")) == 64
+
+
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [
+        ("<h1>Conditions générales</h1><p>Bienvenue.</p>", "latin-1"),  # was read as Korean
+        ("<p>Voilà où l'été commence : à bientôt, reçu.</p>", "cp1252"),
+        ("<p>Für Verträge gilt ausschließlich deutsches Recht.</p>" * 3, "latin-1"),
+        (
+            "<p>Użytkownik zobowiązuje się do przestrzegania zasad, łącznie z płatnością.</p>" * 3,
+            "cp1250",
+        ),
+        ("<p>Пользователь соглашается с условиями использования сервиса.</p>" * 3, "cp1251"),
+        ("<p>本規約は、当社が提供するサービスの利用条件を定めるものです。</p>" * 3, "shift_jis"),
+    ],
+)
+def test_a_false_utf8_label_is_decoded_right(text: str, codec: str) -> None:
+    page = f'<html><head><meta charset="utf-8"><title>T</title></head><body>{text}</body></html>'
+    assert decode_html(page.encode(codec), "text/html; charset=utf-8") == page

@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import lzma
 import subprocess
+import threading
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from archive_fixtures import *  # noqa: F403
-from archive_fixtures import SHARED_DATA
+from archive_fixtures import SHARED_DATA, make_settings
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from typer.testing import CliRunner
 
 from clausewatch.archive.evidence import verify_archive
 from clausewatch.archive.quality import assess_text
 from clausewatch.archive.service import Archive
+from clausewatch.cli import app
 from clausewatch.extract import normalise_for_hash
 from clausewatch.importers.ota import (
     ImportFormatError,
+    ImportReport,
     detect_source,
     import_history,
     read_dataset_zip,
     read_jsonl,
 )
-from clausewatch.provisions.service import build
-from clausewatch.storage.models import ChangeRecord
+from clausewatch.provisions.service import build, pending_versions
+from clausewatch.storage.models import Capture, ChangeRecord, Platform, Provision, VersionLayout
 
 JSONL = SHARED_DATA / "ota" / "pga-versions.jsonl.xz"
 ZIP = SHARED_DATA / "ota" / "pga-dataset-subset.zip"
@@ -301,3 +309,224 @@ def test_tiktok_404_of_the_pga_history_is_refused(sqlite_archive: Archive, tmp_p
     assert report.rejected == {"error page": 1}
     versions = sqlite_archive.versions(sqlite_archive.documents()[0].id)
     assert all("could not be found" not in sqlite_archive.version_text(v) for v in versions)
+
+
+# --- concurrency and import errors (issue 11, item 6) -----------------------------------------
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ota-sample.jsonl.xz"
+
+
+def _counts(archive: Archive) -> dict[str, int]:
+    counts = archive.counts()
+    with archive.sessions() as session:
+        for name, model in (
+            ("change_records", ChangeRecord),
+            ("provisions", Provision),
+            ("layouts", VersionLayout),
+        ):
+            counts[name] = session.scalar(select(func.count()).select_from(model)) or 0
+    return counts
+
+
+def test_two_imports_at_once_record_what_one_import_does(
+    archive: Archive, backend: str | None, tmp_path: Path
+) -> None:
+    """Two imports of the same history into one archive at once (each with its own engine, as
+    two processes would): every record is recorded once, and the archive is the one a single
+    import makes — same captures, versions, change records and provisions."""
+    single = Archive.open(make_settings(tmp_path / "single"))
+    try:
+        alone = import_history(single, read_jsonl(SAMPLE))
+        build(single)
+        expected = _counts(single)
+    finally:
+        single.close()
+    assert expected["captures"] == alone.records == 30
+
+    second = Archive.open(make_settings(tmp_path, backend))
+    barrier = threading.Barrier(2)
+    reports: dict[int, ImportReport | Exception] = {}
+
+    def run(index: int, target: Archive) -> None:
+        try:
+            barrier.wait()
+            reports[index] = import_history(target, read_jsonl(SAMPLE))
+            build(target)
+        except Exception as exc:  # surfaced below
+            reports[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate((archive, second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    second.close()
+    a, b = reports[0], reports[1]
+    assert isinstance(a, ImportReport), a
+    assert isinstance(b, ImportReport), b
+    assert _counts(archive) == expected
+    # between them, each record was recorded by exactly one of the two
+    assert a.skipped_existing + b.skipped_existing == 30
+    assert Counter(a.outcomes) + Counter(b.outcomes) == Counter(alone.outcomes)
+    with archive.sessions() as session:
+        report = verify_archive(session, archive.store)
+    assert report.ok, report.problems
+    # and a third import finds everything already there
+    assert import_history(archive, read_jsonl(SAMPLE)).skipped_existing == 30
+
+
+def test_the_database_refuses_a_second_capture_of_an_imported_record(
+    archive: Archive, tmp_path: Path
+) -> None:
+    import_history(archive, read_jsonl(write_history(tmp_path / "h.jsonl", [POLICY])))
+    with archive.sessions() as session:
+        first = session.scalars(select(Capture)).one()
+        assert first.import_ref == first.url
+        copy = Capture(
+            **{
+                c.key: getattr(first, c.key)
+                for c in Capture.__table__.columns
+                if c.key not in ("id", "chain_hash")
+            },
+            chain_hash="x" * 64,
+        )
+        session.add(copy)
+        with pytest.raises(IntegrityError):
+            session.commit()
+
+
+def _cut(path: Path) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    return path
+
+
+def _rows(path: Path, rows: list[object]) -> Path:
+    path.write_bytes(
+        b"".join((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in rows)
+    )
+    return path
+
+
+def _row(day: int, **fields: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "service": "Example",
+        "terms_type": "Privacy Policy",
+        "recorded_at": f"2024-03-{day:02d}T12:00:00Z",
+        "kind": "first" if day == 1 else "change",
+        "text": POLICY.replace("1 March 2024", f"{day} March 2024")
+        + f"\nSection {day}: we may change this policy on day {day} of the month.\n",
+    }
+    row.update(fields)
+    return row
+
+
+def _bad_source(case: str, tmp_path: Path) -> tuple[Path, str, int]:
+    """A faulty source, the start of its error line, and the records before the fault."""
+    good = [_row(1), _row(2)]
+    if case == "truncated xz":
+        texts: list[str | None] = [
+            POLICY.replace("1 March 2024", f"{day} March 2024")
+            + "".join(f"\nClause {day}.{n}: {uuid_like(day, n)}" for n in range(60))
+            for day in range(1, 29)
+        ]
+        path = _cut(write_history(tmp_path / "cut.jsonl.xz", texts))
+        before = sum(1 for _ in _readable_lines(path))
+        return path, f"{path}:{before + 1}: the compressed data is damaged or cut short", before
+    if case == "bad zip":
+        path = tmp_path / "bad.zip"
+        path.write_bytes(b"PK\x03\x04 this is not a zip archive")
+        return path, f"{path}: not a readable zip archive", 0
+    if case == "not utf-8":
+        line = json.dumps(_row(3)).encode().replace(b"we may change", b"nous pouvons modifi\xe9")
+        path = _rows(tmp_path / "latin1.jsonl", [*good, line])
+        return path, f'{path}:3: field "text": not UTF-8 text (byte 0xe9', 2
+    if case == "invalid json":
+        path = _rows(tmp_path / "broken.jsonl", [*good, b'{"service": "Example", "terms'])
+        return path, f"{path}:3: invalid JSON", 2
+    if case == "text a number":
+        path = _rows(tmp_path / "types.jsonl", [*good, _row(3, text=42)])
+        return path, f'{path}:3: field "text": expected a string or null, got a number (42)', 2
+    if case == "recorded_at not a date":
+        path = _rows(tmp_path / "dates.jsonl", [*good, _row(3, recorded_at="last Tuesday")])
+        return path, f"{path}:3: field \"recorded_at\": 'last Tuesday' is not an ISO 8601", 2
+    if case == "empty service":
+        path = _rows(tmp_path / "empty.jsonl", [*good, _row(3, service=" ")])
+        return path, f'{path}:3: field "service" is empty', 2
+    if case == "service without a slug":
+        path = _rows(tmp_path / "slug.jsonl", [*good, _row(3, service="···")])
+        return path, f"{path}:3: field \"service\": '···' has no letter or digit", 2
+    if case == "not an object":
+        path = _rows(tmp_path / "array.jsonl", [*good, ["Example"]])
+        return path, f"{path}:3: expected a JSON object, got an array", 2
+    raise AssertionError(case)
+
+
+def uuid_like(day: int, n: int) -> str:
+    return hashlib.sha256(f"{day}/{n}".encode()).hexdigest()
+
+
+def _readable_lines(path: Path) -> Iterator[bytes]:
+    with lzma.open(path, "rb") as fh:
+        try:
+            yield from fh
+        except EOFError:
+            return
+
+
+ERROR_CASES = [
+    "truncated xz",
+    "bad zip",
+    "not utf-8",
+    "invalid json",
+    "text a number",
+    "recorded_at not a date",
+    "empty service",
+    "service without a slug",
+    "not an object",
+]
+
+
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_import_errors_name_the_line_and_the_field(
+    case: str, sqlite_archive: Archive, tmp_path: Path
+) -> None:
+    path, message, before = _bad_source(case, tmp_path)
+    with pytest.raises(ImportFormatError) as caught:
+        import_history(sqlite_archive, detect_source(path)(path))
+    assert str(caught.value).startswith(message), str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert caught.value.report is not None and caught.value.report.records == before
+    assert len(sqlite_archive.captures()) == before
+    assert all(p.slug for p in _platforms(sqlite_archive))
+
+
+def _platforms(archive: Archive) -> list[Platform]:
+    with archive.sessions() as session:
+        return list(session.scalars(select(Platform)))
+
+
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_import_command_fails_in_one_line_and_keeps_what_came_before(
+    case: str, tmp_path: Path
+) -> None:
+    path, message, before = _bad_source(case, tmp_path)
+    data = tmp_path / "data"
+    result = CliRunner().invoke(app, ["import", str(path), "--data-dir", str(data)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: {message}"), lines[0]
+    assert f"the {before} records before it are imported" in lines[0]
+    archive = Archive.open(make_settings(tmp_path))
+    try:
+        assert len(archive.captures()) == before
+        with archive.sessions() as session:
+            assert pending_versions(session) == []  # provisions built for what was imported
+            assert verify_archive(session, archive.store).ok
+        if before:
+            assert _counts(archive)["layouts"] == _counts(archive)["versions"] > 0
+    finally:
+        archive.close()

@@ -322,6 +322,7 @@ def import_cmd(
                 reader = detect_source(source)
             except ImportFormatError as exc:
                 raise fail(str(exc)) from exc
+            failure: ImportFormatError | None = None
             with progress_bar() as bar:
                 task = bar.add_task(f"importing {source.name}", total=None)
                 try:
@@ -332,8 +333,14 @@ def import_cmd(
                         progress=lambda _r, t=task: bar.advance(t),  # type: ignore[misc]
                     )
                 except ImportFormatError as exc:
-                    raise fail(str(exc)) from exc
-            built = _build(archive)
+                    failure = exc
+            built = _build(archive)  # what was imported before a fault too
+            if failure is not None:
+                before = failure.report.records if failure.report else 0
+                raise fail(
+                    f"{failure}; the {before} records before it are imported, their provisions "
+                    "built (a rerun skips them)"
+                ) from failure
             out.print(
                 f"{source.name}: {report.records} records, {len(report.documents)} documents, "
                 f"already imported: {report.skipped_existing}, "

@@ -122,6 +122,11 @@ def extract_document(
             )
         except extract.ExtractionError as exc:
             return ExtractedText(failure=Outcome.FAILED, reason=f"{source.url}: {exc}")
+        except Exception as exc:  # a parser's surprise fails this capture, not the whole run
+            return ExtractedText(
+                failure=Outcome.FAILED,
+                reason=f"{source.url}: extraction failed: {type(exc).__name__}: {exc}",
+            )
     text = extract.normalise_for_hash(extract.combine_markdown(parts))
     problem = assess_text(text, previous_text)
     if problem:

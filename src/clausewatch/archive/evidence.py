@@ -10,7 +10,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from clausewatch.archive import chain
@@ -109,6 +109,7 @@ def verify_archive(
                 f"names {format_id('CAP', head.last_capture_id)}: records removed at the end",
             )
         )
+    _duplicated_captures(session, report)
     for version in session.scalars(select(Version).order_by(Version.id)):
         report.versions += 1
         vid = format_id("V", version.id)
@@ -121,6 +122,53 @@ def verify_archive(
                 Problem(vid, "its text hash differs from the one its captures recorded")
             )
     return report
+
+
+def _duplicated_captures(session: Session, report: VerifyReport) -> None:
+    """Captures recorded twice: the same document, URL, fetch time and snapshot as an earlier
+    capture (for imports, the URL names the imported record), or an import key that is not
+    the URL the chain hash commits to."""
+    key = (Capture.document_id, Capture.url, Capture.started_at, Capture.snapshot_sha256)
+    groups = (
+        select(*key, func.min(Capture.id).label("first_id"))
+        .group_by(*key)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    duplicates = session.execute(
+        select(Capture.id, groups.c.first_id)
+        .join(
+            groups,
+            and_(
+                Capture.document_id == groups.c.document_id,
+                Capture.url == groups.c.url,
+                Capture.started_at == groups.c.started_at,
+                or_(
+                    Capture.snapshot_sha256 == groups.c.snapshot_sha256,
+                    and_(Capture.snapshot_sha256.is_(None), groups.c.snapshot_sha256.is_(None)),
+                ),
+            ),
+        )
+        .where(Capture.id != groups.c.first_id)
+        .order_by(Capture.id)
+    )
+    for capture_id, first_id in duplicates:
+        report.problems.append(
+            Problem(
+                format_id("CAP", capture_id),
+                f"duplicate of {format_id('CAP', first_id)}: the same document, URL, fetch "
+                "time and snapshot recorded twice",
+            )
+        )
+    mismatched = session.scalars(
+        select(Capture.id)
+        .where(Capture.import_ref.is_not(None), Capture.import_ref != Capture.url)
+        .order_by(Capture.id)
+    )
+    for capture_id in mismatched:
+        report.problems.append(
+            Problem(format_id("CAP", capture_id), "its import key differs from its URL")
+        )
 
 
 def _http_headers_block(capture: Capture) -> bytes:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from clausewatch.archive import chain
@@ -87,6 +88,9 @@ class CheckInput:
     origin: dict[str, Any] = field(default_factory=dict)
     extractor_version: str = ""
     validators: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Imports: the record's reference (the capture's url). A check whose reference is already
+    # recorded is not applied again (checked under the document's lock, unique in the database).
+    import_ref: str | None = None
 
 
 @dataclass
@@ -96,6 +100,7 @@ class CheckRecord:
     reason: str | None
     capture_ids: list[int]
     version_id: int | None = None
+    already_imported: bool = False  # import_ref was recorded before: nothing was written
 
 
 @dataclass
@@ -182,7 +187,14 @@ class Archive:
 
     def ensure_document(self, platform: PlatformDeclaration, doc_type: str) -> int:
         """The id of a platform's document, creating what is missing (for imports). An existing
-        platform or document keeps its registry declaration."""
+        platform or document keeps its registry declaration. Safe when two imports create the
+        same platform at once: the loser of the race retries and finds the winner's rows."""
+        try:
+            return self._ensure_document(platform, doc_type)
+        except IntegrityError:
+            return self._ensure_document(platform, doc_type)
+
+    def _ensure_document(self, platform: PlatformDeclaration, doc_type: str) -> int:
         with transaction(self.sessions) as session:
             row = session.scalars(select(Platform).where(Platform.slug == platform.slug)).first()
             if row is None:
@@ -306,6 +318,22 @@ class Archive:
             document = session.get(Document, check.document_id, with_for_update=True)
             if document is None:
                 raise LookupError(f"no document D-{check.document_id:05d}")
+            if check.import_ref is not None:
+                # Read under the document's lock (SQLite: the write lock), so a concurrent
+                # import of the same record has committed or not started; the unique index
+                # on import_ref is the backstop.
+                existing = session.scalars(
+                    select(Capture).where(Capture.import_ref == check.import_ref)
+                ).first()
+                if existing is not None:
+                    return CheckRecord(
+                        document_id=document.id,
+                        outcome=Outcome(existing.outcome),
+                        reason=existing.reason,
+                        capture_ids=[existing.id],
+                        version_id=existing.version_id,
+                        already_imported=True,
+                    )
             outcome, version = self._apply(session, document, check)
             check_id = uuid.uuid4().hex
             captures = [
@@ -446,4 +474,5 @@ class Archive:
             reason=check.reason,
             text_sha256=check.text_sha256,
             version_id=version.id if version else None,
+            import_ref=check.import_ref if index == 0 else None,
         )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from clausewatch.capture.assess import assess_response
 from clausewatch.capture.base import FetcherName, FetchRequest, FetchResult, Redirect
+from clausewatch.capture.body import body_problem, too_large
 from clausewatch.capture.pacing import HostGate
 from clausewatch.capture.robots import RobotsCache
 from clausewatch.config import DEFAULT_USER_AGENT
@@ -187,9 +188,7 @@ class BrowserFetcher:
         else:  # a PDF...: Chromium's viewer replaced it, so ask again, with the page's cookies
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_body_bytes:
-                result.error = (
-                    f"body exceeds {self.max_body_bytes} bytes (Content-Length {declared})"
-                )
+                result.error = too_large(self.max_body_bytes, declared)
                 return
             async with self.gate.slot(response.url):
                 again = await page.context.request.get(
@@ -198,9 +197,11 @@ class BrowserFetcher:
             content = await again.body()
             result.headers = headers
         if len(content) > self.max_body_bytes:
-            result.error = f"body exceeds {self.max_body_bytes} bytes"
+            result.error = too_large(self.max_body_bytes)
         else:
             result.content = content
+            if 200 <= (result.status or 0) < 300:
+                result.error = body_problem(result.headers.get("content-type", ""), content)
 
     async def _settle(self, watch: _NetworkWatch) -> None:
         """Wait for network idle (nothing in flight for ``network_idle_quiet`` seconds), but

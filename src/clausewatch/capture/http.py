@@ -17,6 +17,7 @@ import stamina
 
 from clausewatch.capture.assess import BlockedReason, assess_response
 from clausewatch.capture.base import FetcherName, FetchRequest, FetchResult, Redirect
+from clausewatch.capture.body import body_problem, too_large
 from clausewatch.capture.pacing import HostGate
 from clausewatch.capture.robots import ROBOTS_MAX_BYTES, ROBOTS_TTL, RobotsCache
 from clausewatch.config import DEFAULT_USER_AGENT
@@ -210,6 +211,10 @@ class HttpFetcher:
         blocked: str | None = None
         try:
             outcome, attempts = await self._with_retries(request)
+            if outcome.error is None and 200 <= (outcome.status or 0) < 300:
+                outcome.error = body_problem(
+                    outcome.headers.get("content-type", ""), outcome.content
+                )
             if outcome.error is None:
                 blocked = assess_response(
                     outcome.status, outcome.headers, outcome.content, outcome.final_url
@@ -374,14 +379,14 @@ async def _read_capped(
     network chunk is buffered beyond the cap, whatever Content-Length claims)."""
     declared = response.headers.get("content-length", "")
     if not truncate and declared.isdigit() and int(declared) > max_bytes:
-        return b"", f"body exceeds {max_bytes} bytes (Content-Length {declared})"
+        return b"", too_large(max_bytes, declared)
     body = bytearray()
     async for chunk in response.aiter_bytes():
         body += chunk
         if len(body) > max_bytes:
             if truncate:
                 return bytes(body[:max_bytes]), None
-            return b"", f"body exceeds {max_bytes} bytes"
+            return b"", too_large(max_bytes)
     return bytes(body), None
 
 

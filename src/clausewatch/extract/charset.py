@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import logging
 import re
 
 import charset_normalizer
@@ -21,6 +22,12 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+log = logging.getLogger(__name__)
+
+# Single-byte codecs of Latin-script languages, windows-1252 first (it wins ties).
+_LATIN = ["cp1252", "cp1250", "cp1257", "iso8859_15", "iso8859_2", "iso8859_9"]
+_LATIN_ALONE_SHARE = 0.6
+_SAMPLE = 262_144
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
 # Browsers decode these labels as windows-1252 / GB18030 (WHATWG Encoding Standard).
@@ -92,7 +99,41 @@ def decode_html(content: bytes, content_type: str = "") -> str:
             return text
     if utf8 is not None:
         return utf8
-    best = charset_normalizer.from_bytes(content).best()
-    if best is not None:
-        return str(best)
-    return content.decode("cp1252", errors="replace")
+    codec = detect_charset(content)
+    declared = declared_charsets(content, content_type)
+    if declared and codec not in declared:
+        log.info("declared charset %s does not fit the bytes; decoded as %s", declared[0], codec)
+    return content.decode(codec, errors="replace")
+
+
+def detect_charset(content: bytes) -> str:
+    """The codec of bytes that are not UTF-8 and that no declaration fits.
+
+    Text in a Latin script (single non-ASCII bytes between ASCII letters: "générales") is
+    decided among the single-byte Latin codecs, windows-1252 winning ties: on a short page,
+    unrestricted detection takes a few such bytes for Korean or Chinese. Other scripts go to
+    charset_normalizer as they are.
+    """
+    latin = _latin_pattern(content[:_SAMPLE])
+    results = charset_normalizer.from_bytes(content, cp_isolation=_LATIN if latin else None)
+    best = results.best()
+    if best is None:
+        return "cp1252"
+    for match in results:  # windows-1252 wins a tie (the same text, or as plausible a one)
+        tied = match.chaos <= best.chaos + 0.01 and match.coherence >= best.coherence - 0.02
+        if tied and "cp1252" in match.could_be_from_charset:
+            return "cp1252"
+    return best.encoding
+
+
+def _latin_pattern(sample: bytes) -> bool:
+    """Most non-ASCII bytes stand alone, between ASCII bytes (one letter, one byte)."""
+    high = [i for i, byte in enumerate(sample) if byte >= 0x80]
+    if not high:
+        return False
+    alone = sum(
+        1
+        for i in high
+        if (i == 0 or sample[i - 1] < 0x80) and (i + 1 == len(sample) or sample[i + 1] < 0x80)
+    )
+    return alone >= _LATIN_ALONE_SHARE * len(high)

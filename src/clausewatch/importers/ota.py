@@ -11,16 +11,18 @@ import lzma
 import re
 import subprocess
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from clausewatch import extract
 from clausewatch.archive import quality
 from clausewatch.archive.decide import Outcome
-from clausewatch.archive.service import Archive, CheckInput, SourceCapture
+from clausewatch.archive.service import Archive, CheckInput, CheckRecord, SourceCapture
 from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
 from clausewatch.registry.ota import ota_slug
 from clausewatch.registry.vocabulary import resolve_document_type
@@ -31,7 +33,16 @@ _STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})Z\.md$")
 
 
 class ImportFormatError(ValueError):
-    pass
+    """A source that cannot be imported, in one line naming where (``file:line``, a zip entry
+    or a commit) and, where there is one, the field. ``report`` is what was imported before it
+    (set by `import_history`)."""
+
+    def __init__(self, message: str, report: ImportReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+KINDS = ("first", "change", "technical_upgrade", "deleted")
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,7 @@ class OtaRecord:
     ref: str  # a stable reference to the record in its source (commit or file path)
     collection: str = "ota"
     message: str = ""
+    location: str = ""  # where it was read, for errors: file:line, archive:entry, repo@commit
 
 
 @dataclass
@@ -77,31 +89,132 @@ def _parse_time(value: str) -> dt.datetime:
     return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _short(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+def check_record(record: OtaRecord, where: str) -> None:
+    """What every record must satisfy, whatever its source; raises `ImportFormatError`."""
+    for name in ("service", "terms_type"):
+        value = getattr(record, name)
+        if not isinstance(value, str) or not value.strip():
+            raise ImportFormatError(f'{where}: field "{name}" is empty')
+    if not ota_slug(record.service):
+        raise ImportFormatError(
+            f'{where}: field "service": {_short(record.service)} has no letter or digit to '
+            "make a platform slug of"
+        )
+    if record.kind not in KINDS:
+        raise ImportFormatError(
+            f'{where}: field "kind": {_short(str(record.kind))} is not one of {", ".join(KINDS)}'
+        )
+    if record.text is not None and not isinstance(record.text, str):
+        raise ImportFormatError(f'{where}: field "text": expected a string or null')
+
+
+def _undecodable_field(row: object) -> str | None:
+    """The field whose string holds the bytes that were not UTF-8 (decoded as surrogates)."""
+    if not isinstance(row, dict):
+        return None
+    for name, value in row.items():
+        if isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value):
+            return str(name)
+    return None
+
+
+def _record_from_row(row: object, where: str, ref: str) -> OtaRecord:
+    if not isinstance(row, dict):
+        raise ImportFormatError(f"{where}: expected a JSON object, got {_json_type(row)}")
+
+    def string(name: str, *, default: str | None = None, nullable: bool = False) -> str | None:
+        if name not in row:
+            if default is None and not nullable:
+                raise ImportFormatError(f'{where}: field "{name}" is missing')
+            return default
+        value = row[name]
+        if value is None and nullable:
+            return default
+        if not isinstance(value, str):
+            wanted = "a string or null" if nullable else "a string"
+            raise ImportFormatError(
+                f'{where}: field "{name}": expected {wanted}, got {_json_type(value)}'
+            )
+        return value
+
+    stamp = string("recorded_at") or ""
+    try:
+        recorded_at = _parse_time(stamp)
+    except ValueError as exc:
+        raise ImportFormatError(
+            f'{where}: field "recorded_at": {_short(stamp)} is not an ISO 8601 date-time'
+        ) from exc
+    record = OtaRecord(
+        service=string("service") or "",
+        terms_type=string("terms_type") or "",
+        recorded_at=recorded_at,
+        kind=string("kind", default="change") or "change",
+        text=string("text", nullable=True),
+        ref=string("ota_commit", nullable=True) or ref,
+        collection=string("collection", default="ota") or "ota",
+        message=string("message", default="", nullable=True) or "",
+        location=where,
+    )
+    check_record(record, where)
+    return record
+
+
 def read_jsonl(path: Path) -> Iterator[OtaRecord]:
-    opener = lzma.open if path.suffix == ".xz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                yield OtaRecord(
-                    service=row["service"],
-                    terms_type=row["terms_type"],
-                    recorded_at=_parse_time(row["recorded_at"]),
-                    kind=row.get("kind", "change"),
-                    text=row.get("text"),
-                    ref=row.get("ota_commit") or f"{path.name}:{line_no}",
-                    collection=row.get("collection", "ota"),
-                    message=row.get("message", ""),
-                )
-            except (json.JSONDecodeError, KeyError, ValueError) as exc:
-                raise ImportFormatError(f"{path}:{line_no}: {exc}") from exc
+    """One JSON object a line (.jsonl, or .jsonl.xz / .json.xz compressed). Any fault stops the
+    read with an `ImportFormatError` naming ``file:line`` and the field."""
+    line_no = 0
+    try:
+        with lzma.open(path, "rb") if path.suffix == ".xz" else path.open("rb") as fh:
+            for line_no, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                where = f"{path}:{line_no}"
+                line = raw.decode("utf-8", "surrogateescape")
+                try:
+                    row = json.loads(line.removeprefix("\ufeff") if line_no == 1 else line)
+                except json.JSONDecodeError as exc:
+                    raise ImportFormatError(
+                        f"{where}: invalid JSON: {exc.msg} (column {exc.colno})"
+                    ) from exc
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    name = _undecodable_field(row)
+                    what = f'field "{name}": ' if name else ""
+                    raise ImportFormatError(
+                        f"{where}: {what}not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                        f"column {exc.start + 1})"
+                    ) from exc
+                yield _record_from_row(row, where, f"{path.name}:{line_no}")
+    except (EOFError, lzma.LZMAError) as exc:
+        raise ImportFormatError(
+            f"{path}:{line_no + 1}: the compressed data is damaged or cut short ({exc})"
+        ) from exc
 
 
 def read_dataset_zip(path: Path) -> Iterator[OtaRecord]:
     """`<archive>/<service>/<terms type>/<YYYY-MM-DDTHH-MM-SSZ>.md` entries, oldest first."""
-    with zipfile.ZipFile(path) as archive:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ImportFormatError(f"{path}: not a readable zip archive ({exc})") from exc
+    with archive:
         entries = []
         for name in archive.namelist():
             parts = name.split("/")
@@ -115,16 +228,30 @@ def read_dataset_zip(path: Path) -> Iterator[OtaRecord]:
             raise ImportFormatError(f"{path}: no <service>/<terms type>/<date>.md entries")
         seen: set[tuple[str, str]] = set()
         for when, service, terms_type, name in sorted(entries):
+            where = f"{path}:{name}"
+            try:
+                data = archive.read(name)
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
+                raise ImportFormatError(f"{where}: the entry cannot be read ({exc})") from exc
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ImportFormatError(
+                    f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+                ) from exc
             key = (service, terms_type)
-            yield OtaRecord(
+            record = OtaRecord(
                 service=service,
                 terms_type=terms_type,
                 recorded_at=when,
                 kind="change" if key in seen else "first",
-                text=archive.read(name).decode("utf-8"),
+                text=text,
                 ref=f"{path.name}:{name}",
                 collection=parts_collection(name),
+                location=where,
             )
+            check_record(record, where)
+            yield record
             seen.add(key)
 
 
@@ -138,11 +265,9 @@ def read_versions_repo(path: Path) -> Iterator[OtaRecord]:
     declaration upgrade", "Delete")."""
     if not (path / ".git").exists():
         raise ImportFormatError(f"{path}: not a git repository")
-    log = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(path),
+    try:
+        log = _git(
+            path,
             "log",
             "--reverse",
             "--format=@@%H%x09%cI%x09%s",
@@ -150,11 +275,9 @@ def read_versions_repo(path: Path) -> Iterator[OtaRecord]:
             "--no-renames",
             "--",
             "*.md",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+        ).decode("utf-8", "replace")
+    except subprocess.CalledProcessError as exc:
+        raise ImportFormatError(f"{path}: git log failed: {_stderr(exc)}") from exc
     commit = when = subject = ""
     for line in log.splitlines():
         if line.startswith("@@"):
@@ -168,14 +291,20 @@ def read_versions_repo(path: Path) -> Iterator[OtaRecord]:
         if len(parts) != 2 or not file.endswith(".md") or parts[0].startswith("."):
             continue
         service, terms_type = parts[0], parts[1].removesuffix(".md")
+        where = f"{path}/{file}@{commit[:12]}"
         text = None
         if status != "D":
-            text = subprocess.run(
-                ["git", "-C", str(path), "show", f"{commit}:{file}"],
-                check=True,
-                capture_output=True,
-            ).stdout.decode("utf-8")
-        yield OtaRecord(
+            try:
+                data = _git(path, "show", f"{commit}:{file}")
+            except subprocess.CalledProcessError as exc:
+                raise ImportFormatError(f"{where}: git show failed: {_stderr(exc)}") from exc
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ImportFormatError(
+                    f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+                ) from exc
+        record = OtaRecord(
             service=service,
             terms_type=terms_type,
             recorded_at=_parse_time(when),
@@ -184,7 +313,19 @@ def read_versions_repo(path: Path) -> Iterator[OtaRecord]:
             ref=commit,
             collection=path.name,
             message=subject,
+            location=where,
         )
+        check_record(record, where)
+        yield record
+
+
+def _git(path: Path, *args: str) -> bytes:
+    return subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True).stdout
+
+
+def _stderr(exc: subprocess.CalledProcessError) -> str:
+    lines = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else f"exit status {exc.returncode}"
 
 
 def _kind_from_message(subject: str, status: str) -> str:
@@ -220,31 +361,80 @@ def import_history(
     category: str = "social-media",
     progress: Callable[[OtaRecord], None] | None = None,
 ) -> ImportReport:
+    """Import records in order, each in its own transaction. A record already imported (its
+    capture's ``import_ref``, unique in the database) is skipped, checked again under the
+    document's lock when it is recorded: imports of one source running at once record each
+    record once, and end as one import would. A faulty record stops the import with an
+    `ImportFormatError` (its ``report``: what was imported before it, consistent as it is)."""
     report = ImportReport()
-    with archive.sessions() as session:
-        done = set(session.scalars(select(Capture.url).where(Capture.fetcher == IMPORT_FETCHER)))
+    try:
+        _import_all(archive, records, category, progress, report)
+    except ImportFormatError as exc:
+        exc.report = report
+        raise
+    return report
+
+
+def _import_all(
+    archive: Archive,
+    records: Iterator[OtaRecord],
+    category: str,
+    progress: Callable[[OtaRecord], None] | None,
+    report: ImportReport,
+) -> None:
     documents: dict[tuple[str, str], int] = {}
     gates: dict[int, _DocumentGate] = {}
     for record in records:
+        check_record(record, record.location or record.ref)
         report.records += 1
         source_ref = f"ota:{record.collection}/{record.service}/{record.terms_type}@{record.ref}"
-        if source_ref in done:
+        existing = _imported(archive, source_ref)
+        if existing is None:
+            key = (record.service, record.terms_type)
+            if key not in documents:
+                platform = _platform_for(record, category)
+                documents[key] = archive.ensure_document(platform, platform.documents[0].type)
+            document_id = documents[key]
+            gate = gates.setdefault(document_id, _DocumentGate())
+            result, problem = _import_record(archive, document_id, record, source_ref, gate)
+            if result is None:  # recorded meanwhile by an import running beside this one
+                existing = _imported(archive, source_ref)
+                if existing is None:
+                    raise RuntimeError(f"{source_ref}: refused as imported, but not recorded")
+            else:
+                _follow(gate, record, str(result.outcome), result.reason)
+                report.add(str(result.outcome))
+                if problem is not None:
+                    report.reject(problem)
+                report.documents.add(f"{record.service} / {record.terms_type}")
+        if existing is not None:
+            # What the gate knows follows the stored outcome, as if this import had recorded it
+            document_id, outcome, reason = existing
+            _follow(gates.setdefault(document_id, _DocumentGate()), record, outcome, reason)
             report.skipped_existing += 1
-            if progress:
-                progress(record)
-            continue
-        key = (record.service, record.terms_type)
-        if key not in documents:
-            platform = _platform_for(record, category)
-            documents[key] = archive.ensure_document(platform, platform.documents[0].type)
-        document_id = documents[key]
-        gate = gates.setdefault(document_id, _DocumentGate())
-        outcome = _import_record(archive, document_id, record, source_ref, gate, report)
-        report.add(outcome)
-        report.documents.add(f"{record.service} / {record.terms_type}")
         if progress:
             progress(record)
-    return report
+
+
+def _imported(archive: Archive, ref: str) -> tuple[int, str, str | None] | None:
+    """(document id, outcome, reason) of the capture that recorded ``ref``, if there is one."""
+    with archive.sessions() as session:
+        row = session.execute(
+            select(Capture.document_id, Capture.outcome, Capture.reason).where(
+                Capture.import_ref == ref
+            )
+        ).first()
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
+def _follow(gate: _DocumentGate, record: OtaRecord, outcome: str, reason: str | None) -> None:
+    """Update the gate's memory of the last refused shrink from a record's outcome."""
+    if outcome == Outcome.SUSPICIOUS:
+        if reason is not None and reason.startswith(quality.LOST_TEXT) and record.text is not None:
+            gate.shrunk = extract.normalise_for_hash(record.text)
+            gate.shrunk_technical = record.kind == "technical_upgrade"
+        return  # other refusals leave it as it was
+    gate.shrunk = None  # a deletion or an accepted text
 
 
 def _platform_for(record: OtaRecord, category: str) -> PlatformDeclaration:
@@ -283,8 +473,9 @@ def _import_record(
     record: OtaRecord,
     ref: str,
     gate: _DocumentGate,
-    report: ImportReport,
-) -> str:
+) -> tuple[CheckRecord | None, str | None]:
+    """Record one record: (the check, the gate's refusal if any); (None, None) when another
+    import recorded it first."""
     raw = (record.text or "").encode("utf-8")
     snapshot = archive.store.put(raw) if record.text is not None else None
     capture = SourceCapture(
@@ -304,7 +495,6 @@ def _import_record(
         "kind": record.kind,
     }
     if record.kind == "deleted" or record.text is None:
-        gate.shrunk = None
         return _record(
             archive,
             CheckInput(
@@ -313,8 +503,9 @@ def _import_record(
                 checked_at=record.recorded_at,
                 failure=Outcome.DELETED,
                 reason="deleted in the source archive",
+                import_ref=ref,
             ),
-        )
+        ), None
     text = extract.normalise_for_hash(record.text)
     technical = record.kind == "technical_upgrade"
     previous = _current_text(archive, document_id, gate)
@@ -323,10 +514,7 @@ def _import_record(
         # The same refusal as a live capture's: a failed capture with the reason, the record's
         # text kept as its snapshot, no version, no change; the next record is compared with
         # the current version as if this one had never come.
-        report.reject(problem)
-        if problem.startswith(quality.LOST_TEXT):
-            gate.shrunk, gate.shrunk_technical = text, technical
-        return _record(
+        result = _record(
             archive,
             CheckInput(
                 document_id=document_id,
@@ -334,12 +522,13 @@ def _import_record(
                 checked_at=record.recorded_at,
                 failure=Outcome.SUSPICIOUS,
                 reason=problem,
+                import_ref=ref,
             ),
         )
+        return result, problem if result is not None else None
     if gate.shrunk is not None and quality.assess_text(text, previous) is not None:
         # Accepted only as the shrink the refused record began: technical if that was an upgrade.
         technical = technical or gate.shrunk_technical
-    gate.shrunk = None
     sha = extract.text_sha256(text)
     archive.store.put(text.encode("utf-8"))
     return _record(
@@ -354,9 +543,18 @@ def _import_record(
             technical=technical,
             origin=origin,
             extractor_version=f"ota:{record.collection}",
+            import_ref=ref,
         ),
-    )
+    ), None
 
 
-def _record(archive: Archive, check: CheckInput) -> str:
-    return str(archive.record_check(check).outcome)
+def _record(archive: Archive, check: CheckInput) -> CheckRecord | None:
+    """Apply the check; None when its record was already imported (by an import beside this
+    one: found under the document's lock, or refused by the unique index)."""
+    try:
+        result = archive.record_check(check)
+    except IntegrityError:
+        if check.import_ref is None or _imported(archive, check.import_ref) is None:
+            raise
+        return None
+    return None if result.already_imported else result

@@ -112,7 +112,9 @@ def new_layout(version_id: int, segments: Sequence[Segment], ids: dict[int, int]
 
 
 def build_version(archive: Archive, session: Session, version_id: int, report: BuildReport) -> None:
-    version = session.get(Version, version_id)
+    # Locked (PostgreSQL; SQLite's write lock is already held), so that a concurrent build
+    # waits here and then sees the layout the first one stored.
+    version = session.get(Version, version_id, with_for_update=True)
     assert version is not None
     if session.get(VersionLayout, version_id) is not None:
         return  # built by a concurrent run

@@ -111,6 +111,10 @@ class Capture(Base):
     version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"))
     chain_prev: Mapped[str] = mapped_column(String(64))
     chain_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The imported record this capture records (its url), NULL for live captures: unique, so a
+    # record is imported once however many imports run at once. Not part of the chain hash;
+    # `verify` checks it against the url, which is.
+    import_ref: Mapped[str | None] = mapped_column(Text, unique=True, index=True, default=None)
 
     document: Mapped[Document] = relationship()
 
