@@ -272,15 +272,16 @@ class ClauseClassifier:
                 unit_heads += [head or ""] * len(spans)
         x = self.pipeline.featurizer.transform(unit_texts, unit_heads)
         probs = self.pipeline.types.probabilities(x)
-        fair = self.pipeline.fairness.probabilities(x)
+        # severity reads the whole provision: fairness only for the whole-text rows
+        fair = self.pipeline.fairness.probabilities(x[[first for _, first in layout]])
         return [
-            self._candidates(text, head, spans, x, probs, fair, first)
-            for text, head, (spans, first) in zip(texts, heads, layout, strict=True)
+            self._candidates(text, head, spans, x, probs, fair[i], first)
+            for i, (text, head, (spans, first)) in enumerate(zip(texts, heads, layout, strict=True))
         ]
 
     def _candidates(
         self, text: str, head: str | None, spans: list[Span], x: sp.csr_matrix,
-        probs: np.ndarray, fair: np.ndarray, first: int,
+        probs: np.ndarray, fair: np.ndarray, first: int,  # fair: the whole text's row
     ) -> list[Prediction]:  # fmt: skip
         if not spans:
             return []
@@ -301,7 +302,7 @@ class ClauseClassifier:
             k = self._support(text, spans, rows[1:, col], type_id) if n_sent else -1
             span = spans[k] if n_sent else (spans[0][0], spans[-1][1])
             prob = float(agg[j])
-            pred = self._prediction(text, head, span, type_id, prob, x[first], fair[first])
+            pred = self._prediction(text, head, span, type_id, prob, x[first], fair)
             if pred is not None and all(p.type_id != pred.type_id for p in out):
                 out.append(pred)
         return out

@@ -233,12 +233,7 @@ def read_dataset_zip(path: Path) -> Iterator[OtaRecord]:
                 data = archive.read(name)
             except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
                 raise ImportFormatError(f"{where}: the entry cannot be read ({exc})") from exc
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ImportFormatError(
-                    f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-                ) from exc
+            text = _utf8(data, where)
             key = (service, terms_type)
             record = OtaRecord(
                 service=service,
@@ -253,6 +248,16 @@ def read_dataset_zip(path: Path) -> Iterator[OtaRecord]:
             check_record(record, where)
             yield record
             seen.add(key)
+
+
+def _utf8(data: bytes, where: str) -> str:
+    """A stored file's text, or one error line naming where its first non-UTF-8 byte is."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportFormatError(
+            f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from exc
 
 
 def parts_collection(name: str) -> str:
@@ -298,12 +303,7 @@ def read_versions_repo(path: Path) -> Iterator[OtaRecord]:
                 data = _git(path, "show", f"{commit}:{file}")
             except subprocess.CalledProcessError as exc:
                 raise ImportFormatError(f"{where}: git show failed: {_stderr(exc)}") from exc
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ImportFormatError(
-                    f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-                ) from exc
+            text = _utf8(data, where)
         record = OtaRecord(
             service=service,
             terms_type=terms_type,
