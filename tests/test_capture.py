@@ -503,7 +503,7 @@ def test_one_request_at_a_time_per_host_with_a_delay(loopback: LoopbackServer) -
 
 
 def test_global_concurrency_limit(loopback: LoopbackServer) -> None:
-    # Long enough that six requests overlap even on a loaded 2-core CI machine (0.15 s was flaky there).
+    # Long enough that six requests overlap on a loaded 2-core CI machine (0.15 s flaked there).
     loopback.route("/hold", Response(body=policy_page(), delay=0.8))
     hosts = [loopback.base_url] + [loopback.add_listener() for _ in range(5)]
 

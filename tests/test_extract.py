@@ -15,6 +15,7 @@ import pytest
 
 from clausewatch.extract import (
     EXTRACTOR_VERSION,
+    SOURCE_SEPARATOR,
     ExtractionError,
     combine_markdown,
     decode_html,
@@ -385,3 +386,131 @@ def test_text_sha256() -> None:
 def test_a_false_utf8_label_is_decoded_right(text: str, codec: str) -> None:
     page = f'<html><head><meta charset="utf-8"><title>T</title></head><body>{text}</body></html>'
     assert decode_html(page.encode(codec), "text/html; charset=utf-8") == page
+
+
+# --- Overlays: dialogs, consent managers, login modals ----------------------------------------
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "extract"  # origins noted in each file
+ONETRUST = (FIXTURES / "onetrust_cats_protection.html").read_text(encoding="utf-8")
+LOGIN_MODAL = (FIXTURES / "facebook_login_modal.html").read_text(encoding="utf-8")
+SUBPROCESSORS = (FIXTURES / "mistral_subprocessors.html").read_text(encoding="utf-8")
+COOKIE_POLICY = (FIXTURES / "grok_cookie_policy.html").read_text(encoding="utf-8")
+BANNER_WORDS = ("We value your privacy", "Privacy Preference Center", "Strictly Necessary Cookies",
+                "Manage Consent Preferences", "personal data")  # fmt: skip
+
+
+def _with(page: str, block: str, *, first: bool = False) -> str:
+    return (
+        page.replace("<body>", "<body>" + block, 1)
+        if first
+        else page.replace("</body>", block + "</body>", 1)
+    )
+
+
+def test_onetrust_never_becomes_the_content_of_a_short_table_page() -> None:
+    """The real OneTrust banner + preference centre hold twice the prose of this table page."""
+    plain = html_to_markdown(SUBPROCESSORS)
+    assert "| Microsoft Inc." in plain or "Microsoft Inc." in plain
+    with_banner = html_to_markdown(_with(SUBPROCESSORS, ONETRUST))
+    assert with_banner == plain
+    assert token_fidelity(with_banner, plain).f1 == 1.0
+    for noise in BANNER_WORDS:
+        assert noise not in with_banner
+    # At the top of the page too, and with the banner's own headings.
+    assert html_to_markdown(_with(SUBPROCESSORS, ONETRUST, first=True)) == plain
+
+
+@pytest.mark.parametrize(
+    "overlay",
+    [
+        "<dialog open><h2>Stay in the loop</h2><p>{}</p></dialog>",
+        '<div role="dialog"><h2>Stay in the loop</h2><p>{}</p></div>',
+        '<div role="alertdialog"><p>{}</p></div>',
+        '<div class="x1n2onr6" aria-modal="true"><p>{}</p></div>',
+        '<div id="CybotCookiebotDialog"><p>{}</p></div>',
+        '<div id="qc-cmp2-container"><p>{}</p></div>',
+        '<div id="sp_message_container_1234"><p>{}</p></div>',
+        '<div class="didomi-popup-container"><p>{}</p></div>',
+        '<div id="usercentrics-root"><p>{}</p></div>',
+        '<div class="osano-cm-window"><p>{}</p></div>',
+        '<div id="cookie-law-info-bar"><p>{}</p></div>',
+        '<div id="iubenda-cs-banner"><p>{}</p></div>',
+        '<div id="truste-consent-track"><p>{}</p></div>',
+        '<div class="CookieConsentBanner"><p>{}</p></div>',
+        '<div class="gdpr-cookie-bar"><p>{}</p></div>',
+    ],
+)
+def test_dialogs_and_consent_managers_are_removed_whatever_their_size(overlay: str) -> None:
+    long_text = "We and our 1558 partners store and access information on your device. " * 40
+    page = SUBPROCESSORS.replace("</body>", overlay.format(long_text) + "</body>")
+    md = html_to_markdown(page)
+    assert "1558 partners" not in md and "Stay in the loop" not in md
+    assert md == html_to_markdown(SUBPROCESSORS)
+
+
+def test_login_modals_are_removed_but_clauses_about_accounts_stay() -> None:
+    sign_in_bar = '<div><a href="/login">Sign in</a> / <a href="/register">Register</a></div>'
+    clause = (
+        "<h2>2. Your account</h2><p>You must register an account and sign in to use the "
+        "Services. Keep your password safe.</p><div>Registration</div>"
+    )
+    page = SUBPROCESSORS.replace("<h2>Subprocessors</h2>", "<h2>Subprocessors</h2>" + clause)
+    expected = html_to_markdown(page)
+    assert "You must register an account and sign in" in expected and "Registration" in expected
+    md = html_to_markdown(_with(_with(page, LOGIN_MODAL, first=True), sign_in_bar, first=True))
+    assert md == expected
+    assert not md.startswith("Sign in") and "Log Into Facebook" not in md
+
+
+def test_a_cookie_policy_keeps_its_text_and_loses_its_banners() -> None:
+    """A Cookie Policy (id="cookie-policy", a table of cookies) is a document, not a banner."""
+    md = html_to_markdown(_with(COOKIE_POLICY, ONETRUST))
+    assert md.startswith("# xAI Cookie Policy\n")
+    for kept in ("## What are cookies?", "## Why does xAI use cookies?", "## List of cookies",
+                 "| Source | Name | Purpose |", "| xAI | csrf | Security |"):  # fmt: skip
+        assert kept in md
+    assert "We use cookies to help this site function" not in md  # OpenAI's role=dialog banner
+    for noise in BANNER_WORDS:
+        assert noise not in md
+    # Sections of a Cookie Policy named like consent ("cookie-consent") keep their text.
+    section = (
+        '<section id="cookie-consent"><h2>Your consent</h2><p>You may withdraw it.</p></section>'
+    )
+    page = COOKIE_POLICY.replace("</div>\n</main>", section + "</div>\n</main>")
+    assert page != COOKIE_POLICY
+    assert "You may withdraw it." in html_to_markdown(page)
+
+
+def test_multi_source_document_keeps_every_part() -> None:
+    """Each source of a combined document is its own content, even when all share a banner.
+
+    Before overlays were removed, a consent manager larger than a short source was that source's
+    "content": the source's text was lost, and sources sharing the banner collapsed into one part.
+    """
+    sources = [_with(SUBPROCESSORS, ONETRUST), _with(COOKIE_POLICY, ONETRUST, first=True)]
+    combined = combine_markdown([html_to_markdown(s) for s in sources])
+    parts = combined.split(SOURCE_SEPARATOR.strip("\n"))
+    assert len(parts) == 2
+    assert "Microsoft Inc." in parts[0] and "# xAI Cookie Policy" in parts[1]
+    reference = combine_markdown([html_to_markdown(SUBPROCESSORS), html_to_markdown(COOKIE_POLICY)])
+    assert token_fidelity(combined, reference).f1 == 1.0
+
+
+@needs_data
+def test_real_multi_source_documents_with_a_consent_manager() -> None:
+    """Every source of the corpus's multi-source documents, each with OneTrust on it."""
+    for name in ("ChatGPT/Acceptable Use Policy", "Le Chat/Data Processor Agreement",
+                 "Grok/Privacy Policy", "Le Chat/Terms of Service"):  # fmt: skip
+        folder = CORPUS / name
+        meta = json.loads((folder / "meta.json").read_text())
+        parts, seen = [], set()
+        for source in meta["sources"]:
+            if source["url"] in seen:
+                continue
+            seen.add(source["url"])
+            html = (folder / source["file"]).read_text(encoding="utf-8", errors="replace")
+            plain = html_to_markdown(html, url=source["url"])
+            assert html_to_markdown(_with(html, ONETRUST), url=source["url"]) == plain, source
+            parts.append(plain)
+        reference = repair_reference((folder / "expected.md").read_text())
+        assert token_fidelity(combine_markdown(parts), reference).f1 >= 0.95, name

@@ -15,6 +15,7 @@ from clausewatch import extract
 from clausewatch.archive.decide import Outcome
 from clausewatch.archive.quality import assess_text
 from clausewatch.archive.service import Archive, CheckInput, CheckRecord, SourceCapture
+from clausewatch.archive.snapshots import SnapshotDamaged, SnapshotNotFound
 from clausewatch.capture.assess import BlockedReason
 from clausewatch.capture.base import FetchRequest, FetchResult
 from clausewatch.registry.models import DocumentDeclaration, SourceDeclaration
@@ -107,7 +108,14 @@ def extract_document(
                     failure=Outcome.FAILED,
                     reason=f"{source.url}: 304 Not Modified but no earlier snapshot is stored",
                 )
-            content, content_type = archive.store.get(stored), ""
+            try:
+                content, content_type = archive.store.get(stored), ""
+            except (SnapshotNotFound, SnapshotDamaged) as exc:
+                return ExtractedText(
+                    failure=Outcome.FAILED,
+                    reason=f"{source.url}: 304 Not Modified but the stored snapshot is "
+                    f"unusable: {exc}",
+                )
         elif snapshot is None:
             return ExtractedText(failure=Outcome.SUSPICIOUS, reason=f"{source.url}: empty body")
         try:
@@ -165,15 +173,23 @@ class CaptureCycle:
             # Same bytes, same extractor, same declaration: the same text, so skip extraction.
             extracted = ExtractedText(sha256=current.text_sha256)
         else:
-            extracted = await asyncio.to_thread(
-                extract_document,
-                self.archive,
-                document.id,
-                [s for s, _ in pairs],
-                results,
-                snapshots,
-                self.archive.version_text(current) if current else None,
-            )
+            try:
+                previous_text = self.archive.version_text(current) if current else None
+            except (SnapshotNotFound, SnapshotDamaged) as exc:
+                # without the current text no new text can be judged against it
+                extracted = ExtractedText(
+                    failure=Outcome.FAILED, reason=f"the current version's text is unusable: {exc}"
+                )
+            else:
+                extracted = await asyncio.to_thread(
+                    extract_document,
+                    self.archive,
+                    document.id,
+                    [s for s, _ in pairs],
+                    results,
+                    snapshots,
+                    previous_text,
+                )
         if extracted.text is not None:
             self.archive.store.put(extracted.text.encode("utf-8"))
         record = self.archive.record_check(
@@ -187,6 +203,7 @@ class CaptureCycle:
                 text_sha256=extracted.sha256,
                 failure=extracted.failure,
                 reason=extracted.reason,
+                confirm_after=self.confirm_delay,
                 extractor_version=extract.EXTRACTOR_VERSION,
                 validators=validators_of(results),
             )

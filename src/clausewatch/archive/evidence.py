@@ -14,7 +14,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from clausewatch.archive import chain
-from clausewatch.archive.snapshots import SnapshotNotFound, SnapshotStore, sha256_hex
+from clausewatch.archive.snapshots import (
+    SnapshotDamaged,
+    SnapshotNotFound,
+    SnapshotStore,
+    sha256_hex,
+)
 from clausewatch.ids import format_id
 from clausewatch.storage.models import Capture, LogHead, Version
 
@@ -60,16 +65,48 @@ def _iter_captures(session: Session, batch: int = 2000) -> Iterator[Capture]:
         session.expunge_all()
 
 
-def _check_blob(store: SnapshotStore, sha: str, record: str, report: VerifyReport) -> None:
+def blob_problem(store: SnapshotStore, sha: str) -> str | None:
+    """Why the stored object ``sha`` is not intact (``missing``, ``truncated``, ``trailing
+    bytes``, ``corrupt frame``, ``hash mismatch``, ``unreadable``, with details), or None.
+    Never raises: a damaged object is a finding, not a reason to stop."""
     try:
         data = store.get(sha)
     except SnapshotNotFound:
-        report.problems.append(Problem(record, f"snapshot {sha} is missing from the store"))
-        return
-    report.snapshots_checked += 1
+        return "missing from the store"
+    except SnapshotDamaged as exc:
+        return exc.describe()
+    except Exception as exc:  # another backend's read or decompression error, a bad name
+        return f"unreadable ({type(exc).__name__}: {exc})"
     actual = sha256_hex(data)
     if actual != sha:
-        report.problems.append(Problem(record, f"snapshot {sha} re-hashes to {actual}"))
+        return f"hash mismatch (the stored bytes re-hash to {actual})"
+    return None
+
+
+def _check_blob(
+    store: SnapshotStore,
+    sha: str,
+    record: str,
+    report: VerifyReport,
+    seen: dict[str, tuple[str | None, str]],
+    *,
+    kind: str = "snapshot",
+) -> None:
+    """Check the object ``sha`` that ``record`` references, once per object; every record that
+    references a damaged object is named."""
+    if sha not in seen:
+        problem = blob_problem(store, sha)
+        seen[sha] = (problem, record)
+        if problem is None or not problem.startswith("missing"):
+            report.snapshots_checked += 1
+        if problem is not None:
+            report.problems.append(Problem(record, f"{kind} {sha}: {problem}"))
+        return
+    problem, first = seen[sha]
+    if problem is not None:
+        report.problems.append(
+            Problem(record, f"{kind} {sha}: {problem} (also referenced by {first})")
+        )
 
 
 def verify_archive(
@@ -78,10 +115,12 @@ def verify_archive(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    """Re-walk the capture chain and re-hash every snapshot and version text."""
+    """Re-walk the capture chain and check every stored snapshot and version text: present,
+    exactly one complete compressed frame, and re-hashing to its name. A damaged object is
+    named with the record that references it and the walk goes on."""
     report = VerifyReport()
     previous_hash, last_id = chain.GENESIS, 0
-    checked_blobs: set[str] = set()
+    checked_blobs: dict[str, tuple[str | None, str]] = {}
     version_texts: dict[int, set[str]] = {}
     for capture in _iter_captures(session):
         report.captures += 1
@@ -92,9 +131,8 @@ def verify_archive(
             )
         if chain.record_hash(capture) != capture.chain_hash:
             report.problems.append(Problem(rid, "record altered: its hash does not match"))
-        if capture.snapshot_sha256 and capture.snapshot_sha256 not in checked_blobs:
-            _check_blob(store, capture.snapshot_sha256, rid, report)
-            checked_blobs.add(capture.snapshot_sha256)
+        if capture.snapshot_sha256:
+            _check_blob(store, capture.snapshot_sha256, rid, report, checked_blobs)
         if capture.version_id is not None and capture.text_sha256:
             version_texts.setdefault(capture.version_id, set()).add(capture.text_sha256)
         previous_hash, last_id = capture.chain_hash, capture.id
@@ -113,7 +151,7 @@ def verify_archive(
     for version in session.scalars(select(Version).order_by(Version.id)):
         report.versions += 1
         vid = format_id("V", version.id)
-        _check_blob(store, version.text_sha256, vid, report)
+        _check_blob(store, version.text_sha256, vid, report, checked_blobs, kind="text")
         recorded = version_texts.get(version.id)
         if not recorded:
             report.problems.append(Problem(vid, "no capture in the log records this version"))
@@ -237,13 +275,19 @@ def export_warc(
 def check_blob(store: SnapshotStore, sha: str) -> dict[str, Any]:
     """Check one blob now: is it in the store, and does it re-hash to ``sha``? Returns
     ``{"stored", "verified", "problem"}``; ``problem`` says what failed (None when both pass)."""
-    try:
-        data = store.get(sha)
-    except SnapshotNotFound:
+    problem = blob_problem(store, sha)
+    if problem is None:
+        return {"stored": True, "verified": True, "problem": None}
+    if problem.startswith("missing"):
         return {"stored": False, "verified": False, "problem": f"{sha} is missing from the store"}
-    except (OSError, ValueError) as exc:
-        return {"stored": False, "verified": False, "problem": f"{sha} could not be read: {exc}"}
-    actual = sha256_hex(data)
-    if actual != sha:
-        return {"stored": True, "verified": False, "problem": f"stored blob re-hashes to {actual}"}
-    return {"stored": True, "verified": True, "problem": None}
+    if problem.startswith("unreadable"):
+        return {
+            "stored": False,
+            "verified": False,
+            "problem": f"{sha} could not be read: {problem}",
+        }
+    return {
+        "stored": True,
+        "verified": False,
+        "problem": f"stored blob {sha} is damaged: {problem}",
+    }

@@ -84,6 +84,10 @@ class CheckInput:
     failure: Outcome | None = None  # FAILED / SUSPICIOUS / DELETED when there is no text
     reason: str | None = None
     require_confirmation: bool = True
+    # Seconds after a pending change was first seen before the same text confirms it (the
+    # capture cycle's confirm delay): a fetch made sooner, e.g. by a concurrent run, is one
+    # more sighting of the change, not its confirmation. Checked under the document's lock.
+    confirm_after: float = 0.0
     technical: bool = False  # text changed by re-extraction only
     origin: dict[str, Any] = field(default_factory=dict)
     extractor_version: str = ""
@@ -345,14 +349,21 @@ class Archive:
                 for row in captures:
                     session.add(VersionCapture(version_id=version.id, capture_id=row.id))
             if outcome == Outcome.CHANGE_DETECTED:
-                session.merge(
-                    PendingChange(
-                        document_id=document.id,
-                        text_sha256=check.text_sha256,
-                        first_seen_at=check.checked_at,
-                        capture_ids=[c.id for c in captures],
+                pending = session.get(PendingChange, document.id)
+                if pending is not None and pending.text_sha256 == check.text_sha256:
+                    # the same change seen again before it could be confirmed: still waiting,
+                    # since the first time it was seen
+                    pending.first_seen_at = min(pending.first_seen_at, check.checked_at)
+                    pending.capture_ids = [*pending.capture_ids, *(c.id for c in captures)]
+                else:
+                    session.merge(
+                        PendingChange(
+                            document_id=document.id,
+                            text_sha256=check.text_sha256,
+                            first_seen_at=check.checked_at,
+                            capture_ids=[c.id for c in captures],
+                        )
                     )
-                )
             document.last_checked_at = check.checked_at
             if outcome in VERIFICATIONS or version is not None:
                 document.last_verified_at = check.checked_at
@@ -387,6 +398,8 @@ class Archive:
             flipflop_window=dt.timedelta(days=self.settings.flipflop_window_days),
             require_confirmation=check.require_confirmation,
         )
+        if outcome == Outcome.NEW_VERSION and self._too_soon_to_confirm(session, document, check):
+            outcome = Outcome.CHANGE_DETECTED
         if outcome not in (Outcome.CHANGE_DETECTED,):
             session.execute(delete(PendingChange).where(PendingChange.document_id == document.id))
         if outcome == Outcome.FIRST_VERSION:
@@ -396,6 +409,17 @@ class Archive:
         if outcome == Outcome.FLIP_FLOP:
             self._fold_flip_flop(session, document)
         return outcome, None
+
+    def _too_soon_to_confirm(self, session: Session, document: Document, check: CheckInput) -> bool:
+        """The pending change's text, seen less than ``confirm_after`` seconds after the change
+        was first seen (or before it): one more sighting, not the confirming fetch."""
+        if not check.require_confirmation or check.confirm_after <= 0:
+            return False
+        pending = session.get(PendingChange, document.id)
+        if pending is None or pending.text_sha256 != check.text_sha256:
+            return False
+        waited = check.checked_at - pending.first_seen_at
+        return waited < dt.timedelta(seconds=check.confirm_after)
 
     def _new_version(
         self, session: Session, document: Document, check: CheckInput, kind: str

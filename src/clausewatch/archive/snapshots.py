@@ -4,6 +4,10 @@ Blobs are keyed by the SHA-256 of their uncompressed bytes, stored zstd-compress
 atomically (temp file, fsync, rename), so identical content is stored once and a crash never
 leaves a half-written blob under a real name. Other backends (an object store) implement the same
 `SnapshotStore` protocol and are chosen by URL in `open_store`.
+
+Reads are strict: a blob must be exactly one complete zstd frame whose content re-hashes to its
+name, or `get` raises `SnapshotDamaged` naming the blob and why, so that a damaged or altered
+object is never served as the document's bytes.
 """
 
 from __future__ import annotations
@@ -26,12 +30,28 @@ class SnapshotNotFound(KeyError):
     pass
 
 
+class SnapshotDamaged(ValueError):
+    """A stored blob that is not the bytes it is named after: ``reason`` is one of
+    ``truncated``, ``trailing bytes``, ``corrupt frame``, ``hash mismatch`` or ``unreadable``,
+    ``detail`` says more."""
+
+    def __init__(self, sha256: str, reason: str, detail: str = "") -> None:
+        self.sha256, self.reason, self.detail = sha256, reason, detail
+        super().__init__(f"snapshot {sha256} is damaged: {self.describe()}")
+
+    def describe(self) -> str:
+        return f"{self.reason} ({self.detail})" if self.detail else self.reason
+
+
 class SnapshotStore(Protocol):
     def put(self, data: bytes) -> str:
         """Store ``data``; return its SHA-256. Idempotent."""
         ...
 
-    def get(self, sha256: str) -> bytes: ...
+    def get(self, sha256: str) -> bytes:
+        """The stored bytes. Raises `SnapshotNotFound`, or `SnapshotDamaged` when the stored
+        object is not exactly the bytes that hash to ``sha256``."""
+        ...
 
     def exists(self, sha256: str) -> bool: ...
 
@@ -95,8 +115,30 @@ class LocalSnapshotStore:
             compressed = path.read_bytes()
         except FileNotFoundError:
             raise SnapshotNotFound(sha256) from None
+        except OSError as exc:
+            raise SnapshotDamaged(sha256, "unreadable", exc.strerror or str(exc)) from None
+        data = self._decompress(sha256, compressed)
+        actual = sha256_hex(data)
+        if actual != sha256:
+            raise SnapshotDamaged(sha256, "hash mismatch", f"the stored bytes re-hash to {actual}")
+        return data
+
+    def _decompress(self, sha256: str, compressed: bytes) -> bytes:
+        """Exactly one complete zstd frame, nothing before or after it."""
         self._compressor()
-        return self._local.d.decompress(compressed)
+        stream = self._local.d.decompressobj()
+        try:
+            data: bytes = stream.decompress(compressed)
+        except zstandard.ZstdError as exc:
+            detail = str(exc).removeprefix("zstd decompressor error: ")
+            raise SnapshotDamaged(sha256, "corrupt frame", detail) from None
+        if not stream.eof:
+            detail = f"the compressed frame ends early, after {len(compressed)} bytes"
+            raise SnapshotDamaged(sha256, "truncated", detail)
+        if stream.unused_data:
+            detail = f"{len(stream.unused_data)} bytes after the end of the compressed frame"
+            raise SnapshotDamaged(sha256, "trailing bytes", detail)
+        return data
 
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).exists()
