@@ -1,0 +1,79 @@
+"""`clausewatch import`: Open Terms Archive history into the archive."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from clausewatch.cli_common import DataDir, fail, open_archive, out, progress_bar
+
+
+def import_cmd(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(help="OTA dataset .zip, *-versions git clone, or .jsonl[.xz] export."),
+    ],
+    data_dir: DataDir = None,
+    category: Annotated[str, typer.Option(help="Category for new platforms.")] = "social-media",
+) -> None:
+    """Import Open Terms Archive history (idempotent: records already imported are skipped)."""
+    from clausewatch.importers.ota import ImportFormatError, detect_source, import_history
+    from clausewatch.provisions.cli import build
+
+    with open_archive(data_dir) as archive:
+        for source in sources:
+            try:
+                reader = detect_source(source)
+            except ImportFormatError as exc:
+                raise fail(str(exc)) from exc
+            failure: ImportFormatError | None = None
+            with progress_bar() as bar:
+                task = bar.add_task(f"importing {source.name}", total=None)
+                try:
+                    report = import_history(
+                        archive,
+                        reader(source),
+                        category=category,
+                        progress=lambda _r, t=task: bar.advance(t),  # type: ignore[misc]
+                    )
+                except ImportFormatError as exc:
+                    failure = exc
+            built = build(archive)  # what was imported before a fault too
+            if failure is not None:
+                before = failure.report.records if failure.report else 0
+                raise fail(
+                    f"{failure}; the {before} records before it are imported, their provisions "
+                    "built (a rerun skips them)"
+                ) from failure
+            out.print(
+                f"{source.name}: {report.records} records, {len(report.documents)} documents, "
+                f"already imported: {report.skipped_existing}, "
+                f"outcomes: {json.dumps(report.outcomes, sort_keys=True)}; "
+                f"refused by the quality gate: {json.dumps(report.rejected, sort_keys=True)}; "
+                f"change records: {built.change_records}",
+                highlight=False,
+            )
+
+
+def import_sample(archive: Any) -> None:
+    """Import the bundled sample of real history (used by `run` offline on an empty archive)."""
+    from clausewatch.importers.sample import SAMPLE_CREDIT, SAMPLE_PATH
+    from clausewatch.importers.sample import import_sample as import_bundled
+
+    out.print(
+        "no version could be captured (no network?) and the archive is empty: importing the "
+        f"bundled sample of real history ({SAMPLE_PATH.name}; {SAMPLE_CREDIT})",
+        soft_wrap=True,
+        highlight=False,
+    )
+    with progress_bar() as bar:
+        task = bar.add_task("importing the sample", total=None)
+        report = import_bundled(archive, progress=lambda _r: bar.advance(task))
+    out.print(
+        f"sample: {report.records} records, {len(report.documents)} documents; "
+        "building provisions and analysing them",
+        highlight=False,
+    )

@@ -1,0 +1,62 @@
+"""`clausewatch serve`: the web site and the JSON API."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Annotated
+
+import typer
+
+from clausewatch.cli_common import DataDir, fail, out, settings_for
+
+Host = Annotated[str, typer.Option(help="Address to listen on.")]
+Port = Annotated[int, typer.Option(help="Port to listen on (0: any free port).")]
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or one clear error line: a port out of range, an
+    address that does not resolve or is not this machine's, a port already in use."""
+    if not 0 <= port <= 65535:
+        raise fail(f"--port {port} is out of range (0 to 65535)")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (OSError, UnicodeError) as exc:
+        raise fail(f"--host {host}: cannot resolve this address ({exc})") from exc
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            message = f"port {port} on {host} is already in use: stop what holds it or use --port"
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            message = f"port {port} on {host}: permission denied (ports below 1024 need root)"
+        else:
+            message = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        raise fail(message) from exc
+    return sock
+
+
+def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
+    """Serve the web site and the JSON API (/api/v1) over the archive."""
+    sock = listen(host, port)  # before anything is printed: a busy port fails in one line
+    try:
+        import uvicorn
+
+        from clausewatch.web import create_app
+
+        app = create_app(settings_for(data_dir))
+        port = sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        out.print(
+            f"serving http://{shown}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)",
+            highlight=False,
+        )
+        config = uvicorn.Config(app, host=host, port=port, log_level="info")
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
