@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
+from render_checks import visible_text
 from web_fixtures import get_json, populate
 
 from clausewatch.archive.service import Archive
 from clausewatch.config import Settings
+from clausewatch.render import to_html, to_plain_line
 from clausewatch.storage.db import transaction
 from clausewatch.storage.models import Capture, Provision, ProvisionRevision, Version
 from clausewatch.web import create_app
@@ -113,11 +115,12 @@ def test_provision_page_sections_in_seed_order(client: TestClient, ids: dict[str
     found = headings(page)
     assert [h for h in found if h in PROVISION_SECTIONS] == list(PROVISION_SECTIONS)
     record = get_json(client, f"/api/v1/provisions/{pid}")
-    assert str(escape(record["text"])) in page  # the exact quote, escaped
+    # the exact quote (verified against the archived text), rendered: formatted, never raw markup
+    assert str(to_html(record["text"])) in page and "**" not in visible_text(page)
     assert "does not constitute a legal determination" in page
     assert "✓ Snapshot stored" in page and "✓ Hash verified" in page and "✗" not in page
     assert record["analysis"]["narrative"]["why_it_matters"]
-    assert str(escape(record["analysis"]["narrative"]["why_it_matters"])) in page
+    assert str(escape(to_plain_line(record["analysis"]["narrative"]["why_it_matters"]))) in page
     for field in (
         "Record ID",
         "Document ID",

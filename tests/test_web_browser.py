@@ -161,3 +161,41 @@ def test_csp_blocks_injected_script(base_url: str, browser: Any) -> None:
     assert page.evaluate("() => window.pwned") is None
     assert any("Content Security Policy" in v for v in violations), violations
     page.close()
+
+
+def test_visible_text_of_provision_and_document_has_no_raw_markup(
+    base_url: str, browser: Any
+) -> None:
+    """What Chromium shows (document.body.innerText) of a table-row provision, of every
+    document and of a redline: no raw Markdown/HTML; the table row is a table. Saves
+    docs/screenshots/provision-table.png (a provision with a table row and bold text)."""
+    import httpx2
+    from render_checks import artifacts
+
+    provisions = httpx2.get(base_url + "/api/v1/provisions?limit=500").json()["items"]
+    documents = httpx2.get(base_url + "/api/v1/documents").json()["items"]
+    row = next(
+        p["id"]
+        for p in provisions
+        if (t := httpx2.get(f"{base_url}/api/v1/provisions/{p['id']}").json()["text"]).startswith(
+            "| **"
+        )
+        and "](http" in t
+    )
+    page = browser.new_page(viewport={"width": 1100, "height": 1300})
+    urls = [f"/provisions/{row}"] + [f"/documents/{d['id']}" for d in documents]
+    for url in urls:
+        page.goto(base_url + url)
+        text = page.evaluate("() => document.body.innerText")
+        assert not artifacts(text), (url, artifacts(text))
+    page.goto(f"{base_url}/provisions/{row}")
+    quote = page.locator("section[aria-labelledby=original] blockquote")
+    assert quote.locator("table td strong").first.is_visible()
+    assert quote.locator("a[rel='nofollow noopener noreferrer']").first.is_visible()
+    page.locator("section[aria-labelledby=original]").scroll_into_view_if_needed()
+    page.evaluate(
+        "() => document.querySelector('section[aria-labelledby=others]').scrollIntoView()"
+    )
+    page.screenshot(path=str(SCREENSHOTS / "provision-table.png"))
+    page.close()
+    assert (SCREENSHOTS / "provision-table.png").stat().st_size < 400_000

@@ -41,6 +41,7 @@ from clausewatch.alerts.watchlist import SEVERITIES, account_ref
 from clausewatch.archive.service import Archive
 from clausewatch.config import DAYS, Settings
 from clausewatch.ids import parse_id
+from clausewatch.render import to_plain_line
 from clausewatch.storage.db import transaction, utcnow
 from clausewatch.storage.models import Account, ChangeRecord, Delivery, Watch
 
@@ -172,13 +173,14 @@ def render_digest(
         parts.append(f"<h2>{e(severity)} ({len(groups[severity])})</h2><ul>")
         for d in groups[severity]:
             direction = f" — {d['direction']}" if d["direction"] else ""
+            summary = to_plain_line(d["summary"])  # archived titles without Markdown markers
             lines.append(
-                f"- {d['platform_name']} {d['document_type']}{direction}: {d['summary']} "
+                f"- {d['platform_name']} {d['document_type']}{direction}: {summary} "
                 f"({d['id']}, {d['recorded_at'][:10]}) {d['url']}"
             )
             parts.append(
                 f'<li><a href="{e(d["url"])}">{e(d["platform_name"])} '
-                f"{e(d['document_type'])}</a>{e(direction)}: {e(d['summary'])} "
+                f"{e(d['document_type'])}</a>{e(direction)}: {e(summary)} "
                 f"({e(d['id'])}, {e(d['recorded_at'][:10])})</li>"
             )
         lines.append("")

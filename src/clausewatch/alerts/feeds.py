@@ -21,6 +21,7 @@ from clausewatch.alerts.matching import ALERTING_STATUS, change_targets
 from clausewatch.archive.service import Archive
 from clausewatch.config import Settings
 from clausewatch.ids import format_id, parse_id
+from clausewatch.render import to_plain_line
 from clausewatch.storage.models import ChangeRecord, Document, Platform
 
 FEED_ENTRIES = 50
@@ -141,8 +142,9 @@ def build_feed(archive: Archive, scope: FeedScope, now: dt.datetime | None = Non
         entry.link(href=data["url"], rel="alternate", type="text/html")
         entry.updated(recorded)
         entry.published(recorded)
-        reasons = "; ".join(data["reasons"])
-        entry.summary(f"{data['summary']}" + (f" Why: {reasons}" if reasons else ""))
+        reasons = "; ".join(to_plain_line(r) for r in data["reasons"])
+        summary = to_plain_line(data["summary"])  # archived titles without Markdown markers
+        entry.summary(summary + (f" Why: {reasons}" if reasons else ""))
         entry.category(term=data["severity"], label=f"Severity: {data['severity']}")
     out: bytes = fg.atom_str(pretty=True)
     return out

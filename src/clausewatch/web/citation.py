@@ -7,6 +7,8 @@ import json
 import re
 from typing import Any
 
+from clausewatch.render import to_plain_line
+
 FORMATS = ("text", "bibtex", "csl-json")
 
 
@@ -21,7 +23,7 @@ def citation_fields(record: dict[str, Any], url: str, accessed: dt.date) -> dict
         "entity": record["platform"],
         "document": f"{record['platform']} {record['document_type']}",
         "document_id": record["document"],
-        "title": record["title"],
+        "title": to_plain_line(record["title"]),  # no Markdown markers in a citation
         "captured": evidence["version_recorded_at"],
         "version": evidence["version"],
         "snapshot_sha256": snapshot,

@@ -1,9 +1,17 @@
-"""Jinja2 filters: dates and safe outbound links. Nothing here marks text as safe."""
+"""Jinja2 filters: dates, safe outbound links, and archived text for reading.
+
+Only the archived-text filters return markup, and only what :mod:`clausewatch.render` builds
+(escaped text, the tags of rendered Markdown, safe links); everything else is text that the
+templates escape."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+
+from markupsafe import Markup
+
+from clausewatch import render
 
 
 def date(value: Any) -> str:
@@ -43,7 +51,31 @@ def regulation_slug(value: Any) -> str:
     return slug(str(value))
 
 
+def archived(value: Any) -> Markup:
+    """Archived Markdown as formatted, safe HTML (tables, emphasis, safe links, line breaks)."""
+    return render.to_html(None if value is None else str(value))
+
+
+def plain_line(value: Any) -> str:
+    """Archived text (a title, an excerpt, a quote) as one line of clean text; escaped later."""
+    return render.to_plain_line(None if value is None else str(value))
+
+
+def redline(ops: Any) -> Markup:
+    """A word-level diff's ops as formatted text with <ins>/<del>, unchanged runs folded."""
+    return render.redline_html(ops or [])
+
+
+def snippet(parts: Any) -> Markup:
+    """Search snippet parts as clean text, escaped, with the matches in <mark>."""
+    return render.marked_plain_html(parts or [])
+
+
 FILTERS = {
+    "archived": archived,
+    "plain_line": plain_line,
+    "redline": redline,
+    "snippet": snippet,
     "date": date,
     "datetime_utc": datetime_utc,
     "http_url": http_url,

@@ -199,7 +199,9 @@ def share_links(url: str, title: str) -> dict[str, str]:
     X's and LinkedIn's share-intent URLs."""
     from urllib.parse import quote
 
-    text, link = quote(f"{title} — clausewatch", safe=""), quote(url, safe="")
+    from clausewatch.render import to_plain_line
+
+    text, link = quote(f"{to_plain_line(title)} — clausewatch", safe=""), quote(url, safe="")
     return {
         "permalink": url,
         "email": f"mailto:?subject={text}&body={link}",
