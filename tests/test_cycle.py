@@ -184,6 +184,33 @@ def test_losing_most_of_the_text_is_suspicious(archive: Archive, loopback: Loopb
     assert "lost most of the previous text" in (archive.captures(doc)[-1].reason or "")
 
 
+def test_a_shrink_seen_twice_is_the_page(archive: Archive, loopback: LoopbackServer):
+    """As on import: a page that really lost most of its text is refused once, then accepted
+    when the next check sees the same text (the replay benchmark found the live path refusing
+    such a page for ever)."""
+    loopback.route("/doc", Response(body=GOOD))
+    (doc,) = register(archive, ("Terms of Service", [loopback.url("/doc")]))
+    run_check(archive, doc)
+    short = (
+        "<main><h1>Terms</h1><p>" + " ".join(["We keep only this short text."] * 8) + "</p></main>"
+    )
+    loopback.route("/doc", Response(body=short))
+    assert run_check(archive, doc) == Outcome.SUSPICIOUS
+    assert run_check(archive, doc) == Outcome.NEW_VERSION
+    assert "only this short text" in archive.version_text(archive.versions(doc)[-1])
+    assert run_check(archive, doc) == Outcome.VERIFIED
+    # a broken fetch seen once, then the full page again: never a version
+    loopback.route("/doc", Response(body=GOOD))
+    run_check(archive, doc)
+    run_check(archive, doc)
+    versions = len(archive.versions(doc))
+    loopback.route("/doc", Response(body=short.replace("only this", "a broken")))
+    assert run_check(archive, doc) == Outcome.SUSPICIOUS
+    loopback.route("/doc", Response(body=GOOD))
+    assert run_check(archive, doc) == Outcome.VERIFIED
+    assert len(archive.versions(doc)) == versions
+
+
 def test_conditional_get_304_is_a_verification(archive: Archive, loopback: LoopbackServer):
     (doc,) = register(archive, ("Cookie Policy", [loopback.url("/conditional")]))
     assert run_check(archive, doc) == Outcome.FIRST_VERSION

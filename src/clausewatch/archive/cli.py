@@ -265,6 +265,49 @@ def documents_show(
     )
 
 
+@documents_app.command("audit")
+def documents_audit(
+    retract: Annotated[
+        bool, typer.Option("--retract", help="Retract junk current versions (kept as evidence).")
+    ] = False,
+    data_dir: DataDir = None,
+    fmt: Fmt = "table",
+) -> None:
+    """Versions the quality gate refuses today (error pages, walls, stubs recorded before a rule
+    existed); with --retract, junk current versions are retracted and the version before is
+    current again. Exit 1 while junk is left."""
+    from clausewatch.archive.audit import audit_versions, retract_version
+    from clausewatch.ids import format_id
+
+    with open_archive(data_dir) as archive:
+        found = list(audit_versions(archive))
+        rows = []
+        for junk in found:
+            action = "kept: later versions were aligned through it (re-import to rebuild)"
+            if junk.retractable and retract:
+                retract_version(archive, junk.version_id, junk.reason)
+                action = "retracted"
+            elif junk.retractable:
+                action = "retractable (--retract)"
+            rows.append(
+                {
+                    "version": format_id("V", junk.version_id),
+                    "document": format_id("D", junk.document_id),
+                    "reason": junk.reason,
+                    "action": action,
+                }
+            )
+    emit(
+        rows,
+        fmt,
+        [Col("version"), Col("document"), Col("reason", kind="text"), Col("action", kind="text")],
+    )
+    if fmt != "json":
+        out.print(f"junk versions: {len(rows)}", highlight=False)
+    if any(r["action"] != "retracted" for r in rows):
+        raise typer.Exit(1)
+
+
 @documents_app.command("text")
 def documents_text(
     version: Annotated[

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from clausewatch import extract
 from clausewatch.archive.decide import Outcome
-from clausewatch.archive.quality import assess_text
+from clausewatch.archive.quality import LOST_TEXT, assess_text
 from clausewatch.archive.service import Archive, CheckInput, CheckRecord, SourceCapture
 from clausewatch.archive.snapshots import SnapshotDamaged, SnapshotNotFound
 from clausewatch.capture.assess import BlockedReason
@@ -84,8 +84,11 @@ def extract_document(
     results: Sequence[FetchResult],
     snapshots: Sequence[str | None],
     previous_text: str | None,
+    shrunk: str | None = None,
 ) -> ExtractedText:
-    """Turn one check's fetch results into the normalised document text, or say why not."""
+    """Turn one check's fetch results into the normalised document text, or say why not.
+    ``shrunk``: the text of the check before, if it was refused for losing most of the previous
+    text (or waits as the pending change): a shrink seen twice is the page, not a broken fetch."""
     for result in results:
         if result.error:
             return ExtractedText(failure=Outcome.FAILED, reason=f"{result.url}: {result.error}")
@@ -136,7 +139,12 @@ def extract_document(
                 reason=f"{source.url}: extraction failed: {type(exc).__name__}: {exc}",
             )
     text = extract.normalise_for_hash(extract.combine_markdown(parts))
-    problem = assess_text(text, previous_text)
+    problem = assess_text(text, previous_text, shrunk=shrunk)
+    if problem and problem.startswith(LOST_TEXT):
+        # refused, but its text is kept (capture's text_sha256) for the next check to compare
+        return ExtractedText(
+            failure=Outcome.SUSPICIOUS, reason=problem, text=text, sha256=extract.text_sha256(text)
+        )
     if problem:
         return ExtractedText(failure=Outcome.SUSPICIOUS, reason=problem)
     return ExtractedText(text=text, sha256=extract.text_sha256(text))
@@ -175,6 +183,7 @@ class CaptureCycle:
         else:
             try:
                 previous_text = self.archive.version_text(current) if current else None
+                shrunk = self.archive.refused_shrink(document.id) if current else None
             except (SnapshotNotFound, SnapshotDamaged) as exc:
                 # without the current text no new text can be judged against it
                 extracted = ExtractedText(
@@ -189,6 +198,7 @@ class CaptureCycle:
                     results,
                     snapshots,
                     previous_text,
+                    shrunk,
                 )
         if extracted.text is not None:
             self.archive.store.put(extracted.text.encode("utf-8"))

@@ -1,4 +1,8 @@
-"""The versioning rule, as one pure function shared by live captures and history imports."""
+"""The versioning rule, as one pure function shared by live captures and history imports.
+
+Texts are compared twice: by the SHA-256 of their canonical text (what a version archives) and by
+their comparison key (`extract.normalise.comparison_key`: spelling locale, image addresses, consent
+counters… hidden). A text with the current version's key but other bytes is a variant of it."""
 
 from __future__ import annotations
 
@@ -32,6 +36,11 @@ class DocumentState:
     previous_sha: str | None = None  # the current version's predecessor
     pending_sha: str | None = None
     variants: frozenset[str] = field(default_factory=frozenset)
+    # comparison keys of the current, previous and pending texts (None: compare by SHA only)
+    current_key: str | None = None
+    previous_key: str | None = None
+    pending_key: str | None = None
+    current_seen_at: dt.datetime | None = None  # when the current text itself was last seen
 
 
 def decide(
@@ -41,21 +50,40 @@ def decide(
     *,
     flipflop_window: dt.timedelta,
     require_confirmation: bool = True,
+    key: str | None = None,
 ) -> Outcome:
-    """What a newly extracted document text means for the document's history."""
+    """What a newly extracted document text (``text_sha``, comparison ``key``) means for the
+    document's history."""
     if state.current_sha is None:
         return Outcome.FIRST_VERSION
-    if text_sha == state.current_sha or text_sha in state.variants:
+
+    def same(sha: str | None, other_key: str | None) -> bool:
+        return text_sha == sha or (key is not None and key == other_key)
+
+    if same(state.current_sha, state.current_key) or text_sha in state.variants:
         # Seeing the current text again while a change waits for confirmation retracts it.
         if state.pending_sha is not None:
             return Outcome.UNCONFIRMED
-        return Outcome.VERIFIED if text_sha == state.current_sha else Outcome.VARIANT
+        if text_sha == state.current_sha:
+            return Outcome.VERIFIED
+        if not same(state.current_sha, state.current_key) and _moved_on(
+            state, now, flipflop_window
+        ):
+            # A flip-flop variant seen alone for longer than the window: the live page moved
+            # on, and the current text follows it (a version, not a variant that freezes A).
+            return Outcome.NEW_VERSION
+        return Outcome.VARIANT
     if (
-        text_sha == state.previous_sha
+        same(state.previous_sha, state.previous_key)
         and state.current_recorded_at is not None
         and now - state.current_recorded_at <= flipflop_window
     ):
         return Outcome.FLIP_FLOP
-    if require_confirmation and text_sha != state.pending_sha:
+    if require_confirmation and not same(state.pending_sha, state.pending_key):
         return Outcome.CHANGE_DETECTED
     return Outcome.NEW_VERSION
+
+
+def _moved_on(state: DocumentState, now: dt.datetime, window: dt.timedelta) -> bool:
+    seen = state.current_seen_at or state.current_recorded_at
+    return seen is not None and now - seen > window

@@ -32,6 +32,25 @@ def wayback_url(url: str, at: dt.datetime) -> str:
     return WAYBACK.format(stamp=at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S"), url=url)
 
 
+def _is_web(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("http://", "https://"))
+
+
+def source_links(
+    capture_url: str, declared: list[str | None], at: dt.datetime
+) -> tuple[str | None, str | None]:
+    """(source URL, Web Archive URL near ``at``) of one capture. A live capture's source is the
+    URL it fetched; an imported one (``ota:<collection>/…@<ref>``) records where it was read,
+    so its source is the document's first declared web URL (None when the document declares
+    none, as for history imported without a registry entry)."""
+    source = (
+        capture_url
+        if _is_web(capture_url)
+        else next((u for u in declared if u and _is_web(u)), None)
+    )
+    return source, (wayback_url(source, at) if source else None)
+
+
 @dataclass
 class Problem:
     record: str  # CAP-0000012, V-000003, or "log head"

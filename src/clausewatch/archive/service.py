@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from clausewatch.archive import chain
 from clausewatch.archive.decide import VERIFICATIONS, DocumentState, Outcome, decide
+from clausewatch.archive.quality import LOST_TEXT
 from clausewatch.archive.snapshots import SnapshotStore, open_store
 from clausewatch.capture.base import FetchResult
 from clausewatch.config import Settings
+from clausewatch.extract.normalise import comparison_sha256
 from clausewatch.ids import parse_id
 from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration
 from clausewatch.storage.db import make_engine, session_factory, transaction
@@ -118,6 +120,7 @@ class Archive:
     def __init__(self, engine: Engine, store: SnapshotStore, settings: Settings) -> None:
         self.engine = engine
         self.store = store
+        self._keys: dict[str, str] = {}  # text SHA-256 -> comparison key, for stored texts
         self.settings = settings
         self.sessions: sessionmaker[Session] = session_factory(engine)
 
@@ -276,6 +279,26 @@ class Archive:
         with self.sessions() as session:
             return session.scalars(query).first()
 
+    def refused_shrink(self, document_id: int) -> str | None:
+        """The text of the document's last check if it was refused only for losing most of the
+        previous text, or waits as a detected change: what a shrinking page is compared with."""
+        with self.sessions() as session:
+            last = session.scalars(
+                select(Capture)
+                .where(Capture.document_id == document_id)
+                .order_by(Capture.id.desc())
+                .limit(1)
+            ).first()
+        if last is None or last.text_sha256 is None:
+            return None
+        refused = last.outcome == Outcome.SUSPICIOUS and (last.reason or "").startswith(LOST_TEXT)
+        if not refused and last.outcome != Outcome.CHANGE_DETECTED:
+            return None
+        try:
+            return self.store.get(last.text_sha256).decode("utf-8")
+        except (KeyError, ValueError):
+            return None
+
     def counts(self) -> dict[str, int]:
         with self.sessions() as session:
             return {
@@ -312,6 +335,37 @@ class Archive:
             previous_sha=previous.text_sha256 if previous else None,
             pending_sha=pending.text_sha256 if pending else None,
             variants=variants,
+            current_key=self._version_key(current) if current else None,
+            previous_key=self._version_key(previous) if previous else None,
+            pending_key=self._text_key(pending.text_sha256) if pending else None,
+            current_seen_at=self._last_seen(session, document.id, current) if variants else None,
+        )
+
+    def _version_key(self, version: Version) -> str:
+        """The version's comparison key, computed once for versions recorded before keys."""
+        if version.comparison_sha256 is None:
+            version.comparison_sha256 = self._text_key(version.text_sha256)
+        return version.comparison_sha256
+
+    def _text_key(self, text_sha: str) -> str:
+        key = self._keys.get(text_sha)
+        if key is None:
+            key = comparison_sha256(self.store.get(text_sha).decode("utf-8"))
+            if len(self._keys) > 4096:
+                self._keys.clear()
+            self._keys[text_sha] = key
+        return key
+
+    @staticmethod
+    def _last_seen(
+        session: Session, document_id: int, current: Version | None
+    ) -> dt.datetime | None:
+        if current is None:
+            return None
+        return session.scalar(
+            select(func.max(Capture.started_at)).where(
+                Capture.document_id == document_id, Capture.text_sha256 == current.text_sha256
+            )
         )
 
     def record_check(self, check: CheckInput) -> CheckRecord:
@@ -391,12 +445,15 @@ class Archive:
         state = self.state(session, document)
         if check.technical and state.current_sha not in (None, check.text_sha256):
             return Outcome.TECHNICAL, self._new_version(session, document, check, "technical")
+        # no text: unchanged bytes whose extraction was skipped, compared by SHA alone
+        key = comparison_sha256(check.text) if check.text is not None else None
         outcome = decide(
             state,
             check.text_sha256,
             check.checked_at,
             flipflop_window=dt.timedelta(days=self.settings.flipflop_window_days),
             require_confirmation=check.require_confirmation,
+            key=key,
         )
         if outcome == Outcome.NEW_VERSION and self._too_soon_to_confirm(session, document, check):
             outcome = Outcome.CHANGE_DETECTED
@@ -408,6 +465,11 @@ class Archive:
             return outcome, self._new_version(session, document, check, "change")
         if outcome == Outcome.FLIP_FLOP:
             self._fold_flip_flop(session, document)
+        if outcome in (Outcome.VARIANT, Outcome.UNCONFIRMED) and check.text_sha256 not in (
+            state.variants | {state.current_sha}
+        ):
+            # the same text in another spelling locale, image address…: shown as a variant
+            self._variant_of(session, document, check.text_sha256)
         return outcome, None
 
     def _too_soon_to_confirm(self, session: Session, document: Document, check: CheckInput) -> bool:
@@ -416,7 +478,10 @@ class Archive:
         if not check.require_confirmation or check.confirm_after <= 0:
             return False
         pending = session.get(PendingChange, document.id)
-        if pending is None or pending.text_sha256 != check.text_sha256:
+        if pending is None or (
+            pending.text_sha256 != check.text_sha256
+            and self._text_key(pending.text_sha256) != comparison_sha256(check.text or "")
+        ):
             return False
         waited = check.checked_at - pending.first_seen_at
         return waited < dt.timedelta(seconds=check.confirm_after)
@@ -436,6 +501,13 @@ class Archive:
             extractor_version=check.extractor_version,
             declaration_fingerprint=document.declaration_fingerprint,
             origin=check.origin,
+            comparison_sha256=comparison_sha256(check.text),
+        )
+        # a variant that becomes a version (the live page moved on) is no longer a variant
+        session.execute(
+            delete(Variant).where(
+                Variant.document_id == document.id, Variant.text_sha256 == check.text_sha256
+            )
         )
         session.add(version)
         session.flush()
@@ -456,17 +528,23 @@ class Archive:
         )
         previous = session.get(Version, current.predecessor_id)
         assert previous is not None
+        document.current_version_id = previous.id
+        document.current_version = previous
+        self._variant_of(session, document, current.text_sha256)
+
+    @staticmethod
+    def _variant_of(session: Session, document: Document, text_sha: str) -> None:
+        """Record ``text_sha`` as a variant of the document's current version."""
         variant = session.scalars(
             select(Variant).where(
-                Variant.document_id == document.id, Variant.text_sha256 == current.text_sha256
+                Variant.document_id == document.id, Variant.text_sha256 == text_sha
             )
         ).first()
         if variant is None:
-            variant = Variant(document_id=document.id, text_sha256=current.text_sha256)
+            variant = Variant(document_id=document.id, text_sha256=text_sha)
             session.add(variant)
-        variant.version_id = previous.id  # a text is a variant of one version at a time
-        document.current_version_id = previous.id
-        document.current_version = previous
+        assert document.current_version_id is not None
+        variant.version_id = document.current_version_id  # a variant of one version at a time
 
     def _capture_row(
         self,

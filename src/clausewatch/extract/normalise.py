@@ -199,3 +199,124 @@ def is_random_token(value: str) -> bool:
 def _entropy(value: str) -> float:
     counts = Counter(value)
     return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+# --- the comparison key: what decides "same document text", beyond the archived canonical text ---
+#
+# The canonical text above is what a version archives; these rules only decide whether two
+# canonical texts are the same version. They hide differences a reader would never call a change
+# of the terms but that must not be rewritten in the archived text: layout (line breaks, blank
+# lines, indentation, heading levels: the words and their order must be the same), link targets
+# (a reader reads the link's text; OTA's shims, locale paths and help-centre IDs change weekly),
+# an image's address (CDN hosts and sizes change with every render), and in bare URLs http: vs
+# https:, page vs page.html, the link a tracking redirect wraps, a token inside a path segment
+# (``file.<uuid>.pdf``); consent-banner counters ("We and our 1558 partners"), media-player clocks
+# ("0:00 / 1:00"), headings and list items left empty by widgets, and the spelling locale
+# (centre/center, amongst/among, organise/organize): a page served in alternating locales is one
+# version with variants, not a change each time.
+
+_MD_IMAGE = re.compile(r"(!\[[^\]\n]*\]\()([^)\s]+)((?:\s+\"[^\"]*\")?\))")
+_MD_LINK_TEXT = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
+_KEY_URL = re.compile(r"(?:https?|ftp)://[^\s)<>\]\"']+")
+_HTML_SUFFIX = re.compile(r"\.html?(?=$|[?#])", re.I)
+# Redirect endpoints that only wrap the link they carry in a parameter (link shims, click trackers)
+_REDIRECT_PATH = re.compile(r"/(?:l\.php|url|redirect|out|away|link|r|click|exit|leave)/?$", re.I)
+_REDIRECT_PARAMS = ("u", "url", "q", "target", "dest", "destination", "to", "link", "redirect")
+_CONSENT_COUNT = re.compile(
+    r"\b\d[\d,.]*(\s+(?:IAB\s+)?(?:TCF\s+)?(?:(?:advertising|ad|third[- ]party)\s+)?"
+    r"(?:partners|vendors)\b)",
+    re.I,
+)
+_MEDIA_CLOCK = re.compile(
+    r"^[ \t]*\d{1,2}:\d{2}(?::\d{2})?[ \t]*/[ \t]*\d{1,2}:\d{2}(?::\d{2})?[ \t]*$", re.M
+)
+# A heading or list item with no words (what a widget leaves after extraction): "###", "- * *".
+_EMPTY_BLOCK = re.compile(r"^[ \t]*(?:#{1,6}|(?:[-*+][ \t]*)+)[ \t]*$\n?", re.M)
+# Lines that are only a widget's label (media players, share and expand buttons, help widgets).
+_WIDGET_LINE = re.compile(
+    r"^[ \t]*(?:[-*+][ \t]+)?(?:play video|play|pause|mute|unmute|full ?screen|copy link|share"
+    r"|print|back to top|more help|show more|show less|read more|see more|expand|collapse"
+    r"|expand all|collapse all|skip to (?:main )?content|was this (?:page|article) helpful\??)"
+    r"[ \t]*$\n?",
+    re.M | re.I,
+)
+_HEADING_MARK = re.compile(r"^([ \t]*(?:[-*+][ \t]+|\d+\.[ \t]+)?)#{1,6}[ \t]+", re.M)
+_ANY_SPACE = re.compile(r"\s+")
+
+# British → American spellings of one word (both texts of a comparison are mapped, so the only
+# risk is merging two different words: every pair below is one word in two spellings).
+_LOCALE_WORDS = {
+    "amongst": "among", "whilst": "while", "centre": "center", "centres": "centers",
+    "centred": "centered", "colour": "color", "colours": "colors", "favour": "favor",
+    "favourite": "favorite", "behaviour": "behavior", "behaviours": "behaviors",
+    "behavioural": "behavioral", "honour": "honor", "labour": "labor", "neighbour": "neighbor",
+    "endeavour": "endeavor", "endeavours": "endeavors", "rumour": "rumor", "humour": "humor",
+    "licence": "license", "licences": "licenses", "licenced": "licensed", "defence": "defense",
+    "offence": "offense", "offences": "offenses", "practise": "practice", "programme": "program",
+    "programmes": "programs", "catalogue": "catalog", "dialogue": "dialog", "judgement": "judgment",
+    "ageing": "aging", "fulfil": "fulfill", "fulfilment": "fulfillment", "enrol": "enroll",
+    "enrolment": "enrollment", "instalment": "installment", "cheque": "check", "tyre": "tire",
+    "metre": "meter", "metres": "meters", "litre": "liter", "theatre": "theater", "fibre": "fiber",
+    "learnt": "learned", "spelt": "spelled", "grey": "gray", "aluminium": "aluminum",
+    "cancelled": "canceled", "cancelling": "canceling", "travelled": "traveled",
+    "travelling": "traveling", "labelled": "labeled", "labelling": "labeling",
+    "modelled": "modeled", "modelling": "modeling", "signalled": "signaled",
+    "counselling": "counseling", "fuelled": "fueled", "totalled": "totaled",
+    "analyse": "analyze", "analysed": "analyzed", "analysing": "analyzing",
+    "acknowledgement": "acknowledgment",
+}  # fmt: skip
+_LOCALE_WORD = re.compile(
+    r"\b(?:" + "|".join(sorted(_LOCALE_WORDS, key=len, reverse=True)) + r")\b", re.I
+)
+# -ise/-isation: organise, authorised, personalisation, minimising (the -ize spelling is the same
+# word; words that only end in -ise, such as promise or advertise, are mapped on both sides alike).
+_ISE = re.compile(r"\b(\w{3,}?)(i)(s)(e|es|ed|ing|er|ers|ation|ations|able)\b", re.I)
+
+
+def comparison_key(canonical: str) -> str:
+    """What two canonical texts must share to be the same version (see the section comment)."""
+    text = _MD_IMAGE.sub(lambda m: m[1] + "<image>" + m[3], canonical)
+    text = _MD_LINK_TEXT.sub(r"\1", text)
+    text = _KEY_URL.sub(lambda m: _key_url(m[0]), text)
+    text = _CONSENT_COUNT.sub(lambda m: "<count>" + m[1], text)
+    text = _MEDIA_CLOCK.sub("", text)
+    text = _WIDGET_LINE.sub("", text)
+    text = _EMPTY_BLOCK.sub("", text)
+    text = _HEADING_MARK.sub(r"\1", text)
+    text = spelling_locale(text)
+    return _ANY_SPACE.sub(" ", text).strip()
+
+
+def comparison_sha256(canonical: str) -> str:
+    return text_sha256(comparison_key(canonical))
+
+
+def _key_url(url: str, depth: int = 0) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if depth < 3 and (_REDIRECT_PATH.search(parts.path) or parts.netloc.startswith(("l.", "lm."))):
+        wrapped = dict(parse_qsl(parts.query))
+        for name in _REDIRECT_PARAMS:
+            if wrapped.get(name, "").lower().startswith(("http://", "https://")):
+                return _key_url(wrapped[name], depth + 1)
+    path = _UUID.sub(TOKEN, _HTML_SUFFIX.sub("", parts.path))
+    path = re.sub(r"[^/.]+", lambda m: TOKEN if is_random_token(m[0]) else m[0], path)
+    scheme = "https" if parts.scheme.lower() == "http" else parts.scheme.lower()
+    return urlunsplit((scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def spelling_locale(text: str) -> str:
+    """``text`` with British spellings written the American way (case kept)."""
+
+    def word(m: re.Match[str]) -> str:
+        american = _LOCALE_WORDS[m[0].lower()]
+        if m[0].isupper():
+            return american.upper()
+        return american[:1].upper() + american[1:] if m[0][:1].isupper() else american
+
+    def ise(m: re.Match[str]) -> str:
+        return m[1] + m[2] + ("Z" if m[3] == "S" else "z") + m[4]
+
+    return _ISE.sub(ise, _LOCALE_WORD.sub(word, text))

@@ -142,6 +142,9 @@ class Version(Base):
     extractor_version: Mapped[str] = mapped_column(String(20))
     declaration_fingerprint: Mapped[str] = mapped_column(String(64))
     origin: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # import provenance
+    # SHA-256 of extract.normalise.comparison_key(text): texts with the same key are one version
+    # (NULL for versions recorded before keys existed: computed on first use)
+    comparison_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
     document: Mapped[Document] = relationship(foreign_keys=[document_id])
     predecessor: Mapped[Version | None] = relationship(remote_side=[id])
