@@ -89,7 +89,7 @@ def test_markdown_headings_give_the_path_and_are_not_provisions() -> None:
     assert [s.kind for s in segments] == ["paragraph", "paragraph", "clause"]
     assert [s.label for s in segments] == [None, None, "(a)"]
     assert segments[1].title == "4.2 Opt-out of AI training"
-    assert segments[2].title == "(a) We stop using your data within 30 days…"
+    assert segments[2].title == "(a) We stop using your data within 30 days of your objection"
     assert not covered(NESTED, segments, "Back to top")
 
 
@@ -231,7 +231,7 @@ def test_table_rows_are_provisions_with_their_header_as_context() -> None:
     check_invariants(TABLE, segments)
     assert [s.kind for s in segments] == ["table_row", "table_row"]
     assert segments[0].context == "Why we use your data | Data we use"
-    assert segments[1].title == "To enable two-factor authentication. Phone number Name"
+    assert segments[1].title == "To enable two-factor authentication"
 
 
 def test_address_blocks_and_flattened_records_are_one_provision_each() -> None:

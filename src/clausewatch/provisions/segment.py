@@ -17,7 +17,7 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 SegmentKind = Literal["clause", "paragraph", "list_item", "table_row"]
@@ -78,7 +78,6 @@ HEADING_WORDS = 15  # a bold-only line longer than this is an emphasised paragra
 TITLE_LINE_WORDS = 8  # a plain line this short followed by a paragraph acts as a heading
 TINY_WORDS = 8  # runs of paragraphs this short (address blocks, cookie fields) are merged
 TINY_RUN_CHARS = 1200  # ...up to this length
-TITLE_WORDS = 8
 MENU_REPEATS = 3  # a mostly-links list repeated this often in one document is a site menu
 GIANT_CHARS = 6000  # a provision longer than this is split at inline bold clause labels, if any
 
@@ -94,24 +93,36 @@ class Segment:
     # Table rows: the header row; list items: the lead-in ("You must not:"), in plain text.
     context: str | None = None
 
+    # The document-level title (unique within its document), set by ``segment``; a segment built
+    # on its own (from a stored layout) computes its title alone. Not part of equality.
+    doc_title: str | None = field(default=None, compare=False, repr=False)
+
     @property
     def title(self) -> str:
-        """Short human title: the clause's own label and inline title ("1.2 Registration"), else
-        its heading for prose, else its first words."""
-        plain = plain_text(self.text[:400])
-        if self.label is not None:
-            return _inline_title(plain)
-        if self.heading_path and self.kind in ("paragraph", "clause"):
-            return self.heading_path[-1]
-        words = plain.split()
-        return " ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else "")
+        """Human title (see ``provisions/titles.py``): the clause's label and inline title or bold
+        lead ("1.2 Registration"), a table row's first cell, else the heading for prose, else its
+        lead words cut at a natural boundary; unique within the document for ``segment``'s
+        output."""
+        if self.doc_title is not None:
+            return self.doc_title
+        from clausewatch.provisions.titles import segment_title
+
+        return segment_title(self)
 
 
 def segment(text: str) -> list[Segment]:
     """The provisions of ``text`` in document order."""
     units = _units(_classify(_parse(text), text), text)
     pieces = [piece for unit in units for piece in _split_giant(unit, text)]
-    return [_to_segment(text, p) for p in pieces if _has_words(text[p.start : p.end])]
+    return titled([_to_segment(text, p) for p in pieces if _has_words(text[p.start : p.end])])
+
+
+def titled(segments: list[Segment]) -> list[Segment]:
+    """The segments of one document with their document-level titles (unique in the list)."""
+    from clausewatch.provisions.titles import titles_for
+
+    titles = titles_for(segments)
+    return [replace(s, doc_title=t) for s, t in zip(segments, titles, strict=True)]
 
 
 def _has_words(markdown: str) -> bool:
@@ -758,16 +769,3 @@ def _to_segment(text: str, unit: _Unit) -> Segment:
     if kind == "paragraph" and label is not None:
         kind = "clause"
     return Segment(unit.start, unit.end, body, unit.path, kind, label, unit.context)
-
-
-def _inline_title(text: str) -> str:
-    """The label and inline title ("1.2 Registration. When you…" gives "1.2 Registration"), else
-    the label and the first words."""
-    _, rest = split_label(text)
-    label = text[: len(text) - len(rest)].strip()  # as written: "1.", "Section 3", "(a)"
-    words = rest.split()
-    for n, word in enumerate(words[:10]):
-        if word.endswith("."):
-            return f"{label} {' '.join(words[: n + 1])[:-1]}"
-    cut = " ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else "")
-    return f"{label} {cut}".strip()
