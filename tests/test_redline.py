@@ -259,25 +259,27 @@ def test_summary_example() -> None:
         parameter_changes=compare_parameters(old, new),
     )
     assert summary == (
-        "2 provisions added (“Opt-out of AI training”, “Data sharing with partners”), "
-        "1 removed (“Arbitration opt-out”), 3 modified; notice period: 30 days → 7 days. "
-        "1 provision moved."
+        "Shortens the notice period from 30 to 7 days.\n"
+        "Added (2): “Opt-out of AI training”; “Data sharing with partners”.\n"
+        "Removed (1): “Arbitration opt-out”.\n"
+        "Modified (3): “Fees”; “Cookies”; “Notice”.\n"
+        "Parameters: notice period: 30 days → 7 days.\n"
+        "And 1 provision moved with no change of meaning."
     )
 
 
 def test_summary_edges() -> None:
     assert summarise_change() == "No provision changed."
-    assert summarise_change(moved=2) == "2 provisions moved."
-    assert summarise_change(removed=["", "Fees"]) == "2 provisions removed (“Fees”)."
-    assert summarise_change(added=[f"T{i}" for i in range(5)]) == (
-        "5 provisions added (“T0”, “T1”, “T2” and 2 more)."
+    assert summarise_change(moved=2) == "2 provisions moved with no change of meaning."
+    assert summarise_change(removed=["", "Fees"]) == (
+        "Removes 2 provisions.\nRemoved (2): an untitled provision; “Fees”."
     )
-    assert summarise_change(modified=[("Old name", "New name")]) == (
-        "1 provision modified (“Old name” renamed “New name”)."
+    assert summarise_change(added=[f"T{i}" for i in range(5)]).endswith(
+        "Added (5): “T0”; “T1”; “T2”; “T3”; and 1 more."
     )
     age = extract_parameters("You must be at least 13 years old.")
     only_params = summarise_change(parameter_changes=compare_parameters([], age))
-    assert only_params == "Minimum age: added 13 years."
+    assert only_params.startswith("Now states a minimum age of 13 years.")
     long_title = "x" * 200
     assert len(summarise_change(added=[long_title])) < 120
 
@@ -285,4 +287,4 @@ def test_summary_edges() -> None:
 def test_summary_is_deterministic() -> None:
     args = {"added": ["B", "A"], "removed": ["C"], "moved": 3}
     assert summarise_change(**args) == summarise_change(**args)  # type: ignore[arg-type]
-    assert summarise_change(**args).startswith("2 provisions added (“B”, “A”)")  # type: ignore[arg-type]
+    assert "Added (2): “B”; “A”." in summarise_change(**args)  # type: ignore[arg-type]

@@ -418,3 +418,18 @@ def test_new_route_errors(client: TestClient) -> None:
         "/api/v1/stats/activity",
     ):
         assert path in spec, path
+
+
+def test_imported_history_without_a_declared_url(client: TestClient) -> None:
+    """History imported with no registry entry has no web URL: the pages say so, and never show
+    the import reference as if it were the original document's address."""
+    p = get_json(client, "/api/v1/provisions?limit=1")["items"][0]
+    record = get_json(client, f"/api/v1/provisions/{p['id']}")
+    assert all(s.startswith("ota:") for s in record["document_info"]["sources"])
+    captures = record["evidence"]["captures"]
+    assert captures and all(c["source_url"] is None and c["web_archive"] is None for c in captures)
+    html = page(client, f"/provisions/{p['id']}")
+    crumb = re.search(r'<nav aria-label="Breadcrumb" class="breadcrumb">(.*?)</nav>', html, re.S)
+    assert crumb and "ota:" not in crumb.group(1) and "original URL not declared" in crumb.group(1)
+    assert "Original: ota:" not in html
+    assert "not declared for this document" in html and "Imported record" in html

@@ -39,9 +39,9 @@ from clausewatch.alerts.matching import change_targets, severity_reaches, substa
 from clausewatch.alerts.matching import target_matches as _target_matches
 from clausewatch.alerts.watchlist import SEVERITIES, account_ref
 from clausewatch.archive.service import Archive
+from clausewatch.changes.summary import summary_line
 from clausewatch.config import DAYS, Settings
 from clausewatch.ids import parse_id
-from clausewatch.render import to_plain_line
 from clausewatch.storage.db import transaction, utcnow
 from clausewatch.storage.models import Account, ChangeRecord, Delivery, Watch
 
@@ -173,7 +173,7 @@ def render_digest(
         parts.append(f"<h2>{e(severity)} ({len(groups[severity])})</h2><ul>")
         for d in groups[severity]:
             direction = f" — {d['direction']}" if d["direction"] else ""
-            summary = to_plain_line(d["summary"])  # archived titles without Markdown markers
+            summary = summary_line(d["summary"])  # the reader text, on one line
             lines.append(
                 f"- {d['platform_name']} {d['document_type']}{direction}: {summary} "
                 f"({d['id']}, {d['recorded_at'][:10]}) {d['url']}"

@@ -54,6 +54,7 @@ from clausewatch.alerts.watchlist import (
     endpoint_ref,
 )
 from clausewatch.archive.service import Archive
+from clausewatch.changes.summary import summary_lead, summary_lines
 from clausewatch.config import Settings
 from clausewatch.ids import format_id
 from clausewatch.storage.db import transaction, utcnow
@@ -187,7 +188,8 @@ def change_event(session: Session, record: ChangeRecord, settings: Settings) -> 
             "severity": record_severity(record),
             "assessed": record.severity is not None,
             "direction": record.direction,
-            "summary": record.summary,
+            "summary": record.summary,  # the reader text (changes.summary), every channel's
+            "lead": summary_lead(record.summary),  # its first line: what matters most
             "reasons": list(record.assessment or []),
             "effective_date": record.effective_date,
             "provisions": [
@@ -440,13 +442,15 @@ def render_alert(
     unsubscribe = unsubscribe_url(settings, account)
     subject = alert_subject(event)
     touched = [p for p in data["provisions"] if p["substantive"]] or data["provisions"]
+    summary = summary_lines(data["summary"])  # the same reader text as the change page
     lines = [
         f"{data['platform_name']} {data['document_type']} changed ({data['id']}), recorded "
         f"{data['recorded_at'][:16].replace('T', ' ')} UTC.",
         "",
+        *summary,
+        "",
         f"Severity: {data['severity']}" + ("" if data["assessed"] else " (not yet assessed)"),
         f"Direction: {data['direction'] or 'not assessed'}",
-        f"Summary: {data['summary']}",
     ]
     if data["effective_date"]:
         lines.append(f"Effective date stated in the text: {data['effective_date']}")
@@ -473,7 +477,12 @@ def render_alert(
         f"{'' if data['assessed'] else ' (not yet assessed)'}<br>"
         f"<strong>Direction:</strong> {e(data['direction'] or 'not assessed')}<br>"
         f"<strong>Recorded:</strong> {e(data['recorded_at'][:16].replace('T', ' '))} UTC</p>"
-        f"<p>{e(data['summary'])}</p>"
+        f"<p><strong>{e(summary[0] if summary else '')}</strong></p>"
+        + (
+            f"<ul>{''.join(f'<li>{e(line)}</li>' for line in summary[1:])}</ul>"
+            if summary[1:]
+            else ""
+        )
         + (f"<h2>Why</h2><ul>{reasons}</ul>" if reasons else "")
         + f"<h2>Provisions touched</h2><ul>{provisions}</ul>"
         f'<p><a href="{e(data["url"])}">See {e(data["id"])} with the redline</a></p>'

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from clausewatch.alerts.dispatch import change_event
 from clausewatch.alerts.matching import ALERTING_STATUS, change_targets
 from clausewatch.archive.service import Archive
+from clausewatch.changes.summary import summary_line
 from clausewatch.config import Settings
 from clausewatch.ids import format_id, parse_id
 from clausewatch.render import to_plain_line
@@ -143,7 +144,7 @@ def build_feed(archive: Archive, scope: FeedScope, now: dt.datetime | None = Non
         entry.updated(recorded)
         entry.published(recorded)
         reasons = "; ".join(to_plain_line(r) for r in data["reasons"])
-        summary = to_plain_line(data["summary"])  # archived titles without Markdown markers
+        summary = summary_line(data["summary"])  # the reader text, on one line
         entry.summary(summary + (f" Why: {reasons}" if reasons else ""))
         entry.category(term=data["severity"], label=f"Severity: {data['severity']}")
     out: bytes = fg.atom_str(pretty=True)

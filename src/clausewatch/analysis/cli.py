@@ -118,7 +118,10 @@ def analysis_show(
             ],
             "table",
         )
-    emit(found["regulations"], "table")
+    emit(
+        [{k: r[k] for k in ("name", "jurisdiction", "article")} for r in found["regulations"]],
+        "table",
+    )
 
 
 @analysis_app.command("types")

@@ -36,6 +36,7 @@ from clausewatch.storage.models import (
 )
 
 HOW_OTHERS_SHOWN = 3
+OTHER_RISKS_SHOWN = 10  # clause types listed under "Other risks in this policy"
 # Whether the user can opt out, wherever the clause states it (matrix and comparison column).
 OPT_OUT = re.compile(
     r"\bopt(?:[- ])?out\b|\bwithdraw (?:your )?consent\b|\b(?:turn|switch) (?:it )?off\b"
@@ -117,30 +118,41 @@ def _count_prevalence(session: Session) -> Prevalence:
             .distinct()
         )
     )
-    for row in current_types(session):
-        prev.by_type.setdefault(row.type_id, {}).setdefault(row.platform_id, []).append(
-            row.provision_id
-        )
+    for row in current_types(session):  # ordered by provision: a repeated type is adjacent
+        ids = prev.by_type.setdefault(row.type_id, {}).setdefault(row.platform_id, [])
+        if ids and ids[-1] == row.provision_id:
+            continue  # one provision counts once per type (its first, best-ranked row)
+        ids.append(row.provision_id)
         prev.severity[(row.provision_id, row.type_id)] = row.severity
         prev.confidence[(row.provision_id, row.type_id)] = row.confidence
     return prev
 
 
-def regulations(ctypes: Iterable[ClauseType]) -> list[dict[str, str]]:
-    """The regulations of the given clause types, de-duplicated, in taxonomy order."""
-    seen: dict[tuple[str, str, str], dict[str, str]] = {}
+def regulations(ctypes: Iterable[ClauseType]) -> list[dict[str, Any]]:
+    """The regulations of the given clause types, one row per regulation (name and
+    jurisdiction: the key of its page), in taxonomy order; a regulation that several types (or
+    one type twice) cite with different articles lists each article once, in ``articles`` and
+    joined in ``article``."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
     for ctype in ctypes:
         for reg in ctype.regulations:
-            key = (reg.name, reg.jurisdiction, reg.article)
-            seen.setdefault(
-                key,
+            row = seen.setdefault(
+                (reg.name, reg.jurisdiction),
                 {
                     "name": reg.name,
                     "jurisdiction": reg.jurisdiction,
-                    "article": reg.article,
+                    "article": "",
+                    "articles": [],
                     "clause_type": ctype.id,
+                    "clause_types": [],
                 },
             )
+            if reg.article not in row["articles"]:
+                row["articles"].append(reg.article)
+            if ctype.id not in row["clause_types"]:
+                row["clause_types"].append(ctype.id)
+    for row in seen.values():
+        row["article"] = "; ".join(row["articles"])
     return list(seen.values())
 
 
@@ -241,32 +253,48 @@ def provision_analysis(
 def _how_others_handle(
     session: Session, analysis: ProvisionAnalysis, prev: Prevalence
 ) -> list[dict[str, Any]]:
-    """The most similar provisions of the primary type on other platforms, one per platform."""
+    """Provisions of the primary type on other platforms, one per platform, the most similar
+    first. The candidates are the provisions that the rarity counts count
+    (:func:`prevalence`): whenever those say another platform has the type, one is shown.
+    Each platform's provision is the most similar one that ``analyse`` stored, else (its
+    similarity not among the stored nearest) its most confident one, with ``similarity``
+    None."""
     type_id = analysis.primary_type
     if type_id is None or type_id == BOILERPLATE:
         return []
-    candidates = [pid for pid, _ in analysis.similar.get(type_id, [])]
-    similarity = dict((pid, sim) for pid, sim in analysis.similar.get(type_id, []))
-    labels = _labels(session, candidates)
-    excerpts = _supporting_texts(session, candidates, type_id)
-    out: list[dict[str, Any]] = []
-    platforms_seen: set[str] = set()
-    for pid in candidates:
-        label = labels.get(pid)
-        if label is None or label["platform"] in platforms_seen:
+    similarity = {pid: sim for pid, sim in analysis.similar.get(type_id, [])}
+    best: dict[int, int] = {}  # platform id -> provision id
+    for platform_id, ids in prev.by_type.get(type_id, {}).items():
+        if platform_id == analysis.platform_id or not ids:
             continue
-        platforms_seen.add(label["platform"])
-        out.append(
-            {
-                **label,
-                "severity": prev.severity.get((pid, type_id)),
-                "similarity": similarity[pid],
-                "excerpt": excerpts.get(pid, ""),
-            }
+        best[platform_id] = max(
+            ids,
+            key=lambda pid: (
+                similarity.get(pid, -1.0),
+                prev.confidence.get((pid, type_id), 0.0),
+                -pid,
+            ),
         )
-        if len(out) == HOW_OTHERS_SHOWN:
-            break
-    return out
+    chosen = sorted(
+        best.values(),
+        key=lambda pid: (
+            -similarity.get(pid, -1.0),
+            -prev.confidence.get((pid, type_id), 0.0),
+            pid,
+        ),
+    )[:HOW_OTHERS_SHOWN]
+    labels = _labels(session, chosen)
+    excerpts = _supporting_texts(session, chosen, type_id)
+    return [
+        {
+            **labels[pid],
+            "severity": prev.severity.get((pid, type_id)),
+            "similarity": similarity.get(pid),
+            "excerpt": excerpts.get(pid, ""),
+        }
+        for pid in chosen
+        if pid in labels
+    ]
 
 
 def _supporting_texts(
@@ -288,7 +316,9 @@ def _supporting_texts(
 def _other_risks(
     session: Session, analysis: ProvisionAnalysis, prev: Prevalence
 ) -> list[dict[str, Any]]:
-    """Other current provisions of the same document with a High or Medium severity."""
+    """Other current provisions of the same document with a High or Medium severity, one row
+    per clause type (its most severe, most confident provision; ``provisions`` lists every
+    provision of the type, that one first), at most :data:`OTHER_RISKS_SHOWN` types."""
     rows = session.scalars(
         select(ProvisionAnalysis).where(
             ProvisionAnalysis.document_id == analysis.document_id,
@@ -298,20 +328,42 @@ def _other_risks(
         )
     ).all()
     ranked = sorted(
-        rows, key=lambda a: (-SEVERITIES.index(a.severity or "Low"), -(a.confidence or 0))
-    )[:10]
-    labels = _labels(session, [a.provision_id for a in ranked])
+        rows,
+        key=lambda a: (
+            -SEVERITIES.index(a.severity or "Low"),
+            -(a.confidence or 0),
+            a.provision_id,
+        ),
+    )
+    groups: dict[str | None, list[ProvisionAnalysis]] = {}
+    for a in ranked:
+        groups.setdefault(a.primary_type, []).append(a)
+    shown = list(groups.values())[:OTHER_RISKS_SHOWN]
+    labels = _labels(session, [a.provision_id for group in shown for a in group])
     taxonomy = default_taxonomy()
-    return [
-        {
-            **labels[a.provision_id],
-            "type": a.primary_type,
-            "type_name": taxonomy.by_id[a.primary_type].name if a.primary_type else None,
-            "severity": a.severity,
-        }
-        for a in ranked
-        if a.provision_id in labels
-    ]
+    out: list[dict[str, Any]] = []
+    for group in shown:
+        members = [a for a in group if a.provision_id in labels]
+        if not members:
+            continue
+        top = members[0]
+        out.append(
+            {
+                **labels[top.provision_id],
+                "type": top.primary_type,
+                "type_name": taxonomy.by_id[top.primary_type].name if top.primary_type else None,
+                "severity": top.severity,
+                "provisions": [
+                    {
+                        "id": labels[a.provision_id]["id"],
+                        "title": labels[a.provision_id]["title"],
+                        "severity": a.severity,
+                    }
+                    for a in members
+                ],
+            }
+        )
+    return out
 
 
 # --- clause types across platforms ------------------------------------------------------------
@@ -418,8 +470,9 @@ def compare(
 ) -> dict[str, Any]:
     """2–4 platforms side by side for one clause type: state, severity and their provisions."""
     taxonomy = taxonomy or default_taxonomy()
+    platform_slugs = list(dict.fromkeys(platform_slugs))  # a platform named twice is one column
     if not 2 <= len(platform_slugs) <= 4:
-        raise ValueError(f"compare needs 2 to 4 platforms, got {len(platform_slugs)}")
+        raise ValueError(f"compare needs 2 to 4 platforms, got {len(platform_slugs)} different")
     if type_id not in taxonomy.by_id:
         raise LookupError(f"unknown clause type: {type_id}")
     ctype = taxonomy.by_id[type_id]
@@ -693,7 +746,9 @@ def regulation_slug(name: str) -> str:
 
 
 def _regulation_index(taxonomy: Taxonomy) -> dict[str, dict[str, Any]]:
-    """slug -> {name, jurisdiction, articles: [(clause type, article)]}, in taxonomy order."""
+    """slug -> {name, jurisdiction, articles: [(clause type, articles)]}, in taxonomy order:
+    one entry per clause type, a type that cites the regulation twice (different articles)
+    with both articles joined, so that the regulation page lists each type once."""
     out: dict[str, dict[str, Any]] = {}
     for ctype in taxonomy.types:
         for reg in ctype.regulations:
@@ -701,8 +756,14 @@ def _regulation_index(taxonomy: Taxonomy) -> dict[str, dict[str, Any]]:
                 regulation_slug(reg.name),
                 {"name": reg.name, "jurisdiction": reg.jurisdiction, "articles": []},
             )
-            if (ctype, reg.article) not in entry["articles"]:
+            per_type = {t.id: a for t, a in entry["articles"]}
+            if ctype.id not in per_type:
                 entry["articles"].append((ctype, reg.article))
+            elif reg.article not in per_type[ctype.id].split("; "):
+                entry["articles"] = [
+                    (t, f"{a}; {reg.article}" if t.id == ctype.id else a)
+                    for t, a in entry["articles"]
+                ]
     return out
 
 
@@ -870,13 +931,23 @@ def compare_platforms(
 def severity_counts(
     archive: Archive, *, platform: str | None = None, document_id: int | None = None
 ) -> dict[str, int]:
-    """Current analysed provisions per severity (the registry's severity filter, counted)."""
-    from sqlalchemy import func
+    """Current analysed provisions per severity (the registry's severity filter, counted).
+    Only provisions with a clause type have a severity: :func:`severity_coverage` says how
+    many of the current provisions that is."""
+    return severity_coverage(archive, platform=platform, document_id=document_id)["severity"]
 
+
+def severity_coverage(
+    archive: Archive, *, platform: str | None = None, document_id: int | None = None
+) -> dict[str, Any]:
+    """One query for a severity chart and the count beside it: ``current`` (current analysed
+    provisions, the ``total`` of :func:`list_analysed_provisions` with the same filter),
+    ``with_type`` (those with a clause type, hence a severity; the sum of ``severity``) and
+    ``severity`` (per severity, High first)."""
     query = (
         select(ProvisionAnalysis.severity, func.count())
         .join(Platform, Platform.id == ProvisionAnalysis.platform_id)
-        .where(ProvisionAnalysis.current.is_(True), ProvisionAnalysis.severity.is_not(None))
+        .where(ProvisionAnalysis.current.is_(True))
         .group_by(ProvisionAnalysis.severity)
     )
     if platform:
@@ -885,7 +956,12 @@ def severity_counts(
         query = query.where(ProvisionAnalysis.document_id == document_id)
     with archive.sessions() as session:
         found = {sev: int(n) for sev, n in session.execute(query).all()}
-    return {s: found.get(s, 0) for s in reversed(SEVERITIES)}
+    severity = {s: found.get(s, 0) for s in reversed(SEVERITIES)}
+    return {
+        "current": sum(found.values()),
+        "with_type": sum(severity.values()),
+        "severity": severity,
+    }
 
 
 def change_activity(

@@ -433,8 +433,18 @@ def _nearest(
 def _stale_change_records(session: Session, analyser: str, full: bool) -> list[int]:
     query = select(ChangeRecord.id).order_by(ChangeRecord.id)
     if not full:
-        query = query.where(ChangeRecord.analyser.is_distinct_from(analyser))
+        query = query.where(ChangeRecord.analyser.is_distinct_from(record_analyser(analyser)))
     return list(session.scalars(query))
+
+
+# Bumped when the assessment of change records or their reader text changes, so that an
+# existing archive's records are assessed again by the next `analyse`.
+CHANGE_ASSESSMENT = "c2"
+
+
+def record_analyser(analyser: str) -> str:
+    """What a change record stores as its analyser: the fingerprint and the assessment rules."""
+    return f"{analyser}:{CHANGE_ASSESSMENT}"
 
 
 def _provision_texts(
@@ -490,9 +500,13 @@ def stored_predictions(
 
 
 def assess_change_record(archive: Archive, session: Session, record_id: int, analyser: str) -> None:
-    """Severity and direction of each changed provision and of the record."""
+    """Severity and direction of each changed provision and of the record, and the record's
+    reader text (its summary: :func:`clausewatch.changes.summary.compose_change`). An item's
+    stored severity is the severity of what changed in it; the record's, the highest of those
+    (docs/changes.md)."""
     from clausewatch.changes.direction import assess_item, assess_record
     from clausewatch.changes.parameters import compare_parameters, extract_parameters
+    from clausewatch.changes.summary import compose_change, item_facts
 
     record = session.get(ChangeRecord, record_id)
     assert record is not None
@@ -503,7 +517,11 @@ def assess_change_record(archive: Archive, session: Session, record_id: int, ana
     touched = sorted({i.provision_id for i in items})
     old_stored = stored_predictions(session, touched, record.from_version_id)
     new_stored = stored_predictions(session, touched, record.to_version_id)
+    provisions = {
+        p.id: p for p in session.scalars(select(Provision).where(Provision.id.in_(touched)))
+    }
     assessments = []
+    facts = []
     for item in items:
         before, after = old.get(item.provision_id), new.get(item.provision_id)
         old_preds = old_stored.get(item.provision_id, []) if before is not None else []
@@ -517,14 +535,26 @@ def assess_change_record(archive: Archive, session: Session, record_id: int, ana
             item.kind, old_text, new_text, old_preds, new_preds, changes, item.substantive
         )
         item.severity, item.direction, item.assessment = (
-            result.severity,
+            result.change_severity,
             result.direction,
             list(result.reasons),
         )
         assessments.append(result)
+        provision = provisions.get(item.provision_id)
+        facts.append(
+            item_facts(
+                item.kind,
+                item.substantive,
+                provision.title if provision else "",
+                provision.heading_path if provision else (),
+                result,
+                [p["description"] for p in item.parameter_changes],
+            )
+        )
     severity, direction, reasons = assess_record(assessments)
     if record.status in ("technical", "retracted"):  # not a change of what the terms say
         record.severity, record.direction, record.assessment = None, None, []
     else:
         record.severity, record.direction, record.assessment = severity, direction, list(reasons)
-    record.analyser = analyser
+        record.summary = compose_change(facts).text
+    record.analyser = record_analyser(analyser)

@@ -52,11 +52,28 @@ and no reasons.
 An item with votes one way has that direction; with votes both ways ``mixed``; with none
 ``neutral``.
 
+**Change severity** (``ItemAssessment.change_severity``): how serious *what changed* is, not
+how serious the clause is. Each piece of evidence weighs:
+
+- a clause type gained or lost: the severity of that type on the side where it is (the type's
+  level as computed for that text), except that a user protection lost (a vote less
+  protective) weighs at least Medium: losing a right is never minor;
+- a severity move or a modifier that started or stopped matching: the higher of the two levels;
+- a parameter change that votes less protective (shorter notice, a higher fee): the item's
+  severity (the clause it belongs to), at least Medium; one that cannot tell (a governing law
+  moved): the item's severity, Low when nothing is classified; one that votes more protective:
+  Low. A value that is part of a clause type gained or lost does not weigh on its own.
+
+An item's change severity is the highest weight of its evidence; ``None`` with no evidence (a
+rewording the classifier reads the same way on both sides, a non-substantive edit).
+
 **Record** (:func:`assess_record`): all item votes one way gives that direction, both ways
 (an item that is mixed counts both) ``mixed``, none ``neutral``. Its severity is the highest
-item severity (only substantive items with a classified type carry one). Its reasons are the
-items' reasons, de-duplicated and ordered most severe first (by the severity of the type each
-reason is about; a parameter reason takes its item's severity).
+item *change* severity: an added High clause makes a High record, a reworded High clause with
+nothing else changed does not. A record with substantive items none of which carries evidence
+is Low (its words changed; nothing we can classify did); a record without substantive items
+has none. Its reasons are the items' reasons, de-duplicated and ordered most severe first (by
+the severity of the type each reason is about; a parameter reason takes its item's severity).
 
 Reasons never invent: they cite the taxonomy names of types the classifier found, parameter
 values the extractor found, and modifier words quoted exactly as matched in the texts.
@@ -65,7 +82,7 @@ values the extractor found, and modifier words quoted exactly as matched in the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from clausewatch.changes.parameters import LABELS, RESIDENCE, Parameter, ParameterChange
 from clausewatch.changes.redline import is_substantive
@@ -157,21 +174,37 @@ _RESIDENCE_WHY = {  # kind -> (why a move to "your place of residence" helps, wh
 }
 
 
+GAINED, LOST, KEPT, PARAMETER = "gained", "lost", "kept", "parameter"  # Evidence.kind
+
+
 @dataclass(frozen=True)
 class Evidence:
-    """One reason, its vote (LESS, MORE or None) and the severity it is about (for ordering)."""
+    """One reason, its vote (LESS, MORE or None) and the severity it is about (for ordering).
+
+    The other fields say what the reason is about, for readers' sentences
+    (:mod:`clausewatch.changes.summary`): ``kind`` (GAINED, LOST, KEPT — a type on both sides
+    whose severity or modifiers moved — or PARAMETER), the clause type or the parameter change,
+    the words quoted, and ``weight``: the severity of the change itself (module docstring).
+    """
 
     reason: str
     vote: str | None
     severity: str | None
+    kind: str = ""
+    type_id: str | None = None
+    parameter: ParameterChange | None = None
+    quotes: tuple[str, ...] = ()
+    weight: str | None = None
 
 
 @dataclass(frozen=True)
 class ItemAssessment:
-    severity: str | None  # High/Medium/Low, None when nothing substantive is classified
+    severity: str | None  # High/Medium/Low of the clause, None when nothing is classified
     direction: str  # one of DIRECTIONS
     reasons: tuple[str, ...]
     evidence: tuple[Evidence, ...] = ()  # the reasons with their votes
+    change_severity: str | None = None  # of what changed (the highest evidence weight)
+    substantive: bool = field(default=True, compare=False)
 
 
 def assess_item(
@@ -192,7 +225,7 @@ def assess_item(
         kind == "moved"
         and (old_text is None or new_text is None or not is_substantive(old_text, new_text))
     ):
-        return ItemAssessment(None, NEUTRAL, ())
+        return ItemAssessment(None, NEUTRAL, (), substantive=False)
     tax = taxonomy or default_taxonomy()
     old = {} if kind == "added" else _types(old_preds, tax)
     new = {} if kind == "removed" else _types(new_preds, tax)
@@ -221,12 +254,16 @@ def assess_item(
     evidence = _unique(evidence)
     return ItemAssessment(
         severity, _direction(e.vote for e in evidence), tuple(e.reason for e in evidence),
-        tuple(evidence),
+        tuple(evidence), _highest(e.weight for e in evidence),
     )  # fmt: skip
 
 
 def assess_record(items: Sequence[ItemAssessment]) -> tuple[str | None, str, tuple[str, ...]]:
-    """(severity, direction, reasons) of a change record from its items' assessments."""
+    """(severity, direction, reasons) of a change record from its items' assessments.
+
+    The severity is the highest change severity of the items (for an item read back with its
+    reasons but without its evidence, its stored severity, which is its change severity); Low
+    when some item is substantive but none carries one; None when no item is substantive."""
     votes: list[str | None] = []
     evidence: list[Evidence] = []
     for item in items:
@@ -234,7 +271,13 @@ def assess_record(items: Sequence[ItemAssessment]) -> tuple[str | None, str, tup
         evidence += item.evidence or [Evidence(r, None, item.severity) for r in item.reasons]
     evidence.sort(key=lambda e: _rank(e.severity))  # stable: item order within a severity
     reasons = tuple(e.reason for e in _unique(evidence))
-    return _highest(item.severity for item in items), _direction(votes), reasons
+    severity = _highest(
+        item.severity if item.reasons and not item.evidence else item.change_severity
+        for item in items
+    )
+    if severity is None and any(item.substantive for item in items):
+        severity = "Low"
+    return severity, _direction(votes), reasons
 
 
 # --- clause types ----------------------------------------------------------------------------
@@ -270,26 +313,39 @@ def _quoted(words: Iterable[str]) -> str:
 
 def _gained(ctype: ClauseType, pred: Prediction, text: str) -> Evidence:
     label = f"{ctype.name} ({pred.severity})"
+    sev = pred.severity
+
+    def evidence(reason: str, vote: str | None, quotes: Sequence[str] = ()) -> Evidence:
+        return Evidence(reason, vote, sev, GAINED, ctype.id, None, tuple(quotes), sev)
+
     if ctype.id in USER_PROTECTIONS:
         restricted = _restrictions(ctype, text)
         if restricted:
             reason = f"new clause type: {label}, restricting the right: {_quoted(restricted)}"
-            return Evidence(reason, LESS, pred.severity)
-        return Evidence(f"new user protection: {label}", MORE, pred.severity)
+            return evidence(reason, LESS, restricted)
+        return evidence(f"new user protection: {label}", MORE)
     vote = LESS if ctype.id not in NO_VOTE_TYPES and ctype.severity != "Low" else None
-    return Evidence(f"new clause type: {label}", vote, pred.severity)
+    return evidence(f"new clause type: {label}", vote)
 
 
 def _lost(ctype: ClauseType, pred: Prediction, text: str) -> Evidence:
     label = f"{ctype.name} ({pred.severity})"
+    sev = pred.severity
+
+    def evidence(
+        reason: str, vote: str | None, quotes: Sequence[str] = (), weight: str | None = sev
+    ) -> Evidence:
+        return Evidence(reason, vote, sev, LOST, ctype.id, None, tuple(quotes), weight)
+
     if ctype.id in USER_PROTECTIONS:
         restricted = _restrictions(ctype, text)
         if restricted:
             reason = f"removed clause type: {label}, which restricted the right: "
-            return Evidence(reason + _quoted(restricted), MORE, pred.severity)
-        return Evidence(f"removed user protection: {label}", LESS, pred.severity)
+            return evidence(reason + _quoted(restricted), MORE, restricted)
+        # losing a right is never minor: at least Medium
+        return evidence(f"removed user protection: {label}", LESS, weight=_highest([sev, "Medium"]))
     vote = MORE if ctype.id not in NO_VOTE_TYPES and ctype.severity != "Low" else None
-    return Evidence(f"removed clause type: {label}", vote, pred.severity)
+    return evidence(f"removed clause type: {label}", vote)
 
 
 def _moved(
@@ -321,11 +377,16 @@ def _moved(
         vote = LESS if SEVERITIES.index(new_level) > SEVERITIES.index(old_level) else MORE
         detail = "; ".join(_grouped(changes))
         reason = f"severity of {ctype.name}: {old_level} → {new_level} ({detail})"
-        return [Evidence(reason, vote, _highest([old_level, new_level]))]
+        top = _highest([old_level, new_level])
+        quotes = tuple(quote for _, quote, _ in changes)
+        return [Evidence(reason, vote, top, KEPT, ctype.id, None, quotes, top)]
     return [
-        Evidence(f"{ctype.name}: {phrase} “{quote}” (severity stays {new_level})", vote, new_level)
+        Evidence(
+            f"{ctype.name}: {phrase} “{quote}” (severity stays {new_level})",
+            vote, new_level, KEPT, ctype.id, None, (quote,), new_level,
+        )
         for phrase, quote, vote in changes
-    ]
+    ]  # fmt: skip
 
 
 def _grouped(changes: list[tuple[str, str, str]]) -> list[str]:
@@ -344,23 +405,37 @@ def _parameter(
     rule = PARAMETER_RULES.get(change.kind, ParameterRule(None))
     label = LABELS.get(change.kind, change.kind.replace("_", " "))
     old, new = change.old, change.new
+
+    def evidence(reason: str, vote: str | None, part_of_a_type: bool = False) -> Evidence:
+        if part_of_a_type:
+            weight = None  # the clause type gained or lost weighs for it
+        elif vote == MORE:
+            weight = "Low"
+        elif vote == LESS:  # at least Medium: less time, a higher fee, a lower cap
+            weight = _highest([severity, "Medium"])
+        else:  # the change alone cannot tell: the clause's severity
+            weight = severity or "Low"
+        return Evidence(reason, vote, severity, PARAMETER, None, change, (), weight)
+
     if old is not None and new is not None:
         vote, why = _paired(change.kind, rule, old, new)
-        return Evidence(f"{label}: {old.value} → {new.value} ({why})", vote, severity)
+        return evidence(f"{label}: {old.value} → {new.value} ({why})", vote)
     if new is not None:
         if gains and rule.added is not None:
-            return Evidence(
-                f"{label}: added {new.value} (part of a new clause type)", None, severity
-            )
-        return Evidence(f"{label}: added {new.value} ({rule.added_why})", rule.added, severity)
+            return evidence(f"{label}: added {new.value} (part of a new clause type)", None, True)
+        return evidence(f"{label}: added {new.value} ({rule.added_why})", rule.added)
     if old is not None:
         if losses and rule.removed is not None:
             reason = f"{label}: removed {old.value} (part of a removed clause type)"
-            return Evidence(reason, None, severity)
-        return Evidence(
-            f"{label}: removed {old.value} ({rule.removed_why})", rule.removed, severity
-        )
-    return Evidence(f"{label}: unchanged", None, severity)
+            return evidence(reason, None, True)
+        return evidence(f"{label}: removed {old.value} ({rule.removed_why})", rule.removed)
+    return evidence(f"{label}: unchanged", None)
+
+
+def parameter_vote(change: ParameterChange) -> str | None:
+    """How a parameter change votes on its own (LESS, MORE or None), as in :func:`assess_item`
+    for a provision that neither gains nor loses a clause type."""
+    return _parameter(change, None, False, False).vote
 
 
 def _paired(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from clausewatch.archive.service import Archive
 from clausewatch.changes.redline import DiffOp, render_redline
@@ -151,17 +151,21 @@ def provision_detail(archive: Archive, provision_id: int) -> dict[str, Any]:
     document = archive.document(provision.document_id)
     present = provision.id in _current_ids(archive, document)
     changes = _substantive_changes(archive, [provision.id]).get(provision.id, 0)
-    parameters = [
-        {
-            "version": format_id("V", r.version_id),
-            "date": recorded[r.version_id].date().isoformat(),
-            "kind": p["kind"],
-            "value": p["value"],
-            "quote": p["quote"],
-        }
-        for r in revisions
-        for p in r.parameters
-    ]
+    timeline: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for r in revisions:  # a value stated twice on one day is one row of the timeline
+        day = recorded[r.version_id].date().isoformat()
+        for p in r.parameters:
+            timeline.setdefault(
+                (day, p["kind"], str(p["value"]), p["quote"]),
+                {
+                    "version": format_id("V", r.version_id),
+                    "date": day,
+                    "kind": p["kind"],
+                    "value": p["value"],
+                    "quote": p["quote"],
+                },
+            )
+    parameters = list(timeline.values())
     return {
         "id": provision.public_id,
         "document": document.public_id,
@@ -337,6 +341,16 @@ def _platform_row(platform: Platform, documents: int, recent: int) -> dict[str, 
     }
 
 
+def _has_versions() -> Any:
+    """SQL: the platform has at least one archived version (it has been captured or imported)."""
+    return (
+        select(Version.id)
+        .join(Document, Document.id == Version.document_id)
+        .where(Document.platform_id == Platform.id)
+        .exists()
+    )
+
+
 def list_platforms(
     archive: Archive,
     *,
@@ -345,14 +359,35 @@ def list_platforms(
     offset: int = 0,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
+    """Platforms, those with archived versions first (then by name), each with its counts of
+    documents, archived versions and current provisions; ``captured`` is False for a platform
+    that is declared but has no version yet."""
     since = _now(now) - dt.timedelta(days=RECENT_DAYS)
     with archive.sessions() as session:
-        query = select(Platform).order_by(Platform.name, Platform.id)
+        captured = _has_versions()
+        query = select(Platform).order_by(case((captured, 0), else_=1), Platform.name, Platform.id)
         if category:
             query = query.where(Platform.category == category)
         total = _count(session, query)
+        with_data = _count(session, query.where(captured))
         platforms = list(session.scalars(query.limit(limit).offset(offset)))
         ids = [p.id for p in platforms]
+        versions = dict(
+            session.execute(
+                select(Document.platform_id, func.count(Version.id))
+                .join(Version, Version.document_id == Document.id)
+                .where(Document.platform_id.in_(ids))
+                .group_by(Document.platform_id)
+            ).all()
+        )
+        owner = dict(
+            session.execute(
+                select(Document.id, Document.platform_id).where(Document.platform_id.in_(ids))
+            ).all()
+        )
+        provisions: dict[int, int] = {}
+        for doc_id, count in _current_provision_counts(session, list(owner)).items():
+            provisions[owner[doc_id]] = provisions.get(owner[doc_id], 0) + count
         documents = dict(
             session.execute(
                 select(Document.platform_id, func.count())
@@ -373,8 +408,20 @@ def list_platforms(
             ).all()
         )
         categories = sorted(set(session.scalars(select(Platform.category).distinct())))
-    items = [_platform_row(p, documents.get(p.id, 0), recent.get(p.id, 0)) for p in platforms]
-    return {**_page(total, items, limit, offset), "categories": categories}
+    items = [
+        {
+            **_platform_row(p, documents.get(p.id, 0), recent.get(p.id, 0)),
+            "versions": versions.get(p.id, 0),
+            "provisions": provisions.get(p.id, 0),
+            "captured": versions.get(p.id, 0) > 0,
+        }
+        for p in platforms
+    ]
+    return {
+        **_page(total, items, limit, offset),
+        "with_data": with_data,
+        "categories": categories,
+    }
 
 
 def _document_row(document: Document, provisions: int | None = None) -> dict[str, Any]:
@@ -624,11 +671,17 @@ def document_segments(archive: Archive, document_id: int) -> dict[str, Any]:
     }
 
 
+def _declared_urls(document: Document | None) -> list[str | None]:
+    """The source URLs a document's declaration names (imported captures link to these)."""
+    declaration = document.declaration if document is not None else {}
+    return [s.get("url") for s in (declaration or {}).get("sources", [])]
+
+
 def provision_evidence(archive: Archive, provision_id: int) -> dict[str, Any]:
     """Evidence for a provision's latest text: the captures its version came from, each with
     checks that run now (the snapshot is in the store and re-hashes to its SHA-256), and the same
     check of the version text the quote is sliced from."""
-    from clausewatch.archive.evidence import check_blob, wayback_url
+    from clausewatch.archive.evidence import check_blob, source_links
     from clausewatch.storage.models import VersionCapture
 
     with archive.sessions() as session:
@@ -642,6 +695,7 @@ def provision_evidence(archive: Archive, provision_id: int) -> dict[str, Any]:
             raise LookupError(f"no provision {format_id('P', provision_id)}")
         version = session.get(Version, revision.version_id)
         assert version is not None
+        declared = _declared_urls(session.get(Document, version.document_id))
         captures = list(
             session.scalars(
                 select(Capture)
@@ -657,17 +711,18 @@ def provision_evidence(archive: Archive, provision_id: int) -> dict[str, Any]:
             if capture.snapshot_sha256
             else {"stored": False, "verified": False, "problem": "no snapshot was recorded"}
         )
-        web = capture.url.startswith(("http://", "https://"))
+        source, web_archive = source_links(capture.url, declared, capture.started_at)
         rows.append(
             {
                 "id": capture.public_id,
                 "url": capture.url,
                 "final_url": capture.final_url,
+                "source_url": source,
                 "fetcher": capture.fetcher,
                 "captured_at": capture.started_at.isoformat(),
                 "status": capture.status_code,
                 "snapshot_sha256": capture.snapshot_sha256,
-                "web_archive": wayback_url(capture.url, capture.started_at) if web else None,
+                "web_archive": web_archive,
                 "snapshot_stored": check["stored"],
                 "hash_verified": check["verified"],
                 "problem": check["problem"],
@@ -757,9 +812,10 @@ def document_captures(
 ) -> dict[str, Any]:
     """The document's captures, newest first, each with checks that run now: the snapshot is in
     the store and re-hashes to its SHA-256 (:func:`clausewatch.archive.evidence.check_blob`)."""
-    from clausewatch.archive.evidence import check_blob, wayback_url
+    from clausewatch.archive.evidence import check_blob, source_links
 
     document = archive.document(document_id)
+    declared = _declared_urls(document)
     with archive.sessions() as session:
         query = (
             select(Capture)
@@ -775,7 +831,7 @@ def document_captures(
             if capture.snapshot_sha256
             else {"stored": False, "verified": False, "problem": "no snapshot was recorded"}
         )
-        web = capture.url.startswith(("http://", "https://"))
+        source, web_archive = source_links(capture.url, declared, capture.started_at)
         items.append(
             {
                 "id": capture.public_id,
@@ -784,10 +840,11 @@ def document_captures(
                 "status": capture.status_code,
                 "url": capture.url,
                 "final_url": capture.final_url,
+                "source_url": source,
                 "outcome": capture.outcome,
                 "snapshot_sha256": capture.snapshot_sha256,
                 "version": format_id("V", capture.version_id) if capture.version_id else None,
-                "web_archive": wayback_url(capture.url, capture.started_at) if web else None,
+                "web_archive": web_archive,
                 "snapshot_stored": check["stored"],
                 "hash_verified": check["verified"],
                 "problem": check["problem"],

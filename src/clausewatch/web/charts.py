@@ -10,6 +10,7 @@ and a visually hidden data table after it. Every piece of text is escaped here; 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
@@ -19,6 +20,8 @@ BAR_FILL = "#0b57a4"
 MUTED = "#5a6472"
 LINE = "#d9dee5"
 MONTHS_SHOWN = 24
+TICK_FONT = 12
+CHAR_WIDTH = 0.62  # average advance of a sans-serif character, in em (a safe over-estimate)
 
 
 def _fmt(value: float) -> str:
@@ -29,6 +32,22 @@ def month_label(month: str) -> str:
     """'2024-03' -> 'Mar 2024'."""
     when = dt.date.fromisoformat(f"{month}-01")
     return f"{when:%b %Y}"
+
+
+def _label_width(names: Sequence[str], font: float = TICK_FONT) -> float:
+    """An over-estimate of the widest label's width in user units."""
+    return max((len(n) for n in names), default=0) * font * CHAR_WIDTH
+
+
+def label_positions(names: Sequence[str], slot: float, font: float = TICK_FONT) -> set[int]:
+    """Which bars get an axis label: evenly spaced, counted back from the last bar (so the last
+    month is always labelled and never crowds the one before), at least a label's width plus a
+    gap apart, so that no two labels overlap whatever the number of bars."""
+    if not names:
+        return set()
+    widest = _label_width(names, font) + 2 * font  # text + a gap
+    step = max(1, math.ceil(widest / slot))
+    return set(range(len(names) - 1, -1, -step))
 
 
 def monthly_series(
@@ -87,11 +106,14 @@ def bar_chart(
         return _empty(chart_id, title, empty)
     names = [month_label(k) if _is_month(k) else k for k, _ in data]
     top, bottom, left, right = 16, 24, 30, 8
+    # room on the right for half of the last month's label, which is centred on its bar
+    half_label = _label_width(names) / 2
+    right = max(right, math.ceil(half_label - (width - left - right) / len(data) / 2) + 2)
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max(v for _, v in data)
     slot = plot_w / len(data)
     bar_w = max(1.0, slot * 0.7)
-    every = max(1, round(len(data) / 8))  # at most ~8 axis labels
+    labelled = label_positions(names, slot)
     parts = [
         f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{width - right}" '
         f'y2="{top + plot_h}" stroke="{LINE}" stroke-width="1"/>',
@@ -109,10 +131,10 @@ def bar_chart(
             f'height="{_fmt(h)}" fill="{BAR_FILL}" data-value="{value}">'
             f"<title>{escape(name)}: {value}</title></rect>"
         )
-        if i % every == 0 or i == len(data) - 1:
+        if i in labelled:
             parts.append(
                 f'<text class="tick" x="{_fmt(left + i * slot + slot / 2)}" '
-                f'y="{height - 6}" text-anchor="middle" font-size="11" fill="{MUTED}">'
+                f'y="{height - 6}" text-anchor="middle" font-size="{TICK_FONT}" fill="{MUTED}">'
                 f"{escape(name)}</text>"
             )
     total = sum(v for _, v in data)
@@ -130,12 +152,18 @@ def severity_chart(
     unit: str = "provisions",
     width: int = 480,
     empty: str = "No analysed provisions yet.",
+    note: str | None = None,
 ) -> Markup:
-    """Horizontal bars High / Medium / Low, length proportional to the count."""
+    """Horizontal bars High / Medium / Low, length proportional to the count; ``note`` (say,
+    how many provisions have no severity to count) is shown under the bars."""
     rows = [(s, int(counts.get(s, 0))) for s in ("High", "Medium", "Low")]
     total = sum(v for _, v in rows)
     if not total:
-        return _empty(chart_id, title, empty)
+        return _empty(chart_id, title, note or empty)
+    if note:
+        figure = str(severity_chart(counts, chart_id=chart_id, title=title, unit=unit, width=width))
+        end = figure.rindex("</figure>")
+        return Markup(f'{figure[:end]}<p class="note chart-note">{escape(note)}</p></figure>')
     bar_h, gap, left, right = 22, 8, 70, 110
     height = len(rows) * (bar_h + gap) + gap
     plot_w = width - left - right

@@ -39,10 +39,39 @@ def percent(value: Any) -> str:
     return f"{round(100 * float(value))}%" if value is not None else "—"
 
 
+def months(value: Any) -> str:
+    """Months monitored as read: 'less than a month' under one (not '0.0'), else '1 month',
+    '3.5 months' (one decimal, as stored)."""
+    if value is None:
+        return "—"
+    n = float(value)
+    if n < 1:
+        return "less than a month"
+    text = f"{n:.1f}".removesuffix(".0")
+    return f"{text} month{'' if text == '1' else 's'}"
+
+
 def severity_class(value: Any) -> str:
     return {"High": "sev-high", "Medium": "sev-medium", "Low": "sev-low"}.get(
         str(value), "sev-none"
     )
+
+
+# Words a category slug spells differently from its plain capitalisation.
+_CATEGORY_WORDS = {"ai": "AI", "e-commerce": "E-commerce"}
+
+
+def category_name(value: Any) -> str:
+    """A registry category slug as a name: 'health-tech' -> 'Health tech', 'ai-services' ->
+    'AI services', 'e-commerce' -> 'E-commerce'."""
+    slug = str(value or "").strip()
+    if slug in _CATEGORY_WORDS:
+        return _CATEGORY_WORDS[slug]
+    words = [_CATEGORY_WORDS.get(w, w) for w in slug.split("-") if w]
+    if not words:
+        return ""
+    first = words[0] if words[0].isupper() else words[0].capitalize()
+    return " ".join([first, *words[1:]])
 
 
 def regulation_slug(value: Any) -> str:
@@ -81,5 +110,7 @@ FILTERS = {
     "http_url": http_url,
     "percent": percent,
     "regulation_slug": regulation_slug,
+    "category_name": category_name,
     "severity_class": severity_class,
+    "months": months,
 }

@@ -54,12 +54,26 @@ def home(request: Request, archive: ArchiveDep) -> Response:
         changes=provisions.list_changes_page(archive, limit=10)["items"],
         types=[t for t in analysis.clause_type_summary(archive) if t["provisions"]][:8],
         activity_chart=activity_chart(archive, "activity", "Substantive change records per month"),
-        severity_chart=charts.severity_chart(
-            analysis.severity_counts(archive),
-            chart_id="severity-mix",
-            title="Current provisions by severity",
-        ),
+        severity_chart=severity_chart(archive, "Current provisions by severity"),
     )
+
+
+def severity_chart(
+    archive: ArchiveDep, title: str, *, platform: str | None = None, document_id: int | None = None
+) -> Any:
+    """The severity mix of current provisions, from the query that also counts them: only a
+    provision with a clause type has a severity, so when some have none the chart says how many
+    of the current provisions (the count the page's provision list shows) it covers."""
+    mix = analysis.severity_coverage(archive, platform=platform, document_id=document_id)
+    current, typed = mix["current"], mix["with_type"]
+    note = None
+    if typed < current:
+        untyped = current - typed
+        note = (
+            f"{typed} of {current} current provisions carry a clause type and so a severity; "
+            f"the other {untyped} (“no clause type”) are not in the chart."
+        )
+    return charts.severity_chart(mix["severity"], chart_id="severity-mix", title=title, note=note)
 
 
 def activity_chart(archive: ArchiveDep, chart_id: str, title: str, **filters: str | None) -> Any:
@@ -111,10 +125,8 @@ def platform_page(
         activity_chart=activity_chart(
             archive, "activity", f"Change records of {platform['name']} per month", platform=slug
         ),
-        severity_chart=charts.severity_chart(
-            analysis.severity_counts(archive, platform=slug),
-            chart_id="severity-mix",
-            title=f"Current provisions of {platform['name']} by severity",
+        severity_chart=severity_chart(
+            archive, f"Current provisions of {platform['name']} by severity", platform=slug
         ),
     )
 
@@ -131,10 +143,8 @@ def document_page(request: Request, archive: ArchiveDep, document_id: str) -> Re
         document=document,
         text=text,
         captures=captures,
-        severity_chart=charts.severity_chart(
-            analysis.severity_counts(archive, document_id=doc_id),
-            chart_id="severity-mix",
-            title="Current provisions of this document by severity",
+        severity_chart=severity_chart(
+            archive, "Current provisions of this document by severity", document_id=doc_id
         ),
     )
 
@@ -191,7 +201,57 @@ def provision_page(request: Request, archive: ArchiveDep, provision_id: str) -> 
         categories=categories,
         sections=PROVISION_SECTIONS,
         share=share_links(provision_url(request, record["id"]), record["title"]),
+        excerpt=key_sentences(record["text"], result),
+        faq=faq(record["platform"], result),
     )
+
+
+def faq(platform: str, analysis: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The provision page's questions: the narrative's (which ends on whether clausewatch is
+    affiliated with the platform), each question once; before analysis, only that last one."""
+    out: dict[str, tuple[str, str]] = {}
+    narrative = (analysis or {}).get("narrative") or {}
+    for question, answer in narrative.get("faq") or []:
+        out.setdefault(" ".join(question.lower().split()), (question, answer))
+    if not any(q.startswith("is clausewatch affiliated") for q in out):
+        out["is clausewatch affiliated"] = (
+            f"Is clausewatch affiliated with {platform}?",
+            "No. clausewatch is an independent, open archive; it is not affiliated with, "
+            f"endorsed or sponsored by {platform}.",
+        )
+    return list(out.values())
+
+
+EXCERPT_MIN_WORDS = 80  # provisions longer than this open on their key sentences
+EXCERPT_MAX_SHARE = 0.7  # ... when those are at most this share of the provision's words
+
+
+def key_sentences(text: str, analysis: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The supporting words of a long provision's main clause type (an exact slice of the
+    archived text, as the classifier stored it), or None when the provision is short, has no
+    substantive type, is a table (its cells only read as a table) or the words are most of it."""
+    words = len(text.split())
+    if words <= EXCERPT_MIN_WORDS or not analysis or text.lstrip().startswith("|"):
+        return None
+    main = next(iter(analysis["classifications"]), None)
+    if main is None or main["type"] == BOILERPLATE:
+        return None
+    start, end = main.get("start"), main.get("end")
+    if start is None or end is None or not 0 <= start < end <= len(text):
+        return None
+    span = text[start:end]
+    if span != main["supporting_text"] or not span.strip():
+        return None
+    if len(span.split()) > EXCERPT_MAX_SHARE * words:
+        return None
+    return {
+        "text": span.strip(),
+        "words": len(span.split()),
+        "total_words": words,
+        "type_name": main["name"],
+        "cut_before": bool(text[:start].strip()),
+        "cut_after": bool(text[end:].strip()),
+    }
 
 
 def share_links(url: str, title: str) -> dict[str, str]:
@@ -221,13 +281,24 @@ def changes_page(
     page = provisions.list_changes_page(
         archive, platform=platform or None, severity=severity, limit=PAGE_SIZE, offset=offset
     )
-    return render(request, "changes.html", page=page, platform=platform, severity=severity)
+    everyone = provisions.list_platforms(archive, limit=500)["items"]
+    return render(
+        request,
+        "changes.html",
+        page=page,
+        platform=platform,
+        severity=severity,
+        platforms=[p for p in everyone if p["captured"] or p["slug"] == platform],
+    )
 
 
 @router.get("/changes/{change_id}", name="change_page")
 def change_page(request: Request, archive: ArchiveDep, change_id: str) -> Response:
+    from clausewatch.changes.summary import reader_view
+
     change = found(provisions.change_page, archive, number(change_id, "C"))
-    return render(request, "change.html", change=change)
+    reader = reader_view(change["summary"], change["items"])
+    return render(request, "change.html", change=change, reader=reader)
 
 
 @router.get("/clause-types", name="clause_types_page")
@@ -257,8 +328,8 @@ def compare_platforms_page(
 ) -> Response:
     everyone = provisions.list_platforms(archive, limit=500)["items"]
     chosen = bool(a and b)
-    if not chosen:  # preselect two different platforms in the form; compare on request
-        slugs = [p["slug"] for p in everyone]
+    if not chosen:  # preselect two different platforms with data in the form; compare on request
+        slugs = [p["slug"] for p in everyone if p["captured"]] or [p["slug"] for p in everyone]
         a = a or (slugs[0] if slugs else None)
         b = b or next((s for s in slugs if s != a), None)
     result = found(analysis.compare_platforms, archive, a, b) if chosen and a != b else None
@@ -273,12 +344,11 @@ def compare_page(
     platform: Annotated[list[str] | None, Query()] = None,
 ) -> Response:
     hub = found(analysis.clause_type_hub, archive, type_id)
-    chosen = platform or [p["platform_slug"] for p in hub["platforms"][:2]]
+    chosen = list(dict.fromkeys(platform or [p["platform_slug"] for p in hub["platforms"][:2]]))
     result = found(analysis.compare, archive, type_id, chosen) if 2 <= len(chosen) <= 4 else None
     everyone = provisions.list_platforms(archive, limit=500)["items"]
-    return render(
-        request, "compare.html", hub=hub, result=result, chosen=chosen, platforms=everyone
-    )
+    shown = [p for p in everyone if p["captured"] or p["slug"] in chosen]
+    return render(request, "compare.html", hub=hub, result=result, chosen=chosen, platforms=shown)
 
 
 @router.get("/matrix", name="matrix_page")
