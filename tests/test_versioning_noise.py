@@ -66,6 +66,7 @@ def test_noise_has_one_comparison_key(a: str, b: str) -> None:
         ("See [our rules](https://x.com/r).", "See [our new rules](https://x.com/r)."),
         ("Analysis of your data.", "Analyses of your data."),
         ("You must be 13.", "You must be 16."),
+        ("We share it with our 3 partners.", "We share it with our 5 partners."),
     ],
 )
 def test_real_changes_keep_different_keys(a: str, b: str) -> None:

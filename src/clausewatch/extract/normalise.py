@@ -222,9 +222,10 @@ _HTML_SUFFIX = re.compile(r"\.html?(?=$|[?#])", re.I)
 # Redirect endpoints that only wrap the link they carry in a parameter (link shims, click trackers)
 _REDIRECT_PATH = re.compile(r"/(?:l\.php|url|redirect|out|away|link|r|click|exit|leave)/?$", re.I)
 _REDIRECT_PARAMS = ("u", "url", "q", "target", "dest", "destination", "to", "link", "redirect")
+# Only counts of 100 or more: "our 3 partners" in a clause is a fact, "our 1558 partners" a banner.
 _CONSENT_COUNT = re.compile(
-    r"\b\d[\d,.]*(\s+(?:IAB\s+)?(?:TCF\s+)?(?:(?:advertising|ad|third[- ]party)\s+)?"
-    r"(?:partners|vendors)\b)",
+    r"\b(?:[1-9]\d{0,2}(?:[,.]\d{3})+|[1-9]\d{2,})"
+    r"(\s+(?:IAB\s+)?(?:TCF\s+)?(?:(?:advertising|ad|third[- ]party)\s+)?(?:partners|vendors)\b)",
     re.I,
 )
 _MEDIA_CLOCK = re.compile(
