@@ -347,10 +347,13 @@ class Archive:
             version.comparison_sha256 = self._text_key(version.text_sha256)
         return version.comparison_sha256
 
-    def _text_key(self, text_sha: str) -> str:
+    def _text_key(self, text_sha: str, text: str | None = None) -> str:
+        """The comparison key of a text (read from the store unless given), computed once."""
         key = self._keys.get(text_sha)
         if key is None:
-            key = comparison_sha256(self.store.get(text_sha).decode("utf-8"))
+            if text is None:
+                text = self.store.get(text_sha).decode("utf-8")
+            key = comparison_sha256(text)
             if len(self._keys) > 4096:
                 self._keys.clear()
             self._keys[text_sha] = key
@@ -446,7 +449,7 @@ class Archive:
         if check.technical and state.current_sha not in (None, check.text_sha256):
             return Outcome.TECHNICAL, self._new_version(session, document, check, "technical")
         # no text: unchanged bytes whose extraction was skipped, compared by SHA alone
-        key = comparison_sha256(check.text) if check.text is not None else None
+        key = self._text_key(check.text_sha256, check.text) if check.text is not None else None
         outcome = decide(
             state,
             check.text_sha256,
@@ -480,7 +483,12 @@ class Archive:
         pending = session.get(PendingChange, document.id)
         if pending is None or (
             pending.text_sha256 != check.text_sha256
-            and self._text_key(pending.text_sha256) != comparison_sha256(check.text or "")
+            and (
+                check.text is None
+                or check.text_sha256 is None
+                or self._text_key(pending.text_sha256)
+                != self._text_key(check.text_sha256, check.text)
+            )
         ):
             return False
         waited = check.checked_at - pending.first_seen_at
@@ -501,7 +509,7 @@ class Archive:
             extractor_version=check.extractor_version,
             declaration_fingerprint=document.declaration_fingerprint,
             origin=check.origin,
-            comparison_sha256=comparison_sha256(check.text),
+            comparison_sha256=self._text_key(check.text_sha256, check.text),
         )
         # a variant that becomes a version (the live page moved on) is no longer a variant
         session.execute(

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from lxml.html import HtmlElement
 
-from .dom import drop, parse_html, remove_non_content
+from .dom import drop, page_body
 
 _BOILERPLATE_TAGS = ("nav", "aside", "dialog", "menu", "header", "footer")
 _BOILERPLATE_ROLES = frozenset(
@@ -265,14 +265,7 @@ def remove_overlays(body: HtmlElement, *, about_cookies: bool = False) -> None:
 
 def count_overlays(html: bytes | str, content_type: str = "") -> int:
     """How many overlays (outermost only) automatic extraction removes from a page (bench)."""
-    from .charset import decode_html
-
-    text = decode_html(html, content_type) if isinstance(html, bytes) else html
-    doc = parse_html(text)
-    body = doc.find("body")
-    if body is None:
-        body = doc
-    remove_non_content(body)
+    body = page_body(html, content_type)
     about_cookies = is_about_cookies(body)
     masses = compute_masses(body)
     found = [

@@ -16,6 +16,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
+from .charset import decode_html
 from .errors import ExtractionError
 
 Selector = str | Mapping[str, str]
@@ -99,6 +100,17 @@ def is_hidden(el: HtmlElement) -> bool:
     if el.get("aria-hidden", "").strip().lower() == "true":
         return True
     return bool(_HIDDEN_STYLE.search(el.get("style", "")))
+
+
+def page_body(html: str | bytes, content_type: str = "") -> HtmlElement:
+    """The decoded page's ``<body>`` (or root) with scripts, styles and other non-content gone."""
+    text = decode_html(html, content_type) if isinstance(html, bytes) else html
+    doc = parse_html(text)
+    body = doc.find("body")
+    if body is None:
+        body = doc
+    remove_non_content(body)
+    return body
 
 
 def remove_non_content(root: HtmlElement) -> None:

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from lxml import etree
 from lxml.html import HtmlElement
 
-from .charset import decode_html
 from .content import find_main_content
 from .converter import fragment_to_markdown
-from .dom import Selector, apply_remove, apply_select, parse_html, remove_non_content
+from .dom import Selector, apply_remove, apply_select, page_body
 from .errors import ExtractionError
 
 
@@ -28,12 +27,7 @@ def html_to_markdown(
     order); ``remove`` matches are deleted first. Without ``select``, the main content is found
     automatically (see :mod:`clausewatch.extract.content`).
     """
-    text = decode_html(html, content_type) if isinstance(html, bytes) else html
-    doc = parse_html(text)
-    body = doc.find("body")
-    if body is None:
-        body = doc
-    remove_non_content(body)
+    body = page_body(html, content_type)
     apply_remove(body, remove, url)
     parts = apply_select(body, select, url) if select else [find_main_content(body)]
     markdown = fragment_to_markdown("".join(_serialise(el) for el in parts))
