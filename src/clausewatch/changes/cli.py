@@ -30,7 +30,7 @@ LIST_COLUMNS = (
     Col("document"),
     Col("severity", kind="key"),
     Col("direction", kind="key"),
-    Col("what", kind="line"),  # the platform, then the summary: cut at the terminal's edge
+    Col("what", kind="text"),  # the platform, then the summary's lead sentence, wrapped
 )
 
 
@@ -60,7 +60,7 @@ def changes_list(
         r
         | {
             "what": (f"[{r['status']}] " if r["status"] != "substantive" else "")
-            + f"{r['platform']}: {r['summary']}"
+            + f"{r['platform']}: {(r['summary'] or '').splitlines()[0] if r['summary'] else ''}"
         }
         for r in rows
     ]
