@@ -293,6 +293,19 @@ POSITIVE: list[tuple[str, str, set[tuple[str, str]]]] = [
 # Numbers and dates that are not parameters, and durations, ages, amounts or laws that belong
 # to something else (reply times, ad targeting, claim thresholds, mandatory-law carve-outs).
 NEGATIVE: list[tuple[str, str]] = [
+    # age bands are not the age needed to use the service (pga: LinkedIn regional notice)
+    (
+        "ota:LinkedIn/Privacy Policy",
+        "You can **[Learn More](https://www.linkedin.com/help/linkedin/answer/a9490059)** about "
+        "additional protections we seek to provide for members who we think may be 16 or 17 "
+        "years old.",
+    ),
+    (
+        "ota:LinkedIn/Privacy Policy",
+        "To improve the safety, security, authenticity of our Services.<br><br>To ensure the "
+        "protection of children under 16 and the provision of adequate safeguards for 16 and 17 "
+        "year olds on LinkedIn",
+    ),
     (
         "claudette:Groupon.txt",
         "In the event of any discrepancy between your Reservation and the Reservation "

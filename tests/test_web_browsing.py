@@ -304,12 +304,15 @@ def test_call_to_action_for_anonymous_readers(client: TestClient) -> None:
         assert not aside.xpath(".//form")
 
 
+_READERS = itertools.count()  # one account per test: the archive is shared by the module
+
+
 @pytest.fixture
 def signed_in(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setattr(service, "hasher", PasswordHasher(time_cost=1, memory_cost=8192))
     service._dummy_hash.cache_clear()
     archive = client.app.state.archive  # type: ignore[attr-defined]
-    account = service.sign_up(archive, "reader@example.org", PASSWORD, "pro")
+    account = service.sign_up(archive, f"reader{next(_READERS)}@example.org", PASSWORD, "pro")
     token, _session = service.start_session(archive, account)
     client.cookies.set("cw_session", token)
     try:
@@ -350,3 +353,34 @@ def test_call_to_action_watches_for_signed_in_readers(signed_in: TestClient) -> 
         ("platform", p["platform_slug"]),
     }
     assert quote(p["id"]) in page
+
+
+def test_platform_page_offers_to_watch_the_platform(signed_in: TestClient) -> None:
+    """The platform page has the seed's call to action too: one watch form for the platform,
+    none for a provision; anonymous readers get the sign-up link instead."""
+    client = signed_in
+    p = get_json(client, "/api/v1/provisions?limit=1")["items"][0]
+    asides = cta(tree(client, f"/platforms/{p['platform_slug']}"))
+    assert len(asides) == 1
+    forms = asides[0].xpath(".//form")
+    fields = [{i.get("name"): i.get("value") for i in f.xpath(".//input")} for f in forms]
+    assert [(f["kind"], f["target"]) for f in fields] == [("platform", p["platform_slug"])]
+    done = client.post(forms[0].get("action"), data=fields[0])
+    assert done.status_code == 201 and f"Now watching {p['platform_slug']}" in done.text
+    client.cookies.clear()
+    anonymous = cta(tree(client, f"/platforms/{p['platform_slug']}"))[0]
+    assert anonymous.xpath(".//a[normalize-space()='Sign up to get alerts']")
+    assert not anonymous.xpath(".//form")
+
+
+def test_change_lists_show_the_lead_sentence_only(client: TestClient) -> None:
+    """In lists (home, platform, document) a record reads as its lead sentence, not the whole
+    multi-line reader text joined into one line."""
+    from clausewatch.changes.summary import summary_lead, summary_lines
+
+    records = get_json(client, "/api/v1/changes?limit=200")["items"]
+    record = next(r for r in records if len(summary_lines(r["summary"])) > 1)
+    items = tree(client, f"/documents/{record['document']}").xpath("//ul[@class='changes']/li")
+    shown = {li.xpath("./a")[0].text: text_of(li.xpath("./p")[0]) for li in items}
+    assert shown[record["id"]] == summary_lead(record["summary"])
+    assert summary_lines(record["summary"])[1] not in shown[record["id"]]

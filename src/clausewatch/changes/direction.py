@@ -195,6 +195,7 @@ class Evidence:
     parameter: ParameterChange | None = None
     quotes: tuple[str, ...] = ()
     weight: str | None = None
+    dropped: tuple[str, ...] = ()  # KEPT: quoted words that no longer occur (``quotes``: new ones)
 
 
 @dataclass(frozen=True)
@@ -378,12 +379,15 @@ def _moved(
         detail = "; ".join(_grouped(changes))
         reason = f"severity of {ctype.name}: {old_level} → {new_level} ({detail})"
         top = _highest([old_level, new_level])
-        quotes = tuple(quote for _, quote, _ in changes)
-        return [Evidence(reason, vote, top, KEPT, ctype.id, None, quotes, top)]
+        now = tuple(quote for phrase, quote, _ in changes if not phrase.startswith("no longer"))
+        gone = tuple(quote for phrase, quote, _ in changes if phrase.startswith("no longer"))
+        return [Evidence(reason, vote, top, KEPT, ctype.id, None, now, top, gone)]
     return [
         Evidence(
             f"{ctype.name}: {phrase} “{quote}” (severity stays {new_level})",
-            vote, new_level, KEPT, ctype.id, None, (quote,), new_level,
+            vote, new_level, KEPT, ctype.id, None,
+            () if phrase.startswith("no longer") else (quote,), new_level,
+            (quote,) if phrase.startswith("no longer") else (),
         )
         for phrase, quote, vote in changes
     ]  # fmt: skip

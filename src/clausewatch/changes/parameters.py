@@ -408,8 +408,9 @@ _AGE_VETO = _rx(
     r"""\bads?\b|advertis|target|visibility|restrict|adults?\b|alcohol|tobacco|gambling
     |firearm|cannabis|deliver|signed\s+for|U\.?S\.?C\b|court\s+order|between\s+(?:the\s+)?ages?
     |between\s+\d|responsible\s+for|minutes|age\s+of\s+majority|images|photo|depict|material
-    |availability|certain\s+(?:content|features)|accompanied"""
-)
+    |availability|certain\s+(?:content|features)|accompanied
+    |\b1\d\s*(?:or|and|to|-|–)\s*1\d\b"""
+)  # the last: an age band ("16 or 17 years old", "16 and 17 year olds"), not a minimum
 
 
 def _ages(clause: _Clause) -> list[Parameter]:

@@ -353,7 +353,9 @@ def evidence_sentence(e: Evidence) -> str | None:
         how = {LESS: "less favourable to you", MORE: "more favourable to you"}.get(
             e.vote or "", "different"
         )
-        return f"Makes {the} {how} ({_quotes(e.quotes)})" if e.quotes else f"Changes {the}"
+        said = [f"now says {_quotes(e.quotes)}"] if e.quotes else []
+        said += [f"no longer says {_quotes(e.dropped)}"] if e.dropped else []
+        return f"Makes {the} {how}: it {' and '.join(said)}" if said else f"Changes {the}"
     if e.kind == PARAMETER and e.parameter is not None and e.weight is not None:
         return parameter_sentence(e.parameter, e.vote)
     return None

@@ -12,6 +12,7 @@ from typing import Any
 from markupsafe import Markup
 
 from clausewatch import render
+from clausewatch.changes.summary import summary_lead
 
 
 def date(value: Any) -> str:
@@ -90,6 +91,11 @@ def plain_line(value: Any) -> str:
     return render.to_plain_line(None if value is None else str(value))
 
 
+def change_lead(summary: Any) -> str:
+    """A change record's lead sentence (what matters most), as clean text for lists."""
+    return render.to_plain_line(summary_lead(None if summary is None else str(summary)))
+
+
 def redline(ops: Any) -> Markup:
     """A word-level diff's ops as formatted text with <ins>/<del>, unchanged runs folded."""
     return render.redline_html(ops or [])
@@ -103,6 +109,7 @@ def snippet(parts: Any) -> Markup:
 FILTERS = {
     "archived": archived,
     "plain_line": plain_line,
+    "change_lead": change_lead,
     "redline": redline,
     "snippet": snippet,
     "date": date,
