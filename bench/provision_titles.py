@@ -33,7 +33,7 @@ from _common import SHARED_DATA, write_section
 
 from clausewatch.extract import normalise_for_hash
 from clausewatch.provisions.segment import Segment, plain_text, segment, split_label
-from clausewatch.provisions.titles import DANGLING, clean, dedupe_label
+from clausewatch.provisions.titles import has_repeated_label, is_fragment, is_unbalanced
 
 JSONL = SHARED_DATA / "ota" / "pga-versions.jsonl.xz"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "provisions.md"
@@ -73,35 +73,6 @@ def old_title(seg: Segment) -> str:
     return " ".join(words[:_OLD_TITLE_WORDS]) + ("…" if len(words) > _OLD_TITLE_WORDS else "")
 
 
-def is_fragment(title: str, seg: Segment) -> bool:
-    """Ends with "…", or on a dangling word where its source goes on: "share (with the" is a
-    fragment; a heading or bold lead that itself ends "… Interact With" is not."""
-    if title.endswith(("…", "...")):
-        return True
-    tail = re.sub(r"\s\(\d+\)$", "", title).split(" — ")[-1]
-    words = tail.split()
-    if not words or words[-1].strip("()[]\"'“”‘’,;:").casefold().rstrip(".") not in DANGLING:
-        return False
-    tail = (split_label(tail)[1] or tail).casefold()
-    sources = [clean(h).casefold() for h in [*seg.heading_path, seg.text[:3000]]]
-    for source in sources:
-        at = source.find(tail)
-        if at >= 0 and re.match(r"$|[\s*]*[.:;,!?)]|\s*$", source[at + len(tail) :]):
-            return False  # the source ends there too: a whole heading or sentence
-    return True
-
-
-def is_unbalanced(title: str) -> bool:
-    title = " ".join(split_label(part)[1] for part in title.split(" — "))  # "a)" is a label
-    pairs = (("(", ")"), ("[", "]"), ("“", "”"))
-    return any(title.count(a) != title.count(b) for a, b in pairs) or title.count('"') % 2 == 1
-
-
-def has_repeated_label(title: str) -> bool:
-    label, _ = split_label(title)
-    return label is not None and dedupe_label(title) != title
-
-
 def figures(docs: Sequence[list[str]], segs: Sequence[list[Segment]]) -> dict[str, float]:
     titles = [t for doc in docs for t in doc]
     pairs = [
@@ -117,7 +88,7 @@ def figures(docs: Sequence[list[str]], segs: Sequence[list[Segment]]) -> dict[st
     lengths = [len(t) for t in titles]
     return {
         "titles": len(titles),
-        "fragments": sum(is_fragment(t, s) for t, s in pairs),
+        "fragments": sum(is_fragment(t, s.heading_path, s.text) for t, s in pairs),
         "unbalanced": sum(map(is_unbalanced, titles)),
         "markup": sum(bool(_MARKUP.search(t)) for t in titles),
         "repeated_labels": sum(map(has_repeated_label, titles)),

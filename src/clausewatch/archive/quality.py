@@ -5,6 +5,7 @@ every path."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 
@@ -23,8 +24,11 @@ LEADING_WORDS = 12  # the "title" of a Markdown text: its first words
 LOST_TEXT = "lost most of the previous text"
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+@functools.lru_cache(maxsize=8)
+def words(text: str) -> tuple[str, ...]:
+    """The text's words, lower-cased (cached: an import assesses every record against the same
+    current version)."""
+    return tuple(_WORD.findall(text.lower()))
 
 
 def assess_text(text: str, previous: str | None, *, shrunk: str | None = None) -> str | None:
@@ -51,7 +55,7 @@ def assess_text(text: str, previous: str | None, *, shrunk: str | None = None) -
     return lost
 
 
-def _lost(new_words: list[str], old_words: list[str]) -> str | None:
+def _lost(new_words: tuple[str, ...], old_words: tuple[str, ...]) -> str | None:
     old = Counter(old_words)
     if not old:
         return None

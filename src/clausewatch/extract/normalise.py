@@ -57,7 +57,7 @@ _ENCODED_URL = re.compile(r"https?%3A%2F%2F", re.I)
 _PATH_PIECE = re.compile(r"[^/&;=,]+")
 _MD_LINK = re.compile(r"(\]\()(<?)([^)\s>]+)(>?)((?:\s+\"[^\"]*\")?\))")
 _AUTOLINK = re.compile(r"<((?:https?|ftp)://[^>\s]+)>")
-_BARE_URL = re.compile(r"(?<![(<\w])(https?://[^\s)<>\]\"']+)")
+_BARE_URL = re.compile(r"(?=h)(?<![(<\w])(https?://[^\s)<>\]\"']+)")
 
 _STAMP_LABEL = (
     r"(?:(?:page|site|content|document|report|this page was)\s+)?"
@@ -74,12 +74,12 @@ _DATE = (
     rf"|\d{{1,2}}\s+\w+\.?\s+\d{{4}}(?:,?\s+(?:at\s+)?{_TIME})?"
     rf"|{_TIME}{_ZONE})"
 )
-_LABELLED_STAMP = re.compile(rf"(\b{_STAMP_LABEL}\s*(?:on|at|:)?\s*){_DATE}", re.I)
+_LABELLED_STAMP = re.compile(rf"(?=[pscdrtgfl])(\b{_STAMP_LABEL}\s*(?:on|at|:)?\s*){_DATE}", re.I)
 _CLOCK_WITH_SECONDS = re.compile(
     rf"\b(?=\d)(?:\d{{4}}-\d{{2}}-\d{{2}}[T ])?\d{{1,2}}:\d{{2}}:\d{{2}}(?:\.\d+)?{_ZONE}"
 )
 _RELATIVE_AGE = re.compile(
-    r"\b(?:\d+|an?|one|few)\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
+    r"(?=[\dafojm])\b(?:\d+|an?|one|few)\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
     r"\s+ago\b|\b(?:just now|moments ago)\b",
     re.I,
 )
@@ -89,7 +89,7 @@ _BULLET = re.compile(r"^(\s*)[*+-]\s+(?=\S)", re.M)
 _ORDERED = re.compile(r"^(\s*)(\d{1,9})[.)]\s+(?=\S)", re.M)
 _SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
 _BLOCK_START = re.compile(r"^\s*(?:[-*+>|#]|\d+[.)]\s)")
-_UNDERSCORE_EM = re.compile(r"(?<![\w\\])__([^_\n]+?)__(?!\w)")
+_UNDERSCORE_EM = re.compile(r"(?=_)(?<![\w\\])__([^_\n]+?)__(?!\w)")
 _INNER_SPACES = re.compile(r"(?<=\S)[ ]{2,}")
 _TRAILING = re.compile(r"[ \t]+$", re.M)
 _HARD_BREAK = re.compile(r"\\$", re.M)  # "text\" and "text  " are the same line break
@@ -138,6 +138,8 @@ def _setext_to_atx(text: str) -> str:
     return "\n".join(out)
 
 
+# Patterns that open with a lookback or an optional group open with a lookahead on their first
+# characters too: the engine then skips most positions of a long text at once.
 # Words without which a pattern cannot match: a substring test is ~100x cheaper than running an
 # IGNORECASE alternation over a whole document (the import normalises every record).
 _STAMP_HINTS = ("generated", "rendered", "refreshed", "retrieved", "fetched", "cached", "crawled",

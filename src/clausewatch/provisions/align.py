@@ -23,6 +23,7 @@ score cutoff does the same one row at a time in C.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import re
 from collections import defaultdict
@@ -84,11 +85,13 @@ def align(old: Sequence[Segment], new: Sequence[Segment], cutoff: float = CUTOFF
 # --- text normalisation ---------------------------------------------------------------------------
 
 
-def _words(text: str) -> list[str]:
+@functools.lru_cache(maxsize=16384)
+def _words(text: str) -> tuple[str, ...]:
+    """A provision's words (cached: consecutive versions share most provisions)."""
     if "](" in text:
         text = _LINK.sub(lambda m: m[1], text)
     _, text = split_label(text)
-    return _WORD.findall(_LINE_MARK.sub("", text))
+    return tuple(_WORD.findall(_LINE_MARK.sub("", text)))
 
 
 def _visible(text: str) -> str:

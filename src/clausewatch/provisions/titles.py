@@ -90,7 +90,7 @@ SECTION_CHARS = 60  # a section heading that disambiguates is cut to this length
 MAX_TITLE_CHARS = 100  # a title made unique with lead words is kept under this length
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Draft:
     title: str
     rest: str  # plain text after the words that made the title, to tell it apart from others
@@ -167,13 +167,22 @@ def titles_for(segments: Sequence[Segment]) -> list[str]:
 
 
 def _draft(seg: Segment) -> _Draft:
-    heading = _heading(seg.heading_path)
-    if seg.kind == "table_row":
-        return _row_draft(seg.text, seg.context, heading)
-    raw = seg.text[:1200]
+    return _draft_of(seg.text, seg.heading_path, seg.kind, seg.label, seg.context)
+
+
+@functools.lru_cache(maxsize=16384)
+def _draft_of(
+    text: str, heading_path: tuple[str, ...], kind: str, label: str | None, context: str | None
+) -> _Draft:
+    """A provision's draft title from what it says (not where): successive versions of a document
+    share most provisions, so a history build drafts each one once."""
+    heading = _heading(heading_path)
+    if kind == "table_row":
+        return _row_draft(text, context, heading)
+    raw = text[:1200]
     first, more = _first_line(raw)
     plain = clean(first)
-    if seg.label is not None:
+    if label is not None:
         label, rest = _label_as_written(plain)
         own = _bold_lead(first) or _line_lead(rest, more) or _sentence_title(rest)
         if own:
@@ -184,13 +193,13 @@ def _draft(seg: Segment) -> _Draft:
     lead = _bold_lead(first) or _link_lead(first)
     if lead:
         return _Draft(lead, _after(plain, lead), heading, False)
-    if heading and seg.kind in ("paragraph", "clause"):
+    if heading and kind in ("paragraph", "clause"):
         rest = plain if len(plain) >= MIN_LEAD_CHARS else f"{plain} {clean(more)}".strip()
         return _Draft(heading, rest, heading, True)
     lead = _line_lead(plain, more)
     if lead:
         return _Draft(lead, _after(plain, lead) or clean(more), heading, False)
-    title = _capitalise(lead_words(plain)) or _fallback(seg.text)
+    title = _capitalise(lead_words(plain)) or _fallback(text)
     return _Draft(title, _after(plain, title), heading, False)
 
 
@@ -448,3 +457,38 @@ def _fallback(raw: str) -> str:
     """Odd input with no readable lead: the first words of its plain text, as they are."""
     words = (clean(raw) or plain_text(raw) or raw.strip()).split()
     return " ".join(words[:8]) or raw.strip()[:40] or "—"
+
+
+# --- checks (bench/provision_titles.py, the web tests) -------------------------------------------
+
+
+def is_fragment(title: str, heading_path: Sequence[str], text: str) -> bool:
+    """Whether ``title`` is a fragment of its provision (``heading_path``, ``text``): it ends
+    with "…", or on a dangling word where its source goes on ("share (with the" is a fragment; a
+    heading or bold lead that itself ends "… Interact With" is not)."""
+    if title.endswith(("…", "...")):
+        return True
+    tail = re.sub(r"\s\(\d+\)$", "", title).split(SEPARATOR)[-1]
+    words = tail.split()
+    if not words or words[-1].strip("()[]\"'“”‘’,;:").casefold().rstrip(".") not in DANGLING:
+        return False
+    tail = (split_label(tail)[1] or tail).casefold()
+    sources = [clean(h).casefold() for h in [*heading_path, text[:3000]]]
+    for source in sources:
+        at = source.find(tail)
+        if at >= 0 and re.match(r"$|[\s*]*[.:;,!?)]|\s*$", source[at + len(tail) :]):
+            return False  # the source ends there too: a whole heading or sentence
+    return True
+
+
+def is_unbalanced(title: str) -> bool:
+    """A bracket or quote left open ("a)" is a label, not an open bracket)."""
+    title = " ".join(split_label(part)[1] for part in title.split(SEPARATOR))
+    pairs = (("(", ")"), ("[", "]"), ("“", "”"))
+    return any(title.count(a) != title.count(b) for a, b in pairs) or title.count('"') % 2 == 1
+
+
+def has_repeated_label(title: str) -> bool:
+    """A label written twice: "5. 5. Termination", "3. 2. How We Use Your Data"."""
+    label, _ = split_label(title)
+    return label is not None and dedupe_label(title) != title
