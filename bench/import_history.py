@@ -3,7 +3,8 @@
     .venv/bin/python bench/import_history.py [--write-docs]
 
 Reports wall time, records/s, bytes stored (database + snapshot store) against the raw text size,
-and what each record became.
+where they go (`storage_breakdown.py`: store by kind of object, database by table, disk blocks)
+and what each record became. ``--keep DIR`` imports into DIR (empty or new) and leaves it there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from _common import SHARED_DATA, write_section
+from storage_breakdown import breakdown
 
 from clausewatch.archive.evidence import verify_archive
 from clausewatch.archive.service import Archive
@@ -34,21 +36,23 @@ def raw_text_bytes() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--keep", type=Path, help="import into this folder and keep it")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or Path(scratch)
         archive = Archive.open(Settings(data_dir=Path(tmp)))
         start = time.perf_counter()
         report = import_history(archive, read_jsonl(JSONL))
         seconds = time.perf_counter() - start
-        db_bytes = sum(p.stat().st_size for p in Path(tmp).glob("clausewatch.db*"))
-        blob_bytes = archive.store.stored_bytes()
         start = time.perf_counter()
         with archive.sessions() as session:
             verified = verify_archive(session, archive.store)
         verify_seconds = time.perf_counter() - start
         counts = archive.counts()
         archive.close()
+        where, totals = breakdown(Path(tmp))
     raw = raw_text_bytes()
+    db_bytes, blob_bytes = totals["database"], totals["store"]
     changes = report.outcomes.get("new_version", 0)
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} "
@@ -62,9 +66,17 @@ def main() -> None:
         f"| raw text in the export | {raw / 1e6:.1f} MB |",
         f"| stored: database | {db_bytes / 1e6:.1f} MB |",
         f"| stored: snapshots + version texts (zstd, deduplicated) | {blob_bytes / 1e6:.1f} MB |",
+        f"| stored in all, of the raw text | {(db_bytes + blob_bytes) / 1e6:.1f} MB: "
+        f"{100 * (db_bytes + blob_bytes) / raw:.1f} % |",
+        f"| disk used, whole blocks, of the raw text | {totals['disk'] / 1e6:.1f} MB: "
+        f"{100 * totals['disk'] / raw:.1f} % |",
         f"| versions kept | {counts['versions']:,} (of which changes: {changes:,}) |",
         f"| what the records became | `{json.dumps(report.outcomes, sort_keys=True)}` |",
         f"| `verify` afterwards | {'ok' if verified.ok else 'FAILED'} in {verify_seconds:.1f} s |",
+        "",
+        "Where the bytes go:",
+        "",
+        *where,
     ]
     body = "\n".join(lines)
     print(body)

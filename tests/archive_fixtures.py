@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from clausewatch.archive.service import Archive
+from clausewatch.archive.snapshots import PACK_NAME
 from clausewatch.config import Settings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -89,3 +92,49 @@ def sqlite_archive(tmp_path: Path) -> Iterator[Archive]:
     opened = Archive.open(make_settings(tmp_path))
     yield opened
     opened.close()
+
+
+def stored_bases(data_dir: Path) -> set[str]:
+    """The stored objects that other objects are deltas of (their keyframes)."""
+    pack = data_dir / "snapshots" / PACK_NAME
+    if not pack.exists():
+        return set()
+    with contextlib.closing(sqlite3.connect(pack)) as db:
+        return {row[0] for row in db.execute("SELECT DISTINCT base FROM objects") if row[0]}
+
+
+def independent_snapshot(data_dir: Path, shas: Iterable[str]) -> str:
+    """The first of ``shas`` that no other stored object is a delta of (removing a keyframe
+    would also damage its deltas, e.g. the version text made from that snapshot)."""
+    bases = stored_bases(data_dir)
+    return next(sha for sha in shas if sha not in bases)
+
+
+@contextlib.contextmanager
+def snapshot_removed(data_dir: Path, sha256: str) -> Iterator[None]:
+    """The stored object ``sha256`` taken out of the local store (a row of the pack, or a file of
+    an older archive) for the duration of the block, then put back byte for byte. It must have
+    no deltas (see `independent_snapshot`)."""
+    root = data_dir / "snapshots"
+    files = list(root.rglob(f"{sha256}.zst"))
+    if files:
+        saved = files[0].read_bytes()
+        files[0].unlink()
+        try:
+            yield
+        finally:
+            files[0].write_bytes(saved)
+        return
+    with contextlib.closing(sqlite3.connect(root / PACK_NAME, isolation_level=None)) as pack:
+        cursor = pack.execute("SELECT * FROM objects WHERE sha256 = ?", (sha256,))
+        columns = [c[0] for c in cursor.description]
+        row = cursor.fetchone()
+        assert row is not None, f"{sha256} is not in the store"
+        dependents = pack.execute("SELECT COUNT(*) FROM objects WHERE base = ?", (sha256,))
+        assert dependents.fetchone()[0] == 0, f"{sha256} is the keyframe of other objects"
+        pack.execute("DELETE FROM objects WHERE sha256 = ?", (sha256,))
+        try:
+            yield
+        finally:
+            marks = ", ".join("?" for _ in columns)
+            pack.execute(f"INSERT INTO objects ({', '.join(columns)}) VALUES ({marks})", row)

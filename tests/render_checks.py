@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from lxml import html as lxml_html
 
@@ -35,3 +36,47 @@ def artifacts(text: str) -> dict[str, list[str]]:
         for m in pattern.finditer(text):
             found.setdefault(name, []).append(text[max(0, m.start() - 40) : m.end() + 40])
     return found
+
+
+# Lists and tables of the page's own (not of archived text, whose repeats are the document's).
+ROWS_SKIP = ".archived, blockquote, .redline, .document-text, pre, details.unchanged"
+
+
+def duplicate_rows(page: str) -> list[str]:
+    """Rows (``li`` of a list, ``tr`` of a table body) whose text another row of the same list or
+    table also has, in <main>, outside archived text."""
+    root = lxml_html.fromstring(page)
+    skip = (
+        " or ".join(f"ancestor::{tag}" for tag in ("blockquote", "pre"))
+        + " or "
+        + " or ".join(
+            f"ancestor::*[contains(concat(' ', @class, ' '), ' {name} ')]"
+            for name in ("archived", "redline", "document-text", "unchanged")
+        )
+    )
+    found: list[str] = []
+    for rows in root.xpath(f"//main//*[self::ul or self::ol or self::tbody][not({skip})]"):
+        texts = [" ".join(r.text_content().split()) for r in rows.xpath("./li|./tr")]
+        seen: set[str] = set()
+        for text in texts:
+            if text and text in seen and text not in found:
+                found.append(text)
+            seen.add(text)
+    return found
+
+
+def title_problems(title: str, heading_path: Sequence[str] | None, text: str | None) -> list[str]:
+    """What is wrong with a provision title as shown: a fragment ("…", or a dangling last word
+    where its provision goes on; that needs the provision's heading path and text), a label
+    written twice ("5. 5. Termination"), raw markup (the library's definitions)."""
+    from clausewatch.provisions.titles import has_repeated_label, is_fragment
+
+    problems = []
+    if title.endswith(("…", "...")) or (
+        text is not None and is_fragment(title, heading_path or [], text)
+    ):
+        problems.append("fragment")
+    if has_repeated_label(title):
+        problems.append("repeated label")
+    problems += [f"markup ({kind})" for kind in artifacts(title)]
+    return problems

@@ -8,8 +8,10 @@ import asyncio
 import datetime as dt
 import os
 import random
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -17,11 +19,18 @@ import zstandard
 from archive_fixtures import *  # noqa: F403
 from loopback import LoopbackServer, Response, policy_page
 
+from clausewatch.archive import snapshots
 from clausewatch.archive.cycle import CaptureCycle
 from clausewatch.archive.decide import Outcome
 from clausewatch.archive.evidence import check_blob, verify_archive
 from clausewatch.archive.service import Archive, CheckInput, CheckRecord, SourceCapture
-from clausewatch.archive.snapshots import LocalSnapshotStore, SnapshotDamaged, SnapshotNotFound
+from clausewatch.archive.snapshots import (
+    LocalSnapshotStore,
+    SnapshotDamaged,
+    SnapshotNotFound,
+    open_store,
+    sha256_hex,
+)
 from clausewatch.capture.http import HttpFetcher
 from clausewatch.extract import normalise_for_hash, text_sha256
 from clausewatch.ids import format_id
@@ -52,8 +61,11 @@ def _document(archive: Archive, url: str = "https://example.com/terms") -> int:
     return archive.documents()[0].id
 
 
-def _capture(archive: Archive, doc: int, raw: bytes, at: dt.datetime) -> CheckRecord:
-    """One live-like check: a raw snapshot (bytes differ each time) whose text is TEXT."""
+def _capture(
+    archive: Archive, doc: int, raw: bytes, at: dt.datetime, base: str | None = None
+) -> CheckRecord:
+    """One live-like check: a raw snapshot (bytes differ each time) whose text is TEXT;
+    ``base``: the store's delta hint for the snapshot."""
     url = archive.document(doc).declaration["sources"][0]["url"]
     archive.store.put(TEXT.encode())
     return archive.record_check(
@@ -67,7 +79,7 @@ def _capture(archive: Archive, doc: int, raw: bytes, at: dt.datetime) -> CheckRe
                     started_at=at,
                     status_code=200,
                     headers={"content-type": "text/html"},
-                    snapshot_sha256=archive.store.put(raw),
+                    snapshot_sha256=archive.store.put(raw, base=base),
                     size=len(raw),
                 )
             ],
@@ -90,7 +102,41 @@ def _path(store: object, sha: str) -> Path:
     return store._path(sha)
 
 
-def _flip(path: Path, at: int) -> None:
+class _Stored:
+    """The stored frame of one object, wherever it is: a row of the pack (``objects.sqlite``)
+    or a file of its own (archives written before the pack, ``layout="files"``)."""
+
+    def __init__(self, store: object, sha: str) -> None:
+        assert isinstance(store, LocalSnapshotStore)
+        self.store, self.sha, self.path = store, sha, store._path(sha)
+
+    def _pack(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.store.pack_path, isolation_level=None)
+
+    def read_bytes(self) -> bytes:
+        if self.path.exists():
+            return self.path.read_bytes()
+        with closing(self._pack()) as db:
+            return bytes(
+                db.execute("SELECT frame FROM objects WHERE sha256 = ?", (self.sha,)).fetchone()[0]
+            )
+
+    def write_bytes(self, frame: bytes) -> None:
+        if self.path.exists():
+            self.path.write_bytes(frame)
+            return
+        with closing(self._pack()) as db:
+            db.execute("UPDATE objects SET frame = ? WHERE sha256 = ?", (frame, self.sha))
+
+    def unlink(self) -> None:
+        if self.path.exists():
+            self.path.unlink()
+            return
+        with closing(self._pack()) as db:
+            db.execute("DELETE FROM objects WHERE sha256 = ?", (self.sha,))
+
+
+def _flip(path: _Stored, at: int) -> None:
     data = bytearray(path.read_bytes())
     data[at] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -107,13 +153,15 @@ DAMAGE = {
 }
 
 
-def _damage(path: Path, how: str) -> None:
+def _damage(store: object, sha: str, how: str) -> None:
+    path = _Stored(store, sha)
     if how == "flipped content byte":
-        _flip(path, path.stat().st_size // 2)
+        _flip(path, len(path.read_bytes()) // 2)
     elif how == "flipped frame header byte":
         _flip(path, 0)
     elif how == "truncated":
-        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        frame = path.read_bytes()
+        path.write_bytes(frame[: len(frame) // 2])
     elif how == "appended bytes":
         path.write_bytes(path.read_bytes() + b"\x00 appended")
     elif how == "deleted":
@@ -139,11 +187,11 @@ def _damaged_archive(archive: Archive) -> tuple[dict[str, tuple[str, list[str]]]
     damaged: dict[str, tuple[str, list[str]]] = {}
     for i, (how, reason) in enumerate(DAMAGE.items(), start=1):
         sha = shas[i]
-        _damage(_path(archive.store, sha), how)
+        _damage(archive.store, sha, how)
         damaged[sha] = (reason, [cap[j] for j in range(len(raws)) if shas[j] == sha])
     assert len(damaged[shas[2]][1]) == 2  # the repeated snapshot: both captures are named
     version = archive.versions(doc)[0]
-    _damage(_path(archive.store, version.text_sha256), "truncated")
+    _damage(archive.store, version.text_sha256, "truncated")
     damaged[version.text_sha256] = ("truncated", [format_id("V", version.id)])
     intact = [s for s in shas if s not in damaged]
     assert len(intact) == 2
@@ -205,7 +253,7 @@ def test_clausewatch_verify_names_them_with_exit_code_1_and_no_traceback(
 def test_a_damaged_object_is_never_read_as_the_document(tmp_path: Path, how: str) -> None:
     store = LocalSnapshotStore(tmp_path / "blobs")
     sha = store.put(_raw(1))
-    _damage(_path(store, sha), how)
+    _damage(store, sha, how)
     if how == "deleted":
         with pytest.raises(SnapshotNotFound):
             store.get(sha)
@@ -226,7 +274,7 @@ def test_a_damaged_current_text_fails_the_check_with_a_reason(
     doc = _document(archive, loopback.url("/doc"))
     _capture(archive, doc, _raw(0), T0)
     text_sha = archive.versions(doc)[0].text_sha256
-    _damage(_path(archive.store, text_sha), "appended bytes")
+    _damage(archive.store, text_sha, "appended bytes")
     with pytest.raises(SnapshotDamaged, match=text_sha):
         archive.version_text(archive.versions(doc)[0])
     loopback.route("/doc", Response(body=policy_page("Terms of Service")))
@@ -244,3 +292,154 @@ def test_a_damaged_current_text_fails_the_check_with_a_reason(
     assert record.outcome == Outcome.FAILED
     assert record.reason and text_sha in record.reason and "trailing bytes" in record.reason
     assert len(archive.versions(doc)) == 1
+
+
+# -- deltas: objects stored as a zstd frame with a keyframe's bytes as dictionary -------------
+
+
+def _page(i: int) -> bytes:
+    """Version ``i`` of a long page: each version changes one clause of the one before."""
+    rng = random.Random(7)
+    words = [f"w{rng.randrange(10**6)}" for _ in range(8000)]
+    for j in range(i):
+        words[(j * 997) % len(words)] = f"changed{j}"
+    return " ".join(words).encode()
+
+
+def _keyframe_and_deltas(store: LocalSnapshotStore, n: int = 4) -> tuple[str, list[str]]:
+    shas: list[str] = []
+    for i in range(n):
+        shas.append(store.put(_page(i), base=shas[-1] if shas else None))
+    return shas[0], shas[1:]
+
+
+def _bases(store: LocalSnapshotStore) -> dict[str, str | None]:
+    with closing(sqlite3.connect(store.pack_path)) as db:
+        return dict(db.execute("SELECT sha256, base FROM objects").fetchall())
+
+
+def test_deltas_are_small_and_read_in_one_step(tmp_path: Path) -> None:
+    store = LocalSnapshotStore(tmp_path / "blobs")
+    keyframe, deltas = _keyframe_and_deltas(store, n=6)
+    bases = _bases(store)
+    # every delta is made against the keyframe, never against another delta: one step to read
+    assert bases == {keyframe: None, **dict.fromkeys(deltas, keyframe)}
+    assert store.dependents(keyframe) == sorted(deltas)
+    whole = len(_Stored(store, keyframe).read_bytes())
+    assert all(len(_Stored(store, d).read_bytes()) < whole / 20 for d in deltas)
+    for i, sha in enumerate([keyframe, *deltas]):
+        assert store.get(sha) == _page(i) and store.exists(sha)
+    assert list(store.iter_hashes()) == sorted([keyframe, *deltas])
+    # a hint that resembles nothing, or names nothing stored, gives a keyframe
+    other = store.put(_raw(5), base=keyframe)
+    unknown = store.put(_page(30), base="0" * 64)
+    assert _bases(store)[other] is None and _bases(store)[unknown] is None
+    assert store.get(other) == _raw(5) and store.get(unknown) == _page(30)
+
+
+def test_a_keyframe_has_at_most_max_dependents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshots, "MAX_DEPENDENTS", 3)
+    store = LocalSnapshotStore(tmp_path / "blobs")
+    shas: list[str] = []
+    for i in range(9):
+        shas.append(store.put(_page(i), base=shas[-1] if shas else None))
+    bases = _bases(store)
+    first, second = [None, *[shas[0]] * 3], [None, *[shas[4]] * 3]
+    assert [bases[s] for s in shas] == [*first, *second, None]
+    assert [store.get(s) for s in shas] == [_page(i) for i in range(9)]
+
+
+@pytest.mark.parametrize("how", sorted(DAMAGE))
+def test_a_damaged_keyframe_is_named_by_every_delta_built_on_it(tmp_path: Path, how: str) -> None:
+    store = LocalSnapshotStore(tmp_path / "blobs")
+    keyframe, deltas = _keyframe_and_deltas(store)
+    _damage(store, keyframe, how)
+    for sha in deltas:
+        with pytest.raises(SnapshotDamaged, match=sha) as raised:
+            store.get(sha)
+        assert raised.value.reason == "damaged base" and raised.value.base == keyframe
+        # a flipped byte in compressed text may also break the frame itself
+        expected = {DAMAGE[how]} | ({"corrupt frame"} if how == "flipped content byte" else set())
+        assert keyframe in raised.value.detail
+        assert any(reason in raised.value.detail for reason in expected)
+        checked = check_blob(store, sha)
+        assert not checked["verified"] and keyframe in checked["problem"]
+    # no new delta is built on a damaged keyframe: the next object is a keyframe itself
+    fresh = store.put(_page(20), base=deltas[-1])
+    assert _bases(store)[fresh] is None and store.get(fresh) == _page(20)
+
+
+@pytest.mark.parametrize("how", sorted(DAMAGE))
+def test_a_damaged_delta_is_named_and_its_siblings_still_read(tmp_path: Path, how: str) -> None:
+    store = LocalSnapshotStore(tmp_path / "blobs")
+    keyframe, (first, damaged, last) = _keyframe_and_deltas(store)
+    _damage(store, damaged, how)
+    if how == "deleted":
+        with pytest.raises(SnapshotNotFound):
+            store.get(damaged)
+    else:
+        with pytest.raises(SnapshotDamaged, match=damaged) as raised:
+            store.get(damaged)
+        # a flipped byte inside a small compressed delta may also break the frame itself
+        expected = {DAMAGE[how]} | ({"corrupt frame"} if how == "flipped content byte" else set())
+        assert raised.value.reason in expected and raised.value.base is None
+    assert [store.get(s) for s in (keyframe, first, last)] == [_page(0), _page(1), _page(3)]
+
+
+def test_verify_names_a_damaged_keyframe_and_every_record_of_its_deltas(
+    archive: Archive,
+) -> None:
+    doc = _document(archive)
+    shas: list[str] = []
+    for i in range(4):
+        record = _capture(
+            archive, doc, _page(i), T0 + dt.timedelta(days=i), base=shas[-1] if shas else None
+        )
+        (capture,) = [c for c in archive.captures(doc) if c.id == record.capture_ids[0]]
+        assert capture.snapshot_sha256
+        shas.append(capture.snapshot_sha256)
+    cap = [format_id("CAP", c.id) for c in sorted(archive.captures(doc), key=lambda c: c.id)]
+    keyframe, deltas = shas[0], shas[1:]
+    assert isinstance(archive.store, LocalSnapshotStore)
+    assert archive.store.dependents(keyframe) == sorted(deltas)
+    with archive.sessions() as session:
+        assert verify_archive(session, archive.store).ok
+    _damage(archive.store, keyframe, "truncated")
+    with archive.sessions() as session:
+        report = verify_archive(session, archive.store)
+    problems = {p.record: p.what for p in report.problems}
+    assert set(problems) == set(cap)
+    assert "truncated" in problems[cap[0]] and "3 stored deltas depend on it" in problems[cap[0]]
+    for rid, sha in zip(cap[1:], deltas, strict=True):
+        assert sha in problems[rid] and "damaged base" in problems[rid]
+        assert keyframe in problems[rid] and "truncated" in problems[rid]
+
+
+def test_objects_of_archives_written_before_the_pack_still_read(tmp_path: Path) -> None:
+    """One file per object (``ab/cd/<sha256>.zst``): read as before, usable as a delta's
+    keyframe, and still written by ``layout="files"`` (a store on a network file system)."""
+    old = open_store(f"file://{tmp_path / 'blobs'}?layout=files")
+    assert isinstance(old, LocalSnapshotStore) and old.layout == "files"
+    first = old.put(_page(0))
+    assert old.put(_page(1), base=first)  # files: never a delta
+    assert _path(old, first).exists() and not old.pack_path.exists()
+    store = open_store(str(tmp_path / "blobs"))
+    assert isinstance(store, LocalSnapshotStore) and store.layout == "pack"
+    assert store.get(first) == _page(0) and store.exists(first)
+    delta = store.put(_page(2), base=first)
+    assert _bases(store) == {delta: first} and store.get(delta) == _page(2)
+    assert list(store.iter_hashes()) == sorted([first, sha256_hex(_page(1)), delta])
+    _damage(store, first, "appended bytes")
+    with pytest.raises(SnapshotDamaged, match="trailing bytes") as raised:
+        store.get(delta)
+    assert raised.value.reason == "damaged base" and raised.value.base == first
+
+
+def test_reading_an_archive_creates_no_pack(tmp_path: Path) -> None:
+    store = LocalSnapshotStore(tmp_path / "blobs")
+    with pytest.raises(SnapshotNotFound):
+        store.get("0" * 64)
+    assert not store.exists("0" * 64) and list(store.iter_hashes()) == []
+    assert not store.pack_path.exists()

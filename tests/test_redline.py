@@ -14,6 +14,7 @@ from clausewatch.changes.redline import (
     DiffOp,
     SentenceCounts,
     is_substantive,
+    keep_markup_whole,
     redline,
     render_redline,
     sentence_changes,
@@ -81,6 +82,55 @@ def test_redline_of_a_long_provision_is_exact() -> None:
     ops = redline(old, new)
     assert _old(ops) == old and _new(ops) == new
     assert sum(op.op == "insert" for op in ops) == sum(1 for i in range(6000) if i % 97 == 0)
+
+
+_MARKDOWN_WORDS = st.sampled_from(
+    ["[a](https://x.example/p)", "[a b](#f)", "**b c**", "(", ")", "](", "**", "x", "y", "\n"]
+)
+_MARKDOWN_TEXT = st.lists(_MARKDOWN_WORDS, max_size=25).map(" ".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_MARKDOWN_TEXT, _MARKDOWN_TEXT)
+def test_keep_markup_whole_keeps_both_texts(old: str, new: str) -> None:
+    ops = keep_markup_whole(redline(old, new))
+    assert _old(ops) == old and _new(ops) == new
+    assert all(op.text for op in ops)
+    assert all(a.op != b.op for a, b in itertools.pairwise(ops))
+    assert not any(a.op == "insert" and b.op == "delete" for a, b in itertools.pairwise(ops))
+
+
+def test_keep_markup_whole_widens_a_change_to_a_link_url_or_bold_marker() -> None:
+    # a change inside a URL: the whole link goes and comes back
+    ops = redline(
+        "Follow the [Moderator Guidelines](https://www.reddit.com/help/healthy/) now.",
+        "Follow the [Moderator Code](https://www.redditinc.com/policies/code) now.",
+    )
+    assert [op for op in keep_markup_whole(ops) if op.op != "equal"] == [
+        DiffOp("delete", "[Moderator Guidelines](https://www.reddit.com/help/healthy/)"),
+        DiffOp("insert", "[Moderator Code](https://www.redditinc.com/policies/code)"),
+    ]
+    # a link replaced by words with a parenthesis of their own (the ")" was shared)
+    ops = keep_markup_whole(
+        redline("under the [API Terms](https://x.example/t) apply", "under any Terms (below) apply")
+    )
+    assert DiffOp("delete", "the [API Terms](https://x.example/t)") in ops
+    # a bold marker split by an insertion
+    ops = keep_markup_whole(
+        [DiffOp("equal", "| *"), DiffOp("insert", "*Lead:**<br>*"), DiffOp("equal", " item |")]
+    )
+    assert ops == [
+        DiffOp("equal", "| "),
+        DiffOp("delete", "*"),
+        DiffOp("insert", "**Lead:**<br>*"),
+        DiffOp("equal", " item |"),
+    ]
+    # changes inside a link's words or a bold run's words stay word-level
+    inside = redline(
+        "See [our terms](https://x.example) and **all rules**.",
+        ("See [our new terms](https://x.example) and **all house rules**."),
+    )
+    assert keep_markup_whole(inside) == inside
 
 
 def test_render_text_and_markdown() -> None:

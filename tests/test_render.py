@@ -147,6 +147,9 @@ def test_to_plain_line_cleans_cut_fragments() -> None:
         "rmation, payment information"
     )
     assert to_plain_line("more](https://x.example/a) and **bold") == "more and bold"
+    assert to_plain_line("Information](#tech-info) and [Usage](#usage) with") == (
+        "Information and Usage with"
+    )
     assert to_plain_line("| To allow | Your account<br>data |") == "To allow — Your account; data"
     assert to_plain_line("#### Last Updated: May 5") == "Last Updated: May 5"
     assert to_plain_line("snake_case and a_b__c stay") == "snake_case and a_b__c stay"
@@ -175,6 +178,40 @@ def test_redline_marks_changes_inside_the_formatting() -> None:
     hostile = str(redline_html([("insert", "<script>alert(1)</script> [x](javascript:y)")]))
     assert_safe(hostile)
     assert "&lt;script&gt;" in hostile
+
+
+def test_redline_never_shows_a_split_link_or_bold_marker() -> None:
+    """A change that splits a link's URL (the word diff cuts URLs at "/" and ".") or a bold
+    run's ``**`` renders each side whole: the old link deleted, the new one inserted."""
+    ops = [
+        ("equal", "San Francisco, CA 94107"),
+        ("delete", "[copyright@reddit.com](mailto:"),
+        ("insert", "\n"),
+        ("equal", "copyright@reddit.com"),
+        ("delete", ")"),
+    ]
+    out = str(redline_html(ops))
+    assert_safe(out)
+    text = lxml_html.fromstring(out).text_content()
+    assert "](" not in text and "mailto" not in text
+    assert '<a href="mailto:copyright@reddit.com" rel="nofollow noopener noreferrer">' in out
+    ops = [
+        ("equal", "the [Code](https://www."),
+        ("delete", "reddit"),
+        ("insert", "redditinc"),
+        ("equal", ".com/x) and "),
+        ("insert", "["),
+        ("equal", "Terms"),
+        ("delete", ": see [UK](https://uk.example/t)"),
+        ("insert", "](https://ie.example/t): see below"),
+    ]
+    out = str(redline_html(ops))
+    text = lxml_html.fromstring(f"<div>{out}</div>").text_content()
+    assert "](" not in text and "[" not in text, text
+    assert out.count("<a ") == 4 and "https://www.redditinc.com/x" in out
+    out = str(redline_html([("equal", "| *"), ("insert", "*Lead:**<br>*"), ("equal", " x |")]))
+    assert "**" not in lxml_html.fromstring(out).text_content()
+    assert "<strong><ins>Lead:</ins></strong>" in out
 
 
 def test_redline_folds_unchanged_rows_of_a_long_table() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from archive_fixtures import snapshot_removed, stored_bases
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from render_checks import visible_text
@@ -154,32 +155,31 @@ def test_provision_rarity_equals_the_hub(client: TestClient, ids: dict[str, Any]
 
 
 def test_evidence_check_really_runs(data_dir: Path, ids: dict[str, Any]) -> None:
-    """A missing or corrupted snapshot shows ✗ with what failed, never a tick."""
+    """A missing snapshot shows ✗ with what failed, never a tick. (A snapshot that is the
+    keyframe of its version's text cannot go missing alone: the text would go with it; the
+    check takes a version with a snapshot that nothing else is stored against.)"""
     settings = Settings(data_dir=data_dir)
-    pid = int(ids["provision"]["id"].split("-")[1])
     archive = Archive.open(settings)
     with archive.sessions() as session:
-        revision = (
-            session.query(ProvisionRevision)
-            .filter_by(provision_id=pid)
-            .order_by(ProvisionRevision.version_id.desc())
-            .first()
-        )
-        assert revision is not None
-        capture = session.query(Capture).filter_by(version_id=revision.version_id).first()
-        assert capture is not None and capture.snapshot_sha256
-        sha = capture.snapshot_sha256
+        latest = {
+            r.provision_id: r.version_id
+            for r in session.query(ProvisionRevision).order_by(ProvisionRevision.version_id)
+        }
+        by_version: dict[int, list[str]] = {}
+        for capture in session.query(Capture).filter(Capture.version_id.isnot(None)):
+            by_version.setdefault(capture.version_id, []).append(capture.snapshot_sha256)
     archive.close()
-    blob = next((data_dir / "snapshots").rglob(f"{sha}*"))
-    saved = blob.read_bytes()
-    try:
-        blob.unlink()
-        with TestClient(create_app(settings)) as fresh:
-            page = fresh.get(f"/provisions/{ids['provision']['id']}").text
-        assert "✗ Snapshot stored" in page and "missing from the store" in page
-        assert "✓ Snapshot stored" not in page and "✓ Hash verified" not in page
-    finally:
-        blob.write_bytes(saved)
+    bases = stored_bases(data_dir)
+    pid, sha = next(
+        (pid, sha)
+        for pid, version_id in sorted(latest.items())
+        for sha in by_version.get(version_id, [])
+        if sha not in bases
+    )
+    with snapshot_removed(data_dir, sha), TestClient(create_app(settings)) as fresh:
+        page = fresh.get(f"/provisions/P-{pid:06d}").text
+    assert page.count("✗ Snapshot stored") == 1 and f"{sha} is missing from the store" in page
+    assert page.count("✓ Snapshot stored") == len(by_version[latest[pid]]) - 1
 
 
 def test_api_lists_paginate_and_filter(client: TestClient, ids: dict[str, Any]) -> None:
@@ -406,3 +406,31 @@ def test_classify_api_quotes_exactly(client: TestClient) -> None:
     assert empty["predictions"] == []
     too_many = client.post("/api/v1/classify", json={"items": [{"text": "x"}] * 257})
     assert too_many.status_code == 422 and "items" in too_many.json()["error"]["message"]
+
+
+def test_a_damaged_version_text_is_named_not_a_bad_request(
+    data_dir: Path, ids: dict[str, Any]
+) -> None:
+    """The text a provision is sliced from cannot be read (its snapshot keyframe is gone): the
+    page says the archive's copy is damaged and how to find out more (500), not 'invalid
+    request'."""
+    settings = Settings(data_dir=data_dir)
+    archive = Archive.open(settings)
+    pid = int(ids["provision"]["id"].split("-")[1])
+    with archive.sessions() as session:
+        revision = (
+            session.query(ProvisionRevision)
+            .filter_by(provision_id=pid)
+            .order_by(ProvisionRevision.version_id.desc())
+            .first()
+        )
+        assert revision is not None
+        version = session.get(Version, revision.version_id)
+        assert version is not None
+        text_sha = version.text_sha256
+    archive.close()
+    with snapshot_removed(data_dir, text_sha), TestClient(create_app(settings)) as fresh:
+        response = fresh.get(f"/provisions/{ids['provision']['id']}")
+    assert response.status_code == 500
+    assert "stored copy is damaged" in response.text and text_sha in response.text
+    assert "clausewatch verify" in response.text

@@ -1,69 +1,25 @@
 """The site in real headless Chromium (Debian's), served by uvicorn on loopback: navigate by
 clicking, check the provision page's sections and figures, console errors, CSP violations;
-save screenshots for the docs."""
+take screenshots (their size is checked; they go to a temporary folder: the ones in
+docs/screenshots/ are of the bundled sample, see docs/web.md)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
+import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
-from web_fixtures import ROOT, populate
+from browser_fixtures import NEEDS_CHROMIUM, archive_fixture, browser_fixture, server_fixture
 
-from clausewatch.config import Settings
 from clausewatch.web.pages import PROVISION_SECTIONS
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS = Path(tempfile.gettempdir()) / "clausewatch-screenshots"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = NEEDS_CHROMIUM
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
-    from clausewatch.web import create_app
-
-    data = populate(tmp_path_factory.mktemp("browser") / "data")
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(Settings(data_dir=data)), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    from clausewatch.capture.browser import LAUNCH_ARGS
-
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(LAUNCH_ARGS))
-        yield browser
-        browser.close()
+archive_dir = archive_fixture()  # the OTA sample
+base_url = server_fixture()
+browser = browser_fixture()
 
 
 def test_navigate_to_a_provision_and_check_it(base_url: str, browser: Any) -> None:
@@ -167,8 +123,8 @@ def test_visible_text_of_provision_and_document_has_no_raw_markup(
     base_url: str, browser: Any
 ) -> None:
     """What Chromium shows (document.body.innerText) of a table-row provision, of every
-    document and of a redline: no raw Markdown/HTML; the table row is a table. Saves
-    docs/screenshots/provision-table.png (a provision with a table row and bold text)."""
+    document and of a redline: no raw Markdown/HTML; the table row is a table. Takes a
+    screenshot of a provision with a table row and bold text."""
     import httpx2
     from render_checks import artifacts
 
@@ -196,6 +152,7 @@ def test_visible_text_of_provision_and_document_has_no_raw_markup(
     page.evaluate(
         "() => document.querySelector('section[aria-labelledby=others]').scrollIntoView()"
     )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "provision-table.png"))
     page.close()
     assert (SCREENSHOTS / "provision-table.png").stat().st_size < 400_000

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from archive_fixtures import independent_snapshot, snapshot_removed
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from web_fixtures import get_json, populate
@@ -340,18 +341,21 @@ def test_document_page_shows_capture_evidence(
         assert first["web_archive"].startswith("https://web.archive.org/web/")
         assert str(escape(first["web_archive"])) in html
     # the check really runs: a missing snapshot shows ✗
-    blob = next((data_dir / "snapshots").rglob(f"{first['snapshot_sha256']}*"))
-    saved = blob.read_bytes()
-    try:
-        blob.unlink()
-        with TestClient(create_app(Settings(data_dir=data_dir))) as fresh:
-            again = get_json(fresh, f"/api/v1/documents/{d['id']}/captures?limit=500")
-            html = page(fresh, f"/documents/{d['id']}")
-        broken = [c for c in again["items"] if c["snapshot_sha256"] == first["snapshot_sha256"]]
-        assert broken and not any(c["snapshot_stored"] for c in broken)
-        assert "✗ Snapshot stored" in html and "missing from the store" in html
-    finally:
-        blob.write_bytes(saved)
+    shown = [c["snapshot_sha256"] for c in captures["items"][:50]]
+    first = next(
+        c
+        for c in captures["items"]
+        if c["snapshot_sha256"] == independent_snapshot(data_dir, shown)
+    )
+    with (
+        snapshot_removed(data_dir, first["snapshot_sha256"]),
+        TestClient(create_app(Settings(data_dir=data_dir))) as fresh,
+    ):
+        again = get_json(fresh, f"/api/v1/documents/{d['id']}/captures?limit=500")
+        html = page(fresh, f"/documents/{d['id']}")
+    broken = [c for c in again["items"] if c["snapshot_sha256"] == first["snapshot_sha256"]]
+    assert broken and not any(c["snapshot_stored"] for c in broken)
+    assert "✗ Snapshot stored" in html and "missing from the store" in html
 
 
 def test_charts_on_pages_carry_the_site_figures(client: TestClient, ids: dict[str, Any]) -> None:

@@ -42,6 +42,11 @@ def reader_pages(client: TestClient) -> list[str]:
         if len(versions) >= 2:
             old, new = versions[-2]["id"], versions[-1]["id"]
             urls.append(f"/documents/{d['id']}/redline?from={old}&to={new}")
+        for v in versions:  # versions with variants (the sample has some): page and diffs
+            if v["variants"]:
+                urls.append(f"/versions/{v['id']}")
+                variants = get_json(client, f"/api/v1/versions/{v['id']}")["variants"]
+                urls += [f"/versions/{v['id']}/variants/{var['sha256']}" for var in variants]
     urls += [f"/search?q={q}" for q in ("data", "terms", "learn more", "account", "privacy")]
     return urls
 

@@ -1,4 +1,5 @@
-"""A real archive for the web tests: the OTA sample imported and analysed once per module."""
+"""A real archive for the web tests: a sample (the OTA one unless told) imported and analysed
+once per module."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from clausewatch.cli import app as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "ota-sample.jsonl.xz"
+BUNDLED_SAMPLE = ROOT / "src" / "clausewatch" / "data" / "pga-sample.jsonl.xz"  # real pga history
 
 
-def populate(data_dir: Path) -> Path:
+def populate(data_dir: Path, sample: Path = SAMPLE) -> Path:
     runner = CliRunner()
     args = ["--data-dir", str(data_dir)]
-    for command in (["import", str(SAMPLE)], ["analyse"]):
+    for command in (["import", str(sample)], ["analyse"]):
         result = runner.invoke(cli, [*command, *args])
         assert result.exit_code == 0, result.output
     return data_dir

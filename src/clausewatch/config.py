@@ -83,6 +83,15 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000",
         description="Public address of the site, for links in emails, feeds and webhooks",
     )
+    http_cache_seconds: int = Field(
+        60,
+        ge=0,
+        description="max-age of anonymous GET pages and API reads, and the longest a rendered "
+        "response stays in the in-process cache (0: no HTTP caching; docs/web.md)",
+    )
+    response_cache_mb: int = Field(
+        64, ge=0, description="Size of the in-process cache of rendered responses, per process"
+    )
     smtp_host: str = Field("127.0.0.1", description="SMTP server for alerts, digests and resets")
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_from: str = Field("clausewatch <alerts@localhost>", description="From: of every email")

@@ -331,10 +331,15 @@ def _blocks(tokens: list[Token]) -> list[tuple[int, int]]:
 def redline_html(ops: Iterable[Sequence[str]], context: int = 2) -> Markup:
     """A word-level diff ``[(op, text), ...]`` (op: ``equal``, ``insert``, ``delete``) rendered as
     formatted text with ``<ins>``/``<del>``; runs of unchanged blocks longer than ``2 * context
-    + 1`` keep ``context`` blocks next to each change and fold the rest into ``<details>``."""
+    + 1`` keep ``context`` blocks next to each change and fold the rest into ``<details>``. A
+    change that splits a link's URL or a bold run's ``**`` is widened to the whole link or run
+    (``keep_markup_whole``), so that neither side shows raw Markdown."""
+    from clausewatch.changes.redline import DiffOp, keep_markup_whole
+
     pieces = []
-    for op, text in ops:
-        clean = _SENTINEL_RE.sub("", str(text))
+    whole = keep_markup_whole([DiffOp(op, str(text)) for op, text in ops])  # type: ignore[arg-type]
+    for op, text in ((o.op, o.text) for o in whole):
+        clean = _SENTINEL_RE.sub("", text)
         if op == "insert":
             pieces.append(OPEN["ins"] + clean + CLOSE["ins"])
         elif op == "delete":
@@ -501,7 +506,7 @@ def to_plain(text: str | None) -> str:
 _STRAY = [
     (re.compile(r"\*{2,}|(?<!\w)_{2,}|_{2,}(?!\w)"), ""),  # unbalanced emphasis at a cut
     (re.compile(r"\[([^\]\n]*)\]\([^)\s]*\)?"), r"\1"),  # a link cut before its end
-    (re.compile(r"\]\((?:https?:|mailto:)[^)\s]*\)?"), ""),
+    (re.compile(r"\]\((?:https?:|mailto:|/|#)[^)\s]*\)?"), ""),  # ... or after its start
     (re.compile(r"\|?\s*:?-{3,}:?\s*(?=\||$)"), ""),  # a table delimiter row
     (re.compile(r"\s*(?:\|\s*)+"), " — "),  # cells of a row that did not parse as a table
     (re.compile(r"(^|\s)#{1,6}\s"), r"\1"),

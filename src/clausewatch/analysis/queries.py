@@ -18,11 +18,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clausewatch.analysis.service import BOILERPLATE, current_texts, current_types
+from clausewatch.analysis.service import (
+    BOILERPLATE,
+    current_texts,
+    current_types,
+    severity_order,
+)
 from clausewatch.archive.service import Archive
 from clausewatch.classify.taxonomy import SEVERITIES, ClauseType, Taxonomy, default_taxonomy
 from clausewatch.ids import format_id
-from clausewatch.storage.db import transaction
+from clausewatch.storage.db import state_memo, transaction
 from clausewatch.storage.models import (
     Classification,
     Document,
@@ -57,6 +62,25 @@ class Prevalence:
     by_type: dict[str, dict[int, list[int]]] = field(default_factory=dict)
     severity: dict[tuple[int, str], str] = field(default_factory=dict)  # (provision, type)
     confidence: dict[tuple[int, str], float] = field(default_factory=dict)
+    platform_of: dict[int, int] = field(default_factory=dict)  # current provision -> platform
+    # per type: (platform, its most confident provision), most confident first (lazily)
+    _ranked: dict[str, list[tuple[int, int]]] = field(default_factory=dict, repr=False)
+
+    def most_confident(self, type_id: str) -> list[tuple[int, int]]:
+        """(platform id, provision id) per platform with the type: the platform's most
+        confident provision of it (lowest id on a tie), most confident first."""
+        ranked = self._ranked.get(type_id)
+        if ranked is None:
+            best = {
+                platform_id: max(ids, key=lambda pid: (self.confidence[(pid, type_id)], -pid))
+                for platform_id, ids in self.by_type.get(type_id, {}).items()
+                if ids
+            }
+            ranked = sorted(
+                best.items(), key=lambda item: (-self.confidence[(item[1], type_id)], item[1])
+            )
+            self._ranked[type_id] = ranked
+        return ranked
 
     def platforms_with(self, type_id: str) -> int:
         return len(self.by_type.get(type_id, {}))
@@ -123,6 +147,7 @@ def _count_prevalence(session: Session) -> Prevalence:
         if ids and ids[-1] == row.provision_id:
             continue  # one provision counts once per type (its first, best-ranked row)
         ids.append(row.provision_id)
+        prev.platform_of[row.provision_id] = row.platform_id
         prev.severity[(row.provision_id, row.type_id)] = row.severity
         prev.confidence[(row.provision_id, row.type_id)] = row.confidence
     return prev
@@ -263,26 +288,28 @@ def _how_others_handle(
     if type_id is None or type_id == BOILERPLATE:
         return []
     similarity = {pid: sim for pid, sim in analysis.similar.get(type_id, [])}
+    per_type = prev.by_type.get(type_id, {})
+
+    def rank(pid: int) -> tuple[float, float, int]:
+        return (similarity.get(pid, -1.0), prev.confidence.get((pid, type_id), 0.0), -pid)
+
+    # platforms with one of the stored most similar provisions: their most similar one
     best: dict[int, int] = {}  # platform id -> provision id
-    for platform_id, ids in prev.by_type.get(type_id, {}).items():
-        if platform_id == analysis.platform_id or not ids:
+    for pid in similarity:
+        platform_id = prev.platform_of.get(pid)
+        if platform_id is None or platform_id == analysis.platform_id:
             continue
-        best[platform_id] = max(
-            ids,
-            key=lambda pid: (
-                similarity.get(pid, -1.0),
-                prev.confidence.get((pid, type_id), 0.0),
-                -pid,
-            ),
-        )
-    chosen = sorted(
-        best.values(),
-        key=lambda pid: (
-            -similarity.get(pid, -1.0),
-            -prev.confidence.get((pid, type_id), 0.0),
-            pid,
-        ),
-    )[:HOW_OTHERS_SHOWN]
+        if pid in per_type.get(platform_id, ()) and (
+            platform_id not in best or rank(pid) > rank(best[platform_id])
+        ):
+            best[platform_id] = pid
+    chosen = sorted(best.values(), key=rank, reverse=True)[:HOW_OTHERS_SHOWN]
+    # then the other platforms, by their most confident provision (precomputed per state)
+    for platform_id, pid in prev.most_confident(type_id):
+        if len(chosen) >= HOW_OTHERS_SHOWN:
+            break
+        if platform_id != analysis.platform_id and platform_id not in best:
+            chosen.append(pid)
     labels = _labels(session, chosen)
     excerpts = _supporting_texts(session, chosen, type_id)
     return [
@@ -318,52 +345,65 @@ def _other_risks(
 ) -> list[dict[str, Any]]:
     """Other current provisions of the same document with a High or Medium severity, one row
     per clause type (its most severe, most confident provision; ``provisions`` lists every
-    provision of the type, that one first), at most :data:`OTHER_RISKS_SHOWN` types."""
-    rows = session.scalars(
-        select(ProvisionAnalysis).where(
-            ProvisionAnalysis.document_id == analysis.document_id,
+    provision of the type, that one first), at most :data:`OTHER_RISKS_SHOWN` types. The
+    document's ranking is computed once per archive state (``state_memo``)."""
+    document_id = analysis.document_id
+    ranked, labels = state_memo(
+        session,
+        ("other-risks", document_id),
+        lambda: _document_risks(session, document_id),
+    )
+    groups: dict[str | None, list[tuple[int, str | None]]] = {}
+    for provision_id, type_id, severity in ranked:
+        if provision_id != analysis.provision_id:
+            groups.setdefault(type_id, []).append((provision_id, severity))
+    taxonomy = default_taxonomy()
+    out: list[dict[str, Any]] = []
+    for type_id, group in list(groups.items())[:OTHER_RISKS_SHOWN]:
+        members = [(pid, severity) for pid, severity in group if pid in labels]
+        if not members:
+            continue
+        top, top_severity = members[0]
+        out.append(
+            {
+                **labels[top],
+                "type": type_id,
+                "type_name": taxonomy.by_id[type_id].name if type_id else None,
+                "severity": top_severity,
+                "provisions": [
+                    {"id": labels[pid]["id"], "title": labels[pid]["title"], "severity": sev}
+                    for pid, sev in members
+                ],
+            }
+        )
+    return out
+
+
+def _document_risks(
+    session: Session, document_id: int
+) -> tuple[list[tuple[int, str | None, str | None]], dict[int, dict[str, Any]]]:
+    """A document's current High and Medium provisions, most severe and most confident first
+    (provision id, primary type, severity), with the labels of the members of its first
+    ``OTHER_RISKS_SHOWN + 1`` types (one more: a page leaves its own provision out)."""
+    rows = session.execute(
+        select(
+            ProvisionAnalysis.provision_id,
+            ProvisionAnalysis.primary_type,
+            ProvisionAnalysis.severity,
+            ProvisionAnalysis.confidence,
+        ).where(
+            ProvisionAnalysis.document_id == document_id,
             ProvisionAnalysis.current.is_(True),
-            ProvisionAnalysis.provision_id != analysis.provision_id,
             ProvisionAnalysis.severity.in_(["High", "Medium"]),
         )
     ).all()
     ranked = sorted(
         rows,
-        key=lambda a: (
-            -SEVERITIES.index(a.severity or "Low"),
-            -(a.confidence or 0),
-            a.provision_id,
-        ),
+        key=lambda r: (-SEVERITIES.index(r.severity or "Low"), -(r.confidence or 0), r[0]),
     )
-    groups: dict[str | None, list[ProvisionAnalysis]] = {}
-    for a in ranked:
-        groups.setdefault(a.primary_type, []).append(a)
-    shown = list(groups.values())[:OTHER_RISKS_SHOWN]
-    labels = _labels(session, [a.provision_id for group in shown for a in group])
-    taxonomy = default_taxonomy()
-    out: list[dict[str, Any]] = []
-    for group in shown:
-        members = [a for a in group if a.provision_id in labels]
-        if not members:
-            continue
-        top = members[0]
-        out.append(
-            {
-                **labels[top.provision_id],
-                "type": top.primary_type,
-                "type_name": taxonomy.by_id[top.primary_type].name if top.primary_type else None,
-                "severity": top.severity,
-                "provisions": [
-                    {
-                        "id": labels[a.provision_id]["id"],
-                        "title": labels[a.provision_id]["title"],
-                        "severity": a.severity,
-                    }
-                    for a in members
-                ],
-            }
-        )
-    return out
+    types = list(dict.fromkeys(r.primary_type for r in ranked))[: OTHER_RISKS_SHOWN + 1]
+    labels = _labels(session, [r[0] for r in ranked if r.primary_type in types])
+    return [(r[0], r.primary_type, r.severity) for r in ranked], labels
 
 
 # --- clause types across platforms ------------------------------------------------------------
@@ -652,7 +692,6 @@ def list_analysed_provisions(
     the rarity counts do; ``severity`` is the provision's (its primary type's) severity;
     ``category`` is the platform's category; ``regulation`` (a slug, see
     :func:`regulation_slug`) keeps provisions with any clause type that lists the regulation."""
-    from sqlalchemy import case, func
 
     taxonomy = taxonomy or default_taxonomy()
     if type_id is not None and type_id not in taxonomy.by_id:
@@ -662,39 +701,54 @@ def list_analysed_provisions(
         regulation_types = _regulation_types(taxonomy, regulation)
     if severity is not None and severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}")
-    rank = case(
-        {s: i for i, s in enumerate(SEVERITIES)}, value=ProvisionAnalysis.severity, else_=-1
-    )
-    query = (
-        select(ProvisionAnalysis, Provision.title, Document.doc_type, Platform.name, Platform.slug)
-        .join(Provision, Provision.id == ProvisionAnalysis.provision_id)
-        .join(Document, Document.id == ProvisionAnalysis.document_id)
-        .join(Platform, Platform.id == ProvisionAnalysis.platform_id)
-        .where(ProvisionAnalysis.current.is_(True))
-    )
+    # The page's ids come from provision_analyses alone, in the order of the index
+    # ix_provision_analyses_list (most severe first, then id); the labels are joined to those
+    # 50 rows only. The total is counted once per archive state and filter.
+    pa = ProvisionAnalysis
+    ids = select(pa.provision_id).where(pa.current.is_(True))
     if platform:
-        query = query.where(Platform.slug == platform)
-    if document_id is not None:
-        query = query.where(ProvisionAnalysis.document_id == document_id)
-    if severity:
-        query = query.where(ProvisionAnalysis.severity == severity)
+        ids = ids.where(pa.platform_id.in_(select(Platform.id).where(Platform.slug == platform)))
     if category:
-        query = query.where(Platform.category == category)
+        ids = ids.where(
+            pa.platform_id.in_(select(Platform.id).where(Platform.category == category))
+        )
+    if document_id is not None:
+        ids = ids.where(pa.document_id == document_id)
+    if severity:
+        ids = ids.where(pa.severity_order == severity_order(severity))
     for wanted in ([type_id] if type_id else [], regulation_types if regulation else []):
         if wanted:
-            query = query.where(
+            ids = ids.where(
                 select(Classification.id)
                 .where(
-                    Classification.revision_id == ProvisionAnalysis.revision_id,
+                    Classification.revision_id == pa.revision_id,
                     Classification.type_id.in_(wanted),
                 )
                 .exists()
             )
+    filters = (platform, category, document_id, severity, type_id, regulation)
     with archive.sessions() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.execute(
-            query.order_by(rank.desc(), ProvisionAnalysis.provision_id).limit(limit).offset(offset)
-        ).all()
+        total = state_memo(
+            session,
+            ("list-total", filters),
+            lambda: session.scalar(select(func.count()).select_from(ids.subquery())) or 0,
+        )
+        page = list(
+            session.scalars(
+                ids.order_by(pa.severity_order, pa.provision_id).limit(limit).offset(offset)
+            )
+        )
+        found = {
+            a.provision_id: (a, title, doc_type, name, slug)
+            for a, title, doc_type, name, slug in session.execute(
+                select(pa, Provision.title, Document.doc_type, Platform.name, Platform.slug)
+                .join(Provision, Provision.id == pa.provision_id)
+                .join(Document, Document.id == pa.document_id)
+                .join(Platform, Platform.id == pa.platform_id)
+                .where(pa.provision_id.in_(page))
+            )
+        }
+    rows = [found[pid] for pid in page if pid in found]
     items = [
         {
             "id": format_id("P", a.provision_id),
@@ -717,16 +771,18 @@ def provision_record(archive: Archive, provision_id: int) -> dict[str, Any]:
     """Everything a provision page and the API's provision detail show: the provision and its
     history, its document, the evidence checks (run now) and, once analysed, its analysis and
     narrative (``analysis`` is None before ``clausewatch analyse`` has covered it)."""
-    from clausewatch.provisions.queries import document_detail, provision_detail, provision_evidence
+    from clausewatch.provisions.queries import (
+        document_summary,
+        provision_detail,
+        provision_evidence,
+    )
 
     detail = provision_detail(archive, provision_id)
     try:
         analysis: dict[str, Any] | None = provision_page_analysis(archive, provision_id)
     except NotAnalysed:
         analysis = None
-    document = document_detail(archive, int(detail["document"].split("-")[1]))
-    document.pop("versions")
-    document.pop("changes")
+    document = document_summary(archive, int(detail["document"].split("-")[1]))
     platform_slug = document["platform_slug"]
     return {
         **detail,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from clausewatch.archive.service import Archive
 from clausewatch.classify.model import ARTIFACT_DIR, ClauseClassifier, Prediction
-from clausewatch.classify.taxonomy import TAXONOMY_PATH, Taxonomy
+from clausewatch.classify.taxonomy import SEVERITIES, TAXONOMY_PATH, Taxonomy
 from clausewatch.storage.db import transaction, utcnow
 from clausewatch.storage.models import (
     ChangeItem,
@@ -249,6 +249,12 @@ def _stale_documents(
     return sorted(stale)
 
 
+def severity_order(severity: str | None) -> int:
+    """``provision_analyses.severity_order``: the lists' sort key, most severe first (0 High,
+    1 Medium, 2 Low, 3 none)."""
+    return len(SEVERITIES) - 1 - SEVERITIES.index(severity) if severity else len(SEVERITIES)
+
+
 def refresh_document(session: Session, document_id: int, analyser: str, *, archive: Archive) -> int:
     """Rewrite the analysis rows of a document's provisions for its current version, and its
     search entries (read from its current text) in the same transaction."""
@@ -274,6 +280,7 @@ def refresh_document(session: Session, document_id: int, analyser: str, *, archi
                 current=provision_id in current,
                 primary_type=primary.type_id if primary else None,
                 severity=primary.severity if primary else None,
+                severity_order=severity_order(primary.severity if primary else None),
                 confidence=primary.confidence if primary else None,
                 analyser=analyser,
             )

@@ -175,8 +175,14 @@ class CaptureCycle:
     async def check(self, document: Document, *, confirming: bool = False) -> CheckRecord:
         pairs = requests_for(document)
         results = await asyncio.gather(*(self.fetch(request) for _, request in pairs))
-        snapshots = [self.archive.store.put(r.content) if r.content else None for r in results]
         current = document.current_version
+        snapshots = [
+            # a delta of the source's previous snapshot, where that is much smaller
+            self.archive.store.put(r.content, base=self.archive.last_snapshot(document.id, s.url))
+            if r.content
+            else None
+            for (s, _), r in zip(pairs, results, strict=True)
+        ]
         if current is not None and self.unchanged_bytes(document, pairs, results):
             # Same bytes, same extractor, same declaration: the same text, so skip extraction.
             extracted = ExtractedText(sha256=current.text_sha256)
@@ -201,7 +207,8 @@ class CaptureCycle:
                     shrunk,
                 )
         if extracted.text is not None:
-            self.archive.store.put(extracted.text.encode("utf-8"))
+            base = current.text_sha256 if current is not None else None
+            self.archive.store.put(extracted.text.encode("utf-8"), base=base)
         record = self.archive.record_check(
             CheckInput(
                 document_id=document.id,

@@ -115,6 +115,11 @@ def _check_blob(
     references a damaged object is named."""
     if sha not in seen:
         problem = blob_problem(store, sha)
+        dependents = getattr(store, "dependents", None)
+        # a damaged keyframe: the deltas built on it are also reported with their own records
+        if problem is not None and dependents is not None and (deltas := dependents(sha)):
+            shown = ", ".join(deltas[:3]) + (", …" if len(deltas) > 3 else "")
+            problem += f"; {len(deltas)} stored deltas depend on it ({shown})"
         seen[sha] = (problem, record)
         if problem is None or not problem.startswith("missing"):
             report.snapshots_checked += 1

@@ -96,7 +96,8 @@ def reextract_document(archive: Archive, document: Document) -> CheckRecord | st
     current = document.current_version
     if current is not None and current.text_sha256 == extracted.sha256:
         return "unchanged"
-    archive.store.put(extracted.text.encode("utf-8"))
+    base = current.text_sha256 if current is not None else None
+    archive.store.put(extracted.text.encode("utf-8"), base=base)
     now = utcnow()
     sources = []
     for capture in captures:

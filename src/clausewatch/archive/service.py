@@ -133,6 +133,9 @@ class Archive:
 
     def close(self) -> None:
         self.engine.dispose()
+        close_store = getattr(self.store, "close", None)
+        if close_store is not None:
+            close_store()
 
     # -- registry --------------------------------------------------------------------------
 

@@ -1,29 +1,69 @@
 """Content-addressed blob store for raw snapshots and version texts.
 
-Blobs are keyed by the SHA-256 of their uncompressed bytes, stored zstd-compressed and written
-atomically (temp file, fsync, rename), so identical content is stored once and a crash never
-leaves a half-written blob under a real name. Other backends (an object store) implement the same
-`SnapshotStore` protocol and are chosen by URL in `open_store`.
+Blobs are keyed by the SHA-256 of their uncompressed bytes, so identical content is stored once.
+Other backends (an object store) implement the same `SnapshotStore` protocol and are chosen by URL
+in `open_store`.
 
-Reads are strict: a blob must be exactly one complete zstd frame whose content re-hashes to its
-name, or `get` raises `SnapshotDamaged` naming the blob and why, so that a damaged or altered
-object is never served as the document's bytes.
+**Format** (docs/archive.md § Storage). New objects go to one SQLite file, ``objects.sqlite``
+(table ``objects``: ``sha256``, ``base``, ``size``, ``frame``), written in one transaction each
+(WAL, ``synchronous=FULL``), so a crash never leaves a half-written object and thousands of small
+objects do not each take a file-system block. An object is one zstd frame: either the whole
+content (``base`` NULL, a *keyframe*) or a *delta*: the content compressed with a keyframe's
+bytes as a raw-content dictionary (``base`` names that keyframe). A delta's base is always a
+keyframe, so any read is at most one keyframe read plus one delta: O(1), whatever the length of
+the history. ``put(data, base=sha)`` takes the predecessor (the document's previous snapshot or
+text) as a hint; the delta is made against the hint's keyframe, and ``data`` becomes a keyframe
+itself when the delta is not much smaller than a whole frame or when the keyframe already has
+`MAX_DEPENDENTS` deltas (a damaged keyframe spoils at most that many objects).
+
+Archives written before this format (one file per object, ``ab/cd/<sha256>.zst``, one whole
+zstd frame) are read as they are, and can be bases of new deltas; ``layout="files"`` keeps writing
+such files (atomically: temp file, fsync, rename) for a store on a network file system, where
+SQLite must not be shared between machines.
+
+Reads are strict: an object must be exactly one complete zstd frame whose content re-hashes to its
+name, and a delta's keyframe must be intact too, or `get` raises `SnapshotDamaged` naming the
+object and why (for a damaged keyframe: ``damaged base``, naming the keyframe), so that a damaged
+or altered object is never served as the document's bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import zstandard
 
 _LEVEL = 12
+# A delta is kept when it is at most this fraction of the whole frame; otherwise the object
+# becomes a keyframe. Measured on the pga history (bench/import_history.py): 0.2 and 50 give
+# the smallest store (larger ratios keep deltas against an old keyframe that grow with every
+# version; more dependents do the same).
+DELTA_RATIO = 0.2
+MAX_DEPENDENTS = 50
+PACK_NAME = "objects.sqlite"
+_FORMAT = "clausewatch-objects 1"
+_CACHED_KEYFRAMES = 4  # per thread: compression contexts holding a keyframe as dictionary
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS objects (
+    sha256 TEXT PRIMARY KEY NOT NULL,  -- of the uncompressed bytes
+    base TEXT,                         -- NULL: a keyframe; else the keyframe used as dictionary
+    size INTEGER NOT NULL,             -- uncompressed bytes
+    frame BLOB NOT NULL                -- one zstd frame
+);
+CREATE INDEX IF NOT EXISTS objects_base ON objects (base) WHERE base IS NOT NULL;
+CREATE TABLE IF NOT EXISTS format (name TEXT NOT NULL);
+INSERT INTO format SELECT '{_FORMAT}' WHERE NOT EXISTS (SELECT 1 FROM format);
+"""
 
 
 class SnapshotNotFound(KeyError):
@@ -32,11 +72,12 @@ class SnapshotNotFound(KeyError):
 
 class SnapshotDamaged(ValueError):
     """A stored blob that is not the bytes it is named after: ``reason`` is one of
-    ``truncated``, ``trailing bytes``, ``corrupt frame``, ``hash mismatch`` or ``unreadable``,
+    ``truncated``, ``trailing bytes``, ``corrupt frame``, ``hash mismatch``, ``damaged base``
+    (a delta whose keyframe is missing or damaged; ``base`` names it) or ``unreadable``,
     ``detail`` says more."""
 
-    def __init__(self, sha256: str, reason: str, detail: str = "") -> None:
-        self.sha256, self.reason, self.detail = sha256, reason, detail
+    def __init__(self, sha256: str, reason: str, detail: str = "", base: str | None = None):
+        self.sha256, self.reason, self.detail, self.base = sha256, reason, detail, base
         super().__init__(f"snapshot {sha256} is damaged: {self.describe()}")
 
     def describe(self) -> str:
@@ -44,8 +85,10 @@ class SnapshotDamaged(ValueError):
 
 
 class SnapshotStore(Protocol):
-    def put(self, data: bytes) -> str:
-        """Store ``data``; return its SHA-256. Idempotent."""
+    def put(self, data: bytes, base: str | None = None) -> str:
+        """Store ``data``; return its SHA-256. Idempotent. ``base``: the SHA-256 of a stored
+        object ``data`` probably resembles (the document's previous snapshot or text), a hint
+        a store may use to store ``data`` as a delta; it never changes what `get` returns."""
         ...
 
     def get(self, sha256: str) -> bytes:
@@ -73,12 +116,20 @@ def _check_hash(sha256: str) -> str:
 
 
 class LocalSnapshotStore:
-    """`<root>/ab/cd/<sha256>.zst` on the local disk."""
+    """Objects in ``<root>/objects.sqlite`` (``layout="pack"``, the default) or one file each,
+    ``<root>/ab/cd/<sha256>.zst`` (``layout="files"``, and every archive written before the
+    pack); reads look in both."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, layout: str = "pack") -> None:
+        if layout not in ("pack", "files"):
+            raise ValueError(f"snapshot store layout: expected 'pack' or 'files', got {layout!r}")
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()  # zstd contexts are not thread-safe
+        self.layout = layout
+        self.pack_path = self.root / PACK_NAME
+        self._local = threading.local()  # zstd contexts and SQLite connections are per thread
+
+    # -- plumbing ---------------------------------------------------------------------------
 
     def _path(self, sha256: str) -> Path:
         sha256 = _check_hash(sha256)
@@ -88,45 +139,215 @@ class LocalSnapshotStore:
         if not hasattr(self._local, "c"):
             self._local.c = zstandard.ZstdCompressor(level=_LEVEL)
             self._local.d = zstandard.ZstdDecompressor()
+            self._local.keyframes = OrderedDict()
         return self._local.c
 
-    def put(self, data: bytes) -> str:
+    def _db(self, *, create: bool = False) -> sqlite3.Connection | None:
+        """This thread's connection to the pack; None while there is no pack and ``create`` is
+        false (reading an archive never creates one)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if conn is not None and self._local.pid == os.getpid():
+            if create and not self._local.schema:
+                conn.executescript(_SCHEMA)
+                self._local.schema = True
+            return conn
+        if not create and not self.pack_path.exists():
+            return None
+        conn = sqlite3.connect(self.pack_path, timeout=60, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # committed = on disk, before the archive row
+        self._local.db, self._local.pid, self._local.schema = conn, os.getpid(), False
+        if create:
+            return self._db(create=True)
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'objects'").fetchone():
+            return None  # being created by another process right now
+        return conn
+
+    def _row(self, sha256: str) -> tuple[str | None, bytes] | None:
+        """(base, frame) of a packed object, or None."""
+        try:
+            conn = self._db()
+            row = (
+                conn.execute(
+                    "SELECT base, frame FROM objects WHERE sha256 = ?", (sha256,)
+                ).fetchone()
+                if conn is not None
+                else None
+            )
+        except sqlite3.DatabaseError as exc:
+            raise SnapshotDamaged(sha256, "unreadable", f"{self.pack_path.name}: {exc}") from None
+        if row is None:
+            return None
+        return row[0], bytes(row[1])
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def put(self, data: bytes, base: str | None = None) -> str:
         sha256 = sha256_hex(data)
-        path = self._path(sha256)
-        if path.exists():
+        if self.exists(sha256):
             return sha256
+        frame, keyframe = self._encode(data, sha256, base)
+        if self.layout == "files" and keyframe is None:
+            self._write_file(sha256, frame)
+        else:
+            self._insert(sha256, keyframe, len(data), frame)
+        return sha256
+
+    def _encode(self, data: bytes, sha256: str, hint: str | None) -> tuple[bytes, str | None]:
+        """(frame, the keyframe it is a delta of, or None for a whole frame)."""
+        whole = self._compressor().compress(data)
+        if self.layout == "files" or not hint or hint == sha256:
+            return whole, None  # one whole frame per file, as before the pack
+        keyframe = self._keyframe_of(hint)
+        if keyframe is None:
+            return whole, None
+        compressor = self._delta_compressor(keyframe)
+        if compressor is None:
+            return whole, None
+        delta = compressor.compress(data)
+        if len(delta) > DELTA_RATIO * len(whole):
+            return whole, None
+        return delta, keyframe
+
+    def _keyframe_of(self, hint: str) -> str | None:
+        """The keyframe a delta of ``hint``'s successor would use: ``hint`` itself when it is
+        stored whole, or its own keyframe; None when there is none or it has enough
+        dependents."""
+        try:
+            row = self._row(_check_hash(hint))
+        except (SnapshotDamaged, ValueError):
+            return None
+        if row is not None:
+            keyframe = row[0] or hint
+        elif self._path(hint).exists():
+            keyframe = hint
+        else:
+            return None
+        conn = self._db(create=True)
+        assert conn is not None
+        (dependents,) = conn.execute(
+            "SELECT count(*) FROM objects WHERE base = ?", (keyframe,)
+        ).fetchone()
+        return keyframe if dependents < MAX_DEPENDENTS else None
+
+    def _delta_compressor(self, keyframe: str) -> zstandard.ZstdCompressor | None:
+        """A compressor with ``keyframe``'s bytes as dictionary; None when the keyframe is
+        damaged: no delta is ever built on a damaged object (this one becomes a keyframe)."""
+        self._compressor()
+        cache: OrderedDict[str, tuple[bytes, zstandard.ZstdCompressor]] = self._local.keyframes
+        try:
+            frame = self._stored_frame(keyframe)
+        except (SnapshotDamaged, OSError):
+            frame = None
+        if keyframe in cache and cache[keyframe][0] == frame:  # as stored when it was checked
+            cache.move_to_end(keyframe)
+            return cache[keyframe][1]
+        cache.pop(keyframe, None)
+        try:
+            content = self._get_keyframe(keyframe)
+        except (SnapshotNotFound, SnapshotDamaged):
+            return None
+        dictionary = zstandard.ZstdCompressionDict(
+            content, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+        )
+        compressor = zstandard.ZstdCompressor(level=_LEVEL, dict_data=dictionary)
+        cache[keyframe] = (frame or b"", compressor)
+        while len(cache) > _CACHED_KEYFRAMES:
+            cache.popitem(last=False)
+        return compressor
+
+    def _stored_frame(self, sha256: str) -> bytes | None:
+        row = self._row(sha256)
+        if row is not None:
+            return row[1]
+        path = self._path(sha256)
+        return path.read_bytes() if path.exists() else None
+
+    def _insert(self, sha256: str, base: str | None, size: int, frame: bytes) -> None:
+        conn = self._db(create=True)
+        assert conn is not None
+        conn.execute(
+            "INSERT OR IGNORE INTO objects (sha256, base, size, frame) VALUES (?, ?, ?, ?)",
+            (sha256, base, size, frame),
+        )
+
+    def _write_file(self, sha256: str, frame: bytes) -> None:
+        path = self._path(sha256)
         path.parent.mkdir(parents=True, exist_ok=True)
-        compressed = self._compressor().compress(data)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(compressed)
+                fh.write(frame)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return sha256
+
+    # -- reads ------------------------------------------------------------------------------
 
     def get(self, sha256: str) -> bytes:
-        path = self._path(sha256)
+        row = self._row(_check_hash(sha256))
+        if row is None:
+            return self._get_file(sha256)
+        base, frame = row
+        if base is None:
+            data = self._decompress(sha256, frame)
+        else:
+            try:
+                content = self._get_keyframe(base)
+            except SnapshotNotFound:
+                raise SnapshotDamaged(
+                    sha256, "damaged base", f"its keyframe {base} is missing", base
+                ) from None
+            except SnapshotDamaged as exc:
+                raise SnapshotDamaged(
+                    sha256,
+                    "damaged base",
+                    f"its keyframe {base} is damaged: {exc.describe()}",
+                    base,
+                ) from None
+            dictionary = zstandard.ZstdCompressionDict(
+                content, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+            )
+            data = self._decompress(sha256, frame, zstandard.ZstdDecompressor(dict_data=dictionary))
+        return self._checked(sha256, data)
+
+    def _get_keyframe(self, sha256: str) -> bytes:
+        """A keyframe's bytes, strictly: a whole object, intact."""
+        row = self._row(sha256)
+        if row is None:
+            return self._get_file(sha256)
+        if row[0] is not None:
+            raise SnapshotDamaged(sha256, "corrupt frame", f"a delta of {row[0]} used as a base")
+        return self._checked(sha256, self._decompress(sha256, row[1]))
+
+    def _get_file(self, sha256: str) -> bytes:
         try:
-            compressed = path.read_bytes()
+            compressed = self._path(sha256).read_bytes()
         except FileNotFoundError:
             raise SnapshotNotFound(sha256) from None
         except OSError as exc:
             raise SnapshotDamaged(sha256, "unreadable", exc.strerror or str(exc)) from None
-        data = self._decompress(sha256, compressed)
+        return self._checked(sha256, self._decompress(sha256, compressed))
+
+    @staticmethod
+    def _checked(sha256: str, data: bytes) -> bytes:
         actual = sha256_hex(data)
         if actual != sha256:
             raise SnapshotDamaged(sha256, "hash mismatch", f"the stored bytes re-hash to {actual}")
         return data
 
-    def _decompress(self, sha256: str, compressed: bytes) -> bytes:
+    def _decompress(
+        self,
+        sha256: str,
+        compressed: bytes,
+        decompressor: zstandard.ZstdDecompressor | None = None,
+    ) -> bytes:
         """Exactly one complete zstd frame, nothing before or after it."""
         self._compressor()
-        stream = self._local.d.decompressobj()
+        stream = (decompressor or self._local.d).decompressobj()
         try:
             data: bytes = stream.decompress(compressed)
         except zstandard.ZstdError as exc:
@@ -140,20 +361,51 @@ class LocalSnapshotStore:
             raise SnapshotDamaged(sha256, "trailing bytes", detail)
         return data
 
+    def close(self) -> None:
+        """Close this thread's connection to the pack (the last one closed folds the write-ahead
+        log into the pack file)."""
+        conn = getattr(self._local, "db", None)
+        if conn is not None:
+            conn.close()
+            self._local.db = None
+
     def exists(self, sha256: str) -> bool:
+        try:
+            if self._row(_check_hash(sha256)) is not None:
+                return True
+        except SnapshotDamaged:
+            return True  # stored, though unreadable: never written over
         return self._path(sha256).exists()
 
+    def dependents(self, sha256: str) -> list[str]:
+        """The deltas whose keyframe is ``sha256`` (they cannot be read without it)."""
+        conn = self._db()
+        if conn is None:
+            return []
+        rows = conn.execute(
+            "SELECT sha256 FROM objects WHERE base = ? ORDER BY sha256", (sha256,)
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def iter_hashes(self) -> Iterator[str]:
-        for path in sorted(self.root.glob("*/*/*.zst")):
-            yield path.stem
+        conn = self._db()
+        packed = {r[0] for r in conn.execute("SELECT sha256 FROM objects")} if conn else set()
+        files = {path.stem for path in self.root.glob("*/*/*.zst")}
+        yield from sorted(packed | files)
 
     def stored_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.root.glob("*/*/*.zst"))
+        files = sum(p.stat().st_size for p in self.root.glob("*/*/*.zst"))
+        pack = sum(p.stat().st_size for p in self.root.glob(PACK_NAME + "*") if p.is_file())
+        return files + pack
 
 
 def open_store(url: str) -> SnapshotStore:
-    """A store from its URL: ``file:///path`` or a plain path."""
+    """A store from its URL: ``file:///path`` or a plain path; ``?layout=files`` writes one file
+    per object (for a store shared by several machines over a network file system)."""
     parsed = urlparse(url)
     if parsed.scheme in ("", "file"):
-        return LocalSnapshotStore(Path(parsed.path if parsed.scheme else url))
+        if not parsed.scheme:
+            return LocalSnapshotStore(Path(url))
+        layout = parse_qs(parsed.query).get("layout", ["pack"])[-1]
+        return LocalSnapshotStore(Path(parsed.path), layout=layout)
     raise ValueError(f"snapshot_store: unsupported scheme {parsed.scheme!r} in {url!r}")

@@ -5,6 +5,7 @@ Everything here is a pure function of its text arguments: no storage, no configu
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 import unicodedata
@@ -103,6 +104,133 @@ def _merge_adjacent(ops: list[DiffOp]) -> list[DiffOp]:
         else:
             merged.append(op)
     return merged
+
+
+# Inline Markdown whose syntax a change must not split: a link or image (one level of nested
+# brackets in its text and of parentheses in its URL, an optional title), and bold.
+_LINK_SPAN = re.compile(
+    r"""!?\[(?P<text>(?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]
+    \((?:[^()\s]|\([^()\s]*\))*(?:\s+"[^"\n]*")?\)""",
+    re.X,
+)
+_BOLD_SPAN = re.compile(r"(\*\*|__)(?!\s)(?P<text>[^\n]*?)(?<!\s)\1")
+
+
+def _markup_spans(text: str) -> list[tuple[int, int, int, int]]:
+    """(start, end, inner start, inner end) of each link and bold run: a change inside the inner
+    text (a link's words, a bold run's words) keeps the syntax whole; one elsewhere does not."""
+    spans = [
+        (m.start(), m.end(), m.start("text"), m.end("text")) for m in _LINK_SPAN.finditer(text)
+    ]
+    spans += [
+        (m.start(), m.end(), m.start("text"), m.end("text")) for m in _BOLD_SPAN.finditer(text)
+    ]
+    return spans
+
+
+def _touched(
+    spans: list[tuple[int, int, int, int]], changed: list[tuple[int, int]], points: list[int]
+) -> list[tuple[int, int]]:
+    """The spans whose syntax a change touches: a changed character outside the inner text, or
+    a change point (where the other side has text) strictly inside the span, outside the inner
+    text. ``changed`` and ``points`` are in text order."""
+    starts = [s for s, _ in changed]
+    out = []
+    for start, end, inner_start, inner_end in spans:
+        first = max(bisect.bisect_left(starts, start) - 1, 0)
+        last = bisect.bisect_left(starts, end)
+        near = bisect.bisect_right(points, start), bisect.bisect_left(points, end)
+        if any(
+            s < end and e > start and (s < inner_start or e > inner_end)
+            for s, e in changed[first:last]
+        ) or any(not inner_start <= p <= inner_end for p in points[near[0] : near[1]]):
+            out.append((start, end))
+    return out
+
+
+def keep_markup_whole(ops: Sequence[DiffOp]) -> list[DiffOp]:
+    """The same diff with no link or bold run split by a change: where a change touches a link's
+    brackets or URL, or a bold run's ``**``, the whole link or run is deleted and inserted
+    (``[-[A](u1)-]{+[B](u2)+}``), so that each side renders as Markdown; changes inside their
+    words stay word-level. Joining ``equal`` and ``delete`` still gives the old text, ``equal``
+    and ``insert`` the new one; within a changed run the deletion comes first."""
+    ops = [op for op in ops if op.text]
+    while True:
+        old_at = new_at = 0
+        changed: dict[str, list[tuple[int, int]]] = {"old": [], "new": []}
+        points: dict[str, list[int]] = {"old": [], "new": []}
+        for op in ops:
+            n = len(op.text)
+            if op.op == "delete":
+                changed["old"].append((old_at, old_at + n))
+                points["new"].append(new_at)
+                old_at += n
+            elif op.op == "insert":
+                changed["new"].append((new_at, new_at + n))
+                points["old"].append(old_at)
+                new_at += n
+            else:
+                old_at, new_at = old_at + n, new_at + n
+        old = "".join(op.text for op in ops if op.op != "insert")
+        new = "".join(op.text for op in ops if op.op != "delete")
+        taint = {
+            side: _touched(_markup_spans(text), changed[side], points[side])
+            for side, text in (("old", old), ("new", new))
+        }
+        if not taint["old"] and not taint["new"]:
+            break
+        out: list[DiffOp] = []
+        split = False
+        old_at = new_at = 0
+        for op in ops:
+            n = len(op.text)
+            if op.op != "equal":
+                out.append(op)
+                if op.op == "delete":
+                    old_at += n
+                else:
+                    new_at += n
+                continue
+            # the parts of this equal text inside a touched span become delete + insert
+            cut = [False] * n
+            for side, base in (("old", old_at), ("new", new_at)):
+                for start, end in taint[side]:
+                    for k in range(max(start - base, 0), min(end - base, n)):
+                        cut[k] = True
+            k = 0
+            while k < n:
+                j = k
+                while j < n and cut[j] == cut[k]:
+                    j += 1
+                piece = op.text[k:j]
+                if cut[k]:
+                    out += [DiffOp("delete", piece), DiffOp("insert", piece)]
+                    split = True
+                else:
+                    out.append(DiffOp("equal", piece))
+                k = j
+            old_at, new_at = old_at + n, new_at + n
+        ops = out
+        if not split:
+            break
+    # each changed run: what was deleted, then what was inserted
+    result: list[DiffOp] = []
+    deleted: list[str] = []
+    inserted: list[str] = []
+    for op in [*ops, DiffOp("equal", "")]:
+        if op.op == "delete":
+            deleted.append(op.text)
+        elif op.op == "insert":
+            inserted.append(op.text)
+        else:
+            if deleted:
+                result.append(DiffOp("delete", "".join(deleted)))
+            if inserted:
+                result.append(DiffOp("insert", "".join(inserted)))
+            deleted, inserted = [], []
+            if op.text:
+                result.append(op)
+    return _merge_adjacent(result)
 
 
 def render_redline(ops: Iterable[DiffOp], fmt: RedlineFormat = "text") -> str:

@@ -82,6 +82,7 @@ class _DocumentGate:
     current: tuple[str, str] | None = None  # (sha256, text)
     shrunk: str | None = None
     shrunk_technical: bool = False
+    last_snapshot: str | None = None  # the store's delta hint for the next record's snapshot
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -477,7 +478,11 @@ def _import_record(
     """Record one record: (the check, the gate's refusal if any); (None, None) when another
     import recorded it first."""
     raw = (record.text or "").encode("utf-8")
-    snapshot = archive.store.put(raw) if record.text is not None else None
+    snapshot = None
+    if record.text is not None:
+        # stored as a delta of the document's previous snapshot where that is much smaller
+        hint = gate.last_snapshot or (gate.current[0] if gate.current else None)
+        snapshot = gate.last_snapshot = archive.store.put(raw, base=hint)
     capture = SourceCapture(
         url=ref,
         final_url=ref,
@@ -530,7 +535,7 @@ def _import_record(
         # Accepted only as the shrink the refused record began: technical if that was an upgrade.
         technical = technical or gate.shrunk_technical
     sha = extract.text_sha256(text)
-    archive.store.put(text.encode("utf-8"))
+    archive.store.put(text.encode("utf-8"), base=snapshot)  # the text is its snapshot, normalised
     return _record(
         archive,
         CheckInput(

@@ -19,6 +19,7 @@ from clausewatch.storage.models import (
     Platform,
     Provision,
     ProvisionRevision,
+    Variant,
     Version,
     VersionLayout,
 )
@@ -547,6 +548,18 @@ def platform_detail(
     }
 
 
+def document_summary(archive: Archive, document_id: int) -> dict[str, Any]:
+    """:func:`document_detail` without its version history and change records (what a
+    provision page shows of its document): three small queries."""
+    document = archive.document(document_id)
+    with archive.sessions() as session:
+        counts = _current_provision_counts(session, [document_id])
+        captures = session.scalar(
+            select(func.count()).select_from(Capture).where(Capture.document_id == document_id)
+        )
+    return {**_document_row(document, counts.get(document_id, 0)), "captures": captures or 0}
+
+
 def document_detail(archive: Archive, document_id: int) -> dict[str, Any]:
     """A document with its version history and change records."""
     document = archive.document(document_id)
@@ -571,6 +584,13 @@ def document_detail(archive: Archive, document_id: int) -> dict[str, Any]:
         captures = session.scalar(
             select(func.count()).select_from(Capture).where(Capture.document_id == document_id)
         )
+        variant_counts = dict(
+            session.execute(
+                select(Variant.version_id, func.count())
+                .where(Variant.document_id == document_id)
+                .group_by(Variant.version_id)
+            ).all()
+        )
     versions = [
         {
             "id": v.public_id,
@@ -582,6 +602,7 @@ def document_detail(archive: Archive, document_id: int) -> dict[str, Any]:
             "predecessor": format_id("V", v.predecessor_id) if v.predecessor_id else None,
             "captures": capture_counts.get(v.id, 0),
             "change_record": changes.get(v.id),
+            "variants": variant_counts.get(v.id, 0),
         }
         for v in archive.versions(document_id)
     ]
@@ -613,6 +634,121 @@ def version_detail(archive: Archive, version_id: int) -> dict[str, Any]:
         "predecessor": format_id("V", version.predecessor_id) if version.predecessor_id else None,
         "current": document.current_version_id == version.id,
         "text": archive.version_text(version),
+        "variants": version_variants(archive, version_id),
+    }
+
+
+# How a variant differs from its version (``kind`` -> reason shown with it).
+EQUIVALENT, FLIP_FLOP = "equivalent", "flip_flop"
+VARIANT_REASONS = {
+    EQUIVALENT: "the same text once layout, links and spelling are set aside "
+    "(the version's comparison key)",
+    FLIP_FLOP: "served in alternation with this version (A → B → A inside the flip-flop "
+    "window, e.g. a regional or A/B variant): recorded as a version, then folded into this one",
+}
+
+
+def _variant_rows(session: Any, version: Version, shas: list[str]) -> list[dict[str, Any]]:
+    """Each text's sightings (captures of the document that extracted it; one check with
+    several sources is one sighting) and the flip-flop version it was recorded as, if any."""
+    seen = {
+        sha: (first, last, times)
+        for sha, first, last, times in session.execute(
+            select(
+                Capture.text_sha256,
+                func.min(Capture.started_at),
+                func.max(Capture.started_at),
+                func.count(func.distinct(Capture.check_id)),
+            )
+            .where(Capture.document_id == version.document_id, Capture.text_sha256.in_(shas))
+            .group_by(Capture.text_sha256)
+        )
+    }
+    folded = {
+        sha: vid
+        for sha, vid in session.execute(
+            select(Version.text_sha256, func.min(Version.id))
+            .where(
+                Version.document_id == version.document_id,
+                Version.text_sha256.in_(shas),
+                Version.status == "flip_flop",
+            )
+            .group_by(Version.text_sha256)
+        )
+    }
+    rows = []
+    for sha in shas:
+        first, last, times = seen.get(sha, (None, None, 0))
+        kind = FLIP_FLOP if sha in folded else EQUIVALENT
+        rows.append(
+            {
+                "sha256": sha,
+                "kind": kind,
+                "reason": VARIANT_REASONS[kind],
+                "recorded_as": format_id("V", folded[sha]) if sha in folded else None,
+                "first_seen": _iso(first),
+                "last_seen": _iso(last),
+                "times_seen": int(times),
+            }
+        )
+    return rows
+
+
+def version_variants(archive: Archive, version_id: int) -> list[dict[str, Any]]:
+    """The texts kept as variants of one version instead of changes (``variants`` table), most
+    recently seen first: how each differs (``kind``, ``reason``; a ``flip_flop`` one names the
+    version it was briefly ``recorded_as``), first and last seen, times seen, its text's SHA-256
+    (the key of :func:`version_variant`, which diffs it against the version)."""
+    with archive.sessions() as session:
+        version = session.get(Version, version_id)
+        if version is None:
+            raise LookupError(f"no version {format_id('V', version_id)}")
+        shas = list(
+            session.scalars(
+                select(Variant.text_sha256)
+                .where(Variant.version_id == version_id)
+                .order_by(Variant.id)
+            )
+        )
+        rows = _variant_rows(session, version, shas) if shas else []
+    return sorted(rows, key=lambda r: r["last_seen"] or "", reverse=True)
+
+
+def version_variant(archive: Archive, version_id: int, sha256: str) -> dict[str, Any]:
+    """One variant of a version with a word-level redline from the version's text to the
+    variant's (what was served instead); unknown version or not its variant -> LookupError."""
+    from clausewatch.changes.redline import redline
+
+    with archive.sessions() as session:
+        version = session.get(Version, version_id)
+        if version is None:
+            raise LookupError(f"no version {format_id('V', version_id)}")
+        variant = session.scalars(
+            select(Variant).where(Variant.version_id == version_id, Variant.text_sha256 == sha256)
+        ).first()
+        if variant is None:
+            raise LookupError(f"{sha256[:64]!r} is not a variant of {version.public_id}")
+        (row,) = _variant_rows(session, version, [sha256])
+    document = archive.document(version.document_id)
+    try:
+        text: str | None = archive.store.get(sha256).decode("utf-8")
+    except (KeyError, ValueError):  # missing or damaged in the store (verify names it)
+        text = None
+    ops = redline(archive.version_text(version), text) if text is not None else []
+    return {
+        **row,
+        "version": version.public_id,
+        "version_recorded_at": version.recorded_at.isoformat(),
+        "version_sha256": version.text_sha256,
+        "document": document.public_id,
+        "platform": document.platform.name,
+        "platform_slug": document.platform.slug,
+        "document_type": document.doc_type,
+        "text_stored": text is not None,
+        "identical": all(op.op == "equal" for op in ops),
+        "words_inserted": sum(len(op.text.split()) for op in ops if op.op == "insert"),
+        "words_deleted": sum(len(op.text.split()) for op in ops if op.op == "delete"),
+        "ops": [[op.op, op.text] for op in ops],
     }
 
 

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+import re
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Engine,
+    TypeDecorator,
+    bindparam,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+T = TypeVar("T")
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -54,10 +67,80 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
-        return engine
-    if parsed.drivername in ("postgresql", "postgres"):
-        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    else:
+        if parsed.drivername in ("postgresql", "postgres"):
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    _track_writes(engine)
+    return engine
+
+
+# -- the archive state: one counter row bumped by every write that changes what the site shows --
+
+# Tables whose writes do not change any public page or API read (accounts, sessions, watches,
+# deliveries; the LLM narrative cache, written while a page renders the text it then serves).
+STATE_EXEMPT = frozenset(
+    {
+        "archive_state",
+        "alembic_version",
+        "accounts",
+        "auth_sessions",
+        "api_keys",
+        "password_resets",
+        "login_attempts",
+        "watches",
+        "webhook_endpoints",
+        "deliveries",
+        "narrative_cache",
+    }
+)
+_WRITTEN = "clausewatch_written_tables"
+_DML_TABLE = re.compile(
+    r"^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+\"?(\w+)",
+    re.IGNORECASE,
+)
+
+
+def _track_writes(engine: Engine) -> None:
+    """Note, per connection, the tables that INSERT/UPDATE/DELETE statements write (Core, ORM
+    and text alike), so that ``transaction`` knows whether to bump the archive state."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        written = conn.info.get(_WRITTEN)
+        if written is not None:
+            match = _DML_TABLE.match(statement)
+            if match:
+                written.add(match.group(1).lower())
+
+
+_BUMP = text(
+    "UPDATE archive_state SET generation = generation + 1, changed_at = :now WHERE id = 1"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+_FIRST = text(
+    "INSERT INTO archive_state (id, generation, changed_at) VALUES (1, 1, :now)"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+_READ = text("SELECT generation, changed_at FROM archive_state WHERE id = 1").columns(
+    generation=BigInteger(), changed_at=UTCDateTime()
+)
+
+
+def bump_state(session: Session) -> None:
+    """Move the archive state on, inside the caller's transaction."""
+    now = utcnow()
+    if not session.execute(_BUMP, {"now": now}).rowcount:  # type: ignore[attr-defined]
+        session.execute(_FIRST, {"now": now})
+
+
+def read_state(bind: Engine | Session) -> tuple[int, dt.datetime]:
+    """(generation, changed_at) of the archive state: one primary-key read, no write lock.
+    Pass the caller's session when it holds one, so no second pooled connection is taken."""
+    if isinstance(bind, Session):
+        row = bind.execute(_READ).first()
+    else:
+        with bind.connect() as conn:
+            row = conn.execute(_READ).first()
+    return (int(row[0]), row[1]) if row else (0, dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -90,7 +173,57 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One short write transaction: committed on success, rolled back on any error."""
+    """One short write transaction: committed on success, rolled back on any error. When it
+    wrote a table outside ``STATE_EXEMPT``, the archive state moves on in the same
+    transaction, so the state a reader sees always matches the data it reads."""
+    bumped = False
     with factory() as session, session.begin():
-        session.connection(execution_options={WRITE_OPTION: True})
-        yield session
+        conn = session.connection(execution_options={WRITE_OPTION: True})
+        written: set[str] = set()
+        conn.info[_WRITTEN] = written
+        try:
+            yield session
+            session.flush()
+            if written - STATE_EXEMPT:
+                bump_state(session)
+                bumped = True
+        finally:
+            conn.info.pop(_WRITTEN, None)
+    if bumped:  # committed: readers in this process re-read the state at once
+        with _COMMITS_LOCK:
+            _COMMITS[0] += 1
+
+
+_COMMITS_LOCK = threading.Lock()
+_COMMITS = [0]
+
+
+def local_commits() -> int:
+    """How many state-changing transactions this process has committed (``transaction``):
+    a reader that saw another number re-reads the archive state at once."""
+    return _COMMITS[0]
+
+
+_MEMO: dict[str, tuple[int, dict[Any, Any]]] = {}
+_MEMO_ENTRIES = 20_000
+
+
+def state_memo(bind: Engine | Session, key: Any, compute: Callable[[], T]) -> T:
+    """``compute()``, computed once per archive state (per process) for ``key``: for figures
+    that depend only on what the archive holds (home figures, a document's other risks, list
+    totals). The state is read first, so a value is never older than the state it is kept
+    under. Pass the caller's open session, if any (a second pooled connection per request can
+    exhaust the pool under load). Treat the result as read-only."""
+    generation, _ = read_state(bind)
+    engine = bind.get_bind().engine if isinstance(bind, Session) else bind
+    where = engine.url.render_as_string()
+    slot = _MEMO.get(where)
+    if slot is None or slot[0] != generation:
+        slot = (generation, {})
+        _MEMO[where] = slot
+    values = slot[1]
+    if key not in values:
+        if len(values) >= _MEMO_ENTRIES:
+            values.clear()
+        values[key] = compute()
+    return cast(T, values[key])

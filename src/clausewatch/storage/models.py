@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from clausewatch.ids import format_id
+from clausewatch.storage.compressed import CompressedJSON
 from clausewatch.storage.db import JSONType, UTCDateTime, utcnow
 
 # Named constraints so that Alembic batch migrations work on SQLite.
@@ -188,6 +189,19 @@ class PendingChange(Base):
     capture_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
 
 
+class ArchiveState(Base):
+    """One row (id 1): ``generation`` goes up by one in every write transaction that changes
+    what the site shows (captures, imports, provisions, analysis, registry sync; see
+    ``storage.db.transaction``), in that same transaction, and ``changed_at`` is its time. The
+    web layer's caches and ETags are keyed on it (docs/web.md#http-caching)."""
+
+    __tablename__ = "archive_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class LogHead(Base):
     """The head of the capture hash chain: one row, locked by every append."""
 
@@ -251,9 +265,10 @@ class VersionLayout(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), primary_key=True)
     segmenter_version: Mapped[str] = mapped_column(String(20))
     # [[provision_id, start, end, kind, label, heading path index], ...] in text order; the
-    # heading paths are stored once each, since most provisions share theirs with neighbours
-    segments: Mapped[list[list[Any]]] = mapped_column(JSONType)
-    heading_paths: Mapped[list[list[str]]] = mapped_column(JSONType, default=list)
+    # heading paths are stored once each, since most provisions share theirs with neighbours;
+    # both zstd-compressed (migration 0009): most of the database otherwise
+    segments: Mapped[list[list[Any]]] = mapped_column(CompressedJSON)
+    heading_paths: Mapped[list[list[str]]] = mapped_column(CompressedJSON, default=list)
 
 
 class ChangeRecord(Base):
@@ -349,6 +364,7 @@ class ProvisionAnalysis(Base):
     __table_args__ = (
         Index("ix_provision_analyses_type_current", "primary_type", "current"),
         Index("ix_provision_analyses_platform", "platform_id", "current"),
+        Index("ix_provision_analyses_list", "severity_order", "provision_id", "current"),
     )
 
     provision_id: Mapped[int] = mapped_column(ForeignKey("provisions.id"), primary_key=True)
@@ -358,6 +374,9 @@ class ProvisionAnalysis(Base):
     current: Mapped[bool] = mapped_column(default=False)  # in the document's current version
     primary_type: Mapped[str | None] = mapped_column(String(60))
     severity: Mapped[str | None] = mapped_column(String(10))  # of the primary type
+    # The lists' sort key, most severe first: 0 High, 1 Medium, 2 Low, 3 no severity
+    # (``severity_order()``); ix_provision_analyses_list makes the default order an index scan.
+    severity_order: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     confidence: Mapped[float | None]
     analyser: Mapped[str] = mapped_column(String(40))
     analysed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from clausewatch.analysis import queries as analysis
 from clausewatch.provisions import queries as provisions
+from clausewatch.storage.db import state_memo
 from clausewatch.web import citation
 from clausewatch.web.deps import (
     ArchiveDep,
@@ -53,7 +54,8 @@ JSON = dict[str, Any]
 
 @router.get("/stats", summary="Live figures of the archive")
 def stats(archive: ArchiveDep) -> JSON:
-    return provisions.site_stats(archive)
+    hour = f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H}"  # computed once per archive state and hour
+    return state_memo(archive.engine, ("stats", hour), lambda: provisions.site_stats(archive))
 
 
 @router.get("/platforms", summary="Platforms, filterable by category")
@@ -130,8 +132,23 @@ def document_captures(
 
 
 @router.get("/versions/{version_id}", summary="One version with its archived text")
-def version(archive: ArchiveDep, version_id: str) -> JSON:
-    return found(provisions.version_detail, archive, number(version_id, "V"))
+def version(request: Request, archive: ArchiveDep, version_id: str) -> JSON:
+    detail = found(provisions.version_detail, archive, number(version_id, "V"))
+    for variant in detail["variants"]:  # where each variant's word-level diff is
+        where = {"version_id": detail["id"], "sha256": variant["sha256"]}
+        variant["redline"] = str(request.url_for("variant_redline", **where))
+        variant["page"] = str(request.url_for("variant_page", **where))
+    return detail
+
+
+@router.get(
+    "/versions/{version_id}/variants/{sha256}",
+    summary="One variant of a version: a text kept as the same version, with a word-level "
+    "redline from the version's text to it",
+    name="variant_redline",
+)
+def variant_redline(archive: ArchiveDep, version_id: str, sha256: str) -> JSON:
+    return found(provisions.version_variant, archive, number(version_id, "V"), sha256)
 
 
 @router.get("/provisions", summary="Current analysed provisions, most severe first")

@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from starlette.datastructures import URL, URLPath
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clausewatch import __version__
@@ -39,8 +41,28 @@ def _templates() -> Jinja2Templates:
     from clausewatch.web import filters
 
     env.filters.update(filters.FILTERS)
-    env.globals["version"] = __version__
+    env.globals["clausewatch_version"] = __version__  # not "version": the version page has one
+    env.globals["url_for"] = _url_for
     return templates
+
+
+_URL_PATHS: dict[tuple[Any, ...], URLPath] = {}
+
+
+@pass_context
+def _url_for(context: dict[str, Any], name: str, /, **path_params: Any) -> URL:
+    """Starlette's ``url_for`` with the route lookup memoised: a provision page links about 40
+    times and each lookup walks every route (about half of the page's rendering time)."""
+    request: Request = context["request"]
+    router = request.scope["router"]
+    key = (id(router), name, *sorted(path_params.items()))
+    path = _URL_PATHS.get(key)
+    if path is None:
+        path = router.url_path_for(name, **path_params)
+        if len(_URL_PATHS) > 50_000:
+            _URL_PATHS.clear()
+        _URL_PATHS[key] = path
+    return path.make_absolute_url(base_url=request.base_url)
 
 
 def _is_api(request: Request) -> bool:
@@ -62,13 +84,20 @@ def _describe(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
     return message or "invalid request", details
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_worker_app() -> FastAPI:
+    """The app of one `clausewatch serve --workers N` process: settings from the environment,
+    schema already migrated by the parent."""
+    return create_app(Settings(), migrate=False)
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
     settings = settings or Settings()
-    archive = Archive.open(settings)
+    archive = Archive.open(settings, migrate=migrate)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.archive_state.close()
         archive.close()
 
     app = FastAPI(
@@ -123,11 +152,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     accounts.install(app)  # /signup, /login, /account, /reset, /api/v1/me; auth dependencies
     watch.install(app)  # /feeds/…, /unsubscribe/…, /account/watches, /api/v1/watches
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # outermost: a cached response or a 304 skips every other layer (docs/web.md#http-caching)
+    from clausewatch.web.httpcache import (
+        ArchiveStateReader,
+        HttpCacheMiddleware,
+        ResponseCache,
+        code_token,
+    )
+
+    app.state.archive_state = ArchiveStateReader(archive.engine)
+    app.state.response_cache = ResponseCache(
+        settings.response_cache_mb * 1024 * 1024, ttl=float(settings.http_cache_seconds)
+    )
+    app.add_middleware(
+        HttpCacheMiddleware,
+        state=app.state.archive_state,
+        cache=app.state.response_cache,
+        code=code_token(HERE / "templates"),
+        max_age=settings.http_cache_seconds,
+    )
     return app
 
 
 def render_error(request: Request, status: int, message: str) -> Response:
-    titles = {404: "Not found", 422: "Invalid request", 400: "Bad request"}
+    titles = {404: "Not found", 422: "Invalid request", 400: "Bad request", 500: "Archive damaged"}
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
         request,

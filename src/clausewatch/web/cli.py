@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from typing import Annotated
 
@@ -41,7 +42,19 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
+Workers = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Worker processes sharing the port (uvicorn workers); each opens the archive "
+        "read-mostly: on SQLite (WAL) readers never take the write lock.",
+    ),
+]
+
+
+def serve(
+    host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None, workers: Workers = 1
+) -> None:
     """Serve the web site and the JSON API (/api/v1) over the archive."""
     sock = listen(host, port)  # before anything is printed: a busy port fails in one line
     try:
@@ -49,14 +62,36 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None)
 
         from clausewatch.web import create_app
 
-        app = create_app(settings_for(data_dir))
+        settings = settings_for(data_dir)
         port = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
+        if workers == 1:
+            app = create_app(settings)
+        else:
+            from clausewatch.archive.service import Archive
+
+            Archive.open(settings).close()  # migrate once, here, not in each worker at once
+            if data_dir is not None:  # the workers build their settings from the environment
+                os.environ["CLAUSEWATCH_DATA_DIR"] = str(data_dir)
         out.print(
-            f"serving http://{shown}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)",
+            f"serving http://{shown}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)"
+            + (f" with {workers} worker processes" if workers > 1 else ""),
             highlight=False,
         )
-        config = uvicorn.Config(app, host=host, port=port, log_level="info")
-        uvicorn.Server(config).run(sockets=[sock])
+        if workers == 1:
+            config = uvicorn.Config(app, host=host, port=port, log_level="info")
+            uvicorn.Server(config).run(sockets=[sock])
+            return
+        from uvicorn.supervisors import Multiprocess
+
+        config = uvicorn.Config(
+            "clausewatch.web.app:create_worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+        )
+        Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import Depends, HTTPException, Query, Request
 
 from clausewatch.archive.service import Archive
+from clausewatch.archive.snapshots import SnapshotDamaged, SnapshotNotFound
 from clausewatch.ids import parse_id
 
 T = TypeVar("T")
@@ -39,9 +40,15 @@ def number(public_id: str, prefix: str) -> int:
 
 
 def found(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a read function; LookupError -> 404, ValueError -> 422 (with its message)."""
+    """Run a read function; LookupError -> 404, ValueError -> 422 (with its message); a stored
+    object that is missing or damaged is the archive's fault, not the request's: 500, named."""
     try:
         return call(*args, **kwargs)
+    except (SnapshotNotFound, SnapshotDamaged) as exc:
+        what = f"snapshot {exc.args[0]} is missing" if isinstance(exc, SnapshotNotFound) else exc
+        raise HTTPException(
+            500, f"The archive's stored copy is damaged ({what}); 'clausewatch verify' lists it"
+        ) from exc
     except LookupError as exc:
         # KeyError's str() adds quotes: take its message as given
         message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)

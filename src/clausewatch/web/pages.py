@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from clausewatch.analysis import queries as analysis
 from clausewatch.analysis.service import BOILERPLATE
 from clausewatch.provisions import queries as provisions
+from clausewatch.storage.db import state_memo
 from clausewatch.web import charts
 from clausewatch.web.deps import ArchiveDep, Offset, Severity, found, number, version_number
 
@@ -47,15 +49,22 @@ def render(request: Request, template: str, **context: Any) -> Response:
 
 @router.get("/", name="home")
 def home(request: Request, archive: ArchiveDep) -> Response:
-    return render(
-        request,
-        "home.html",
-        stats=provisions.site_stats(archive),
-        changes=provisions.list_changes_page(archive, limit=10)["items"],
-        types=[t for t in analysis.clause_type_summary(archive) if t["provisions"]][:8],
-        activity_chart=activity_chart(archive, "activity", "Substantive change records per month"),
-        severity_chart=severity_chart(archive, "Current provisions by severity"),
-    )
+    # computed once per archive state (and hour: "changes in the last 30 days"), not per view
+    hour = f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H}"
+    figures = state_memo(archive.engine, ("home", hour), lambda: home_figures(archive))
+    return render(request, "home.html", **figures)
+
+
+def home_figures(archive: ArchiveDep) -> dict[str, Any]:
+    return {
+        "stats": provisions.site_stats(archive),
+        "changes": provisions.list_changes_page(archive, limit=10)["items"],
+        "types": [t for t in analysis.clause_type_summary(archive) if t["provisions"]][:8],
+        "activity_chart": activity_chart(
+            archive, "activity", "Substantive change records per month"
+        ),
+        "severity_chart": severity_chart(archive, "Current provisions by severity"),
+    }
 
 
 def severity_chart(
@@ -173,6 +182,12 @@ def redline_page(
 def version_page(request: Request, archive: ArchiveDep, version_id: str) -> Response:
     version = found(provisions.version_detail, archive, number(version_id, "V"))
     return render(request, "version.html", version=version)
+
+
+@router.get("/versions/{version_id}/variants/{sha256}", name="variant_page")
+def variant_page(request: Request, archive: ArchiveDep, version_id: str, sha256: str) -> Response:
+    variant = found(provisions.version_variant, archive, number(version_id, "V"), sha256)
+    return render(request, "variant.html", variant=variant)
 
 
 @router.get("/provisions/{provision_id}", name="provision_page")

@@ -1,0 +1,291 @@
+"""HTTP load on `clausewatch serve` over ~100,000 provisions, with wrk (issue #13).
+
+    nice -n 10 .venv/bin/python bench/http_load.py [--provisions 100000] [--duration 10]
+        [--workers 1] [--data DIR] [--keep DIR] [--pythonpath SRC] [--write-docs]
+
+The archive is built as in `bench/web_latency.py` (its docstring: the bundled sample imported and
+analysed, then bulk-copied under synthetic platform slugs), on SQLite; `--keep DIR` keeps it
+(`DIR/bench.db` + `DIR/base`), `--data DIR` reuses one. `clausewatch serve` (`--workers N`) runs
+on 127.0.0.1 in a subprocess; `wrk` (`/usr/bin/wrk`, Debian package `wrk`) drives it with a
+Lua script that walks a list of URLs, at 8 and then 32 connections in flight, `--duration`
+seconds per row, and reports requests/s, p50 and p95 (wrk's latency histogram) and the server's
+resident memory after the row (VmRSS, all its processes summed, and the largest).
+
+Rows: a static file served by the same stack (the baseline), the provision page, the provision
+API, the list API (50 a page, random offsets), the home page and the search page (two-word
+queries). Cache-cold: every URL of the row is different (2,000 random provisions, offsets,
+queries), none asked for before, so each request renders. Warm: 200 URLs of the row, each
+asked for once before the run. `--pythonpath SRC` runs the server with another source tree
+first on PYTHONPATH (the "before" measurement of an older checkout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+from _common import write_section
+from sqlalchemy import create_engine, func, select
+from web_latency import build_base, free_port, replicate
+
+from clausewatch.archive.service import Archive
+from clausewatch.config import Settings
+from clausewatch.storage.models import Base, Provision, ProvisionAnalysis
+
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+WORDS = [
+    "data",
+    "account",
+    "terms",
+    "arbitration",
+    "content",
+    "privacy",
+    "cookies",
+    "third",
+    "parties",
+    "law",
+    "payment",
+    "refund",
+    "license",
+    "terminate",
+    "share",
+    "advertising",
+    "location",
+    "children",
+    "delete",
+    "security",
+    "rights",
+    "services",
+    "information",
+    "personal",
+    "dispute",
+    "liability",
+    "warranty",
+    "notice",
+    "consent",
+]
+LUA = """
+local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%d %%.3f %%.3f %%d\\n", summary.requests,
+    summary.duration, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.timeout))
+end
+"""
+
+
+def build(folder: Path, provisions: int) -> Settings:
+    base = build_base(folder / "base")
+    with base.sessions() as session:
+        per_copy = session.scalar(select(func.count()).select_from(Provision)) or 1
+    settings = Settings(
+        data_dir=folder / "target",
+        database_url=f"sqlite:///{folder}/bench.db",
+        snapshot_store=base.settings.resolved_snapshot_store,
+    )
+    target = Archive.open(settings)
+    with target.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    took = replicate(base.engine, target.engine, -(-provisions // per_copy))
+    print(f"copied in {took:.0f} s")
+    target.close()
+    base.close()
+    return settings
+
+
+def url_sets(database_url: str, seed: int = 11) -> dict[str, list[str]]:
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        current = list(
+            conn.scalars(select(ProvisionAnalysis.provision_id).where(ProvisionAnalysis.current))
+        )
+    engine.dispose()
+    rng = random.Random(seed)
+    ids = [f"P-{pid:06d}" for pid in rng.sample(current, min(2000, len(current)))]
+    pairs = [f"{a}+{b}" for a in WORDS for b in WORDS if a != b]
+    rng.shuffle(pairs)
+    return {
+        "static file (baseline)": ["/static/style.css"],
+        "provision page": [f"/provisions/{i}" for i in ids],
+        "provision API": [f"/api/v1/provisions/{i}" for i in reversed(ids)],
+        "list API (50 a page)": [
+            f"/api/v1/provisions?limit=50&offset={o}"
+            for o in rng.sample(range(max(1, len(current) - 50)), 2000)
+        ],
+        "home page": ["/"],
+        "search page": [f"/search?q={q}" for q in pairs[:2000]],
+    }
+
+
+@contextlib.contextmanager
+def server(settings: Settings, workers: int, pythonpath: str | None) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    env = os.environ | {
+        "CLAUSEWATCH_DATA_DIR": str(settings.data_dir),
+        "CLAUSEWATCH_DATABASE_URL": settings.resolved_database_url,
+        "CLAUSEWATCH_SNAPSHOT_STORE": settings.resolved_snapshot_store,
+    }
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
+    command = [sys.executable, "-m", "clausewatch", "serve", "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            with contextlib.suppress(httpx2.TransportError):
+                if httpx2.get(f"{base}/static/style.css", timeout=5).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield base, process.pid
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(sum, largest) VmRSS in MB of the process and its children."""
+    pids = [pid, *_children(pid)]
+    sizes = []
+    for p in pids:
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{p}/status").read_text()
+            kb = re.search(r"VmRSS:\s+(\d+)", status)
+            if kb and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes():
+                sizes.append(int(kb.group(1)) / 1024)
+    return sum(sizes), max(sizes, default=0.0)
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
+def wrk(base: str, paths: list[str], connections: int, duration: int, tmp: Path) -> tuple:
+    listing = tmp / "paths.txt"
+    listing.write_text("\n".join(paths) + "\n")
+    script = tmp / "paths.lua"
+    script.write_text(LUA % listing)
+    out = subprocess.run(
+        [
+            WRK,
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT"))
+    requests, micros, p50, p95, errors = line.split()[1:]
+    return int(requests) / (int(micros) / 1e6), float(p50), float(p95), int(errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--provisions", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--data", type=Path, help="reuse DIR (bench.db + base) from --keep")
+    parser.add_argument("--keep", type=Path, help="build the archive into DIR and keep it")
+    parser.add_argument("--pythonpath", help="source tree to run the server from")
+    parser.add_argument("--label", default="")
+    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        folder = args.data or args.keep or tmp / "data"
+        if args.data:
+            base_store = f"file://{folder}/base/snapshots"
+            settings = Settings(
+                data_dir=folder / "target",
+                database_url=f"sqlite:///{folder}/bench.db",
+                snapshot_store=base_store,
+            )
+        else:
+            settings = build(folder, args.provisions)
+        urls = url_sets(settings.resolved_database_url)
+        engine = create_engine(settings.resolved_database_url)
+        with engine.connect() as conn:
+            provisions = conn.scalar(select(func.count()).select_from(Provision))
+            current = conn.scalar(
+                select(func.count()).select_from(ProvisionAnalysis).where(ProvisionAnalysis.current)
+            )
+        engine.dispose()
+        rows: list[str] = []
+        load = os.getloadavg()
+        for name, paths in urls.items():
+            if args.only and name not in args.only:
+                continue
+            for mode in ("cold", "warm"):
+                if mode == "cold" and len(paths) == 1:
+                    continue  # one URL (static file, home page): only its first is cold
+                for connections in (8, 32):
+                    # a fresh server per cold row: nothing rendered before
+                    with server(settings, args.workers, args.pythonpath) as (base, pid):
+                        httpx2.get(f"{base}/api/v1/clause-types", timeout=600)  # prevalence
+                        chosen = paths
+                        if mode == "warm":
+                            chosen = paths[:200]
+                            for path in chosen:
+                                httpx2.get(base + path, timeout=600)
+                        rps, p50, p95, errors = wrk(base, chosen, connections, args.duration, tmp)
+                        total, largest = rss_mb(pid)
+                    rows.append(
+                        f"| {args.label} | {name} | {mode} | {connections} | {rps:.1f} | "
+                        f"{p50:.1f} | {p95:.1f} | {errors} | {total:.0f} / {largest:.0f} |"
+                    )
+                    print(rows[-1], flush=True)
+    body = "\n".join(
+        [
+            f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()} "
+            f"({platform.python_version()}, {os.cpu_count()} cores shared with other work, load "
+            f"average {load[0]:.1f} / {load[1]:.1f} at the start), SQLite, {provisions:,} "
+            f"provisions ({current:,} current), `clausewatch serve"
+            f"{f' --workers {args.workers}' if args.workers > 1 else ''}`, wrk with "
+            f"{args.duration} s per row (`bench/http_load.py`):",
+            "",
+            "| code | request | cache | in flight | requests/s | p50 ms | p95 ms | errors "
+            "| server RSS MB (all / largest) |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+    print(body)
+    if args.write_docs:
+        write_section("http-load", body)
+
+
+if __name__ == "__main__":
+    main()
