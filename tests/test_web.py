@@ -154,6 +154,20 @@ def test_provision_rarity_equals_the_hub(client: TestClient, ids: dict[str, Any]
     assert f'data-other-provisions="{others}"' in page
 
 
+def latest_revision(session: Any, provision_id: int) -> tuple[ProvisionRevision, Version]:
+    """A provision's latest revision and the version its text comes from."""
+    revision = (
+        session.query(ProvisionRevision)
+        .filter_by(provision_id=provision_id)
+        .order_by(ProvisionRevision.version_id.desc())
+        .first()
+    )
+    assert revision is not None
+    version = session.get(Version, revision.version_id)
+    assert version is not None
+    return revision, version
+
+
 def test_evidence_check_really_runs(data_dir: Path, ids: dict[str, Any]) -> None:
     """A missing snapshot shows ✗ with what failed, never a tick. (A snapshot that is the
     keyframe of its version's text cannot go missing alone: the text would go with it; the
@@ -167,6 +181,7 @@ def test_evidence_check_really_runs(data_dir: Path, ids: dict[str, Any]) -> None
         }
         by_version: dict[int, list[str]] = {}
         for capture in session.query(Capture).filter(Capture.version_id.isnot(None)):
+            assert capture.version_id is not None and capture.snapshot_sha256
             by_version.setdefault(capture.version_id, []).append(capture.snapshot_sha256)
     archive.close()
     bases = stored_bases(data_dir)
@@ -328,15 +343,7 @@ def test_archived_markup_is_escaped(data_dir: Path, ids: dict[str, Any]) -> None
     with transaction(archive.sessions) as session:
         provision = session.get(Provision, pid)
         assert provision is not None
-        revision = (
-            session.query(ProvisionRevision)
-            .filter_by(provision_id=pid)
-            .order_by(ProvisionRevision.version_id.desc())
-            .first()
-        )
-        assert revision is not None
-        version = session.get(Version, revision.version_id)
-        assert version is not None
+        revision, version = latest_revision(session, pid)
         original_title = provision.title
         provision.title = hostile
         text = archive.version_text(version)
@@ -418,15 +425,7 @@ def test_a_damaged_version_text_is_named_not_a_bad_request(
     archive = Archive.open(settings)
     pid = int(ids["provision"]["id"].split("-")[1])
     with archive.sessions() as session:
-        revision = (
-            session.query(ProvisionRevision)
-            .filter_by(provision_id=pid)
-            .order_by(ProvisionRevision.version_id.desc())
-            .first()
-        )
-        assert revision is not None
-        version = session.get(Version, revision.version_id)
-        assert version is not None
+        _, version = latest_revision(session, pid)
         text_sha = version.text_sha256
     archive.close()
     with snapshot_removed(data_dir, text_sha), TestClient(create_app(settings)) as fresh:
