@@ -109,3 +109,29 @@ def test_gold_metrics_count_negated_high_and_missing_types() -> None:
     assert m["high_precision"] == pytest.approx(0.5)
     assert m["main_accuracy"] == pytest.approx(0.5)
     assert m["shown_precision"] == pytest.approx(1.0)
+
+
+# pga, Reddit Terms of Service, "17. Termination" (2026): the user's right to end the terms,
+# then the provider's deactivation for inactivity.
+REDDIT_TERMINATION = (
+    "You may terminate these Terms at any time and for any reason by deleting your Account and "
+    "discontinuing use of all Services. If you stop using the Services without deleting your "
+    "Account, your Account may be deactivated due to prolonged inactivity."
+)
+
+
+def test_a_users_right_does_not_raise_the_providers_severity() -> None:
+    """“at any time” and “for any reason” describe the user's right here: no raise reason,
+    not High; the same words in the provider's own sentence still raise."""
+    from clausewatch.classify import classify
+
+    user = classify(REDDIT_TERMINATION, heading="Reddit Terms of Service > 17. Termination")
+    for p in user:
+        assert p.severity != "High", p
+        assert not any(r.startswith("raises:") for r in p.severity_reasons), p.severity_reasons
+    provider = classify(
+        "We may terminate or suspend your account at any time, for any reason, without notice.",
+        heading="Termination",
+    )
+    assert provider and provider[0].type_id == "unilateral-termination"
+    assert any("“at any time”" in r for r in provider[0].severity_reasons)

@@ -22,7 +22,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from clausewatch.archive.service import Archive
-from clausewatch.classify.model import ARTIFACT_DIR, ClauseClassifier, Prediction
+from clausewatch.classify.model import ARTIFACT_DIR, INFERENCE_RULES, ClauseClassifier, Prediction
 from clausewatch.classify.taxonomy import SEVERITIES, TAXONOMY_PATH, Taxonomy
 from clausewatch.storage.db import transaction, utcnow
 from clausewatch.storage.models import (
@@ -61,8 +61,9 @@ class AnalysisReport:
 
 @lru_cache(maxsize=1)
 def analyser_fingerprint() -> str:
-    """SHA-256 (first 16 hex) of the taxonomy file and the model artifact files."""
-    digest = hashlib.sha256()
+    """SHA-256 (first 16 hex) of the taxonomy file, the model artifact files and the inference
+    rules' version."""
+    digest = hashlib.sha256(f"rules {INFERENCE_RULES}".encode())
     for path in [TAXONOMY_PATH, *sorted(ARTIFACT_DIR.glob("clause_model.*"))]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +63,9 @@ NONE = "none"  # the class of provisions that carry no clause
 MAX_UNITS = 200  # sentences scored per provision (a 1 MB text is read, not scored to the end)
 SUPPORT_ALTERNATIVES = 4  # sentences weighed against a negated best one (the best included)
 SUPPORT_FLOOR = 0.3  # ... each taken when the type is this probable for it alone
+# The inference rules applied around the artifact (polarity, supporting sentence, which words
+# count for severity): part of the analyser fingerprint, so a rule change re-analyses archives.
+INFERENCE_RULES = "2"  # 2: modifiers read only in sentences that can state the practice
 USER_RULES = "acceptable-use"
 USER_RIGHT_TYPES = ("unilateral-termination", "account-suspension")
 LICENCE_TYPE = "license-to-user-content"
@@ -302,7 +306,7 @@ class ClauseClassifier:
             k = self._support(text, spans, rows[1:, col], type_id) if n_sent else -1
             span = spans[k] if n_sent else (spans[0][0], spans[-1][1])
             prob = float(agg[j])
-            pred = self._prediction(text, head, span, type_id, prob, x[first], fair)
+            pred = self._prediction(text, head, span, type_id, prob, x[first], fair, spans)
             if pred is not None and all(p.type_id != pred.type_id for p in out):
                 out.append(pred)
         return out
@@ -326,10 +330,13 @@ class ClauseClassifier:
 
     def _prediction(
         self, text: str, head: str | None, span: Span, type_id: str, prob: float,
-        text_x: sp.csr_matrix, fair_row: np.ndarray,
+        text_x: sp.csr_matrix, fair_row: np.ndarray, spans: Sequence[Span] = (),
     ) -> Prediction | None:  # fmt: skip
         """Polarity is read on the supporting sentence; severity on the whole provision (as
-        the gold severities were labelled)."""
+        the gold severities were labelled), without the words of sentences that are not the
+        provider's practice: in "You may terminate these Terms at any time and for any reason
+        … your Account may be deactivated due to prolonged inactivity", "at any time" and "for
+        any reason" are the user's right and must not raise the provider's termination."""
         sentence = text[span[0] : span[1]]
         ctype = self.taxonomy.by_id[type_id]
         negated = False
@@ -343,12 +350,28 @@ class ClauseClassifier:
                 return None
             else:
                 negated = negated_practice(sentence) is not None
-        severity, why = self._severity(ctype, text, text_x, fair_row, negated)
+        practice = self._practice_text(text, head, spans) if ctype.actor == "provider" else text
+        severity, why = self._severity(ctype, practice, text_x, fair_row, negated)
         explicit = any(p.search(sentence) for p in ctype.triggers)
         return Prediction(
             ctype.id, round(prob, 4), round(prob, 4), severity, why,
             EXPLICIT if explicit else INFERRED, sentence, span[0], span[1],
         )  # fmt: skip
+
+    def _practice_text(self, text: str, head: str | None, spans: Sequence[Span]) -> str:
+        """The provision's sentences that can state a provider practice, in order: rules
+        addressed to users, users' own rights and denials ("we do not…") left out (their
+        modifier words are not the provider's power). Sentences are exact slices of ``text``."""
+        kept = []
+        for a, b in spans:
+            sentence = text[a:b]
+            context = list_lead_in(text, a) or head
+            if addressed_to_user(sentence, context) or user_right(sentence):
+                continue
+            if negated_practice(sentence) is not None:
+                continue
+            kept.append(sentence)
+        return "\n".join(kept) if spans else text
 
     def _severity(
         self, ctype: ClauseType, text: str, text_x: sp.csr_matrix, fair_row: np.ndarray,
