@@ -34,6 +34,7 @@ from sqlalchemy import select, update
 from test_analysis import AI, ARBITRATION, CHANGES_7, DAY, TEXTS, body, record
 from test_archive import T0, platform_decl
 
+from clausewatch.accounts.plans import plan_for
 from clausewatch.alerts import dispatch as dispatch_module
 from clausewatch.alerts.digest import digest_period, plan_digests, schedule_alerts
 from clausewatch.alerts.dispatch import (
@@ -59,6 +60,7 @@ from clausewatch.alerts.watchlist import (
     add_webhook_endpoint,
     check_url,
     remove_watch,
+    remove_webhook_endpoint,
     watches_of,
 )
 from clausewatch.analysis.service import analyse
@@ -556,6 +558,86 @@ def test_signed_webhook_with_a_retry_and_the_delivery_log(
     log = delivery_log(archive, pro.id)
     assert [(e["channel"], e["status"], e["attempts"]) for e in log] == [("webhook", "sent", 2)]
     assert log[0]["response_status"] == 204 and "HTTP 500" in log[0]["last_error"]
+
+
+class DrippingReceiver:
+    """A receiver on 127.0.0.1 that reads the request, then answers one byte a second: every
+    read sees data well within the per-read timeout, so only a whole-send deadline ends it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks/slow"
+        self.stop = threading.Event()
+        self.dripped = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                conn.recv(65536)
+                answer = b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n"
+                for byte in answer:
+                    if self.stop.wait(1.0):
+                        return
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        break  # the sender gave up and closed the connection
+                    self.dripped += 1
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.listener.close()
+
+
+def test_a_dripping_receiver_cannot_hold_a_send_past_the_deadline(
+    archive: Archive, changed: dict[str, int]
+) -> None:
+    receiver = DrippingReceiver()
+    try:
+        configure(archive, allow_private_urls=True, webhook_deadline_seconds=2.0)
+        pro = make_account(archive, "pro@example.org")
+        add_webhook_endpoint(archive, pro, receiver.url)
+        add_watch(archive, pro, "platform", "alpha", channels=["webhook"], now=T0)
+        started = time.monotonic()
+        assert dispatch_alerts_for(archive, archive.settings, AFTER) == 0
+        took = time.monotonic() - started
+    finally:
+        receiver.close()
+    assert took < 2.0 + 3.0, f"the send took {took:.1f} s, past its 2 s deadline"
+    assert receiver.dripped >= 1  # the receiver did answer, slowly
+    (row,) = deliveries(archive)
+    # the usual retry path: pending again after the first backoff, with the reason
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.last_error and "deadline" in row.last_error and "2 s" in row.last_error
+    assert row.next_attempt_at is not None and row.next_attempt_at > AFTER
+
+
+def test_webhook_endpoints_are_capped_by_the_plan(archive: Archive) -> None:
+    pro = make_account(archive, "pro@example.org")
+    cap = plan_for("pro").max_webhook_endpoints
+    assert 0 < cap <= 10
+    public = lambda host, port: PUBLIC  # noqa: E731
+    endpoints = [
+        add_webhook_endpoint(archive, pro, f"https://hooks{i}.example/x", resolver=public)
+        for i in range(cap)
+    ]
+    with pytest.raises(PlanLimitError, match=rf"at most {cap} webhook endpoints"):
+        add_webhook_endpoint(archive, pro, "https://one-more.example/x", resolver=public)
+    # a removed endpoint frees its place
+    assert remove_webhook_endpoint(archive, pro, endpoints[0].id)
+    add_webhook_endpoint(archive, pro, "https://one-more.example/x", resolver=public)
+    free = make_account(archive, "free@example.org", plan="free")
+    with pytest.raises(PlanLimitError, match="not part of the free plan"):
+        add_webhook_endpoint(archive, free, "https://free.example/x", resolver=public)
 
 
 def test_the_signature_matches_the_standard_webhooks_example() -> None:

@@ -459,6 +459,14 @@ def _bad_source(case: str, tmp_path: Path) -> tuple[Path, str, int]:
     if case == "not an object":
         path = _rows(tmp_path / "array.jsonl", [*good, ["Example"]])
         return path, f"{path}:3: expected a JSON object, got an array", 2
+    if case == "service with a line break":  # it would become a platform name, then a Subject
+        path = _rows(tmp_path / "crlf.jsonl", [*good, _row(3, service="Example\r\nBcc: x@y")])
+        message = f'{path}:3: field "service": control characters (such as a line break) '
+        return path, message + "are not allowed; found '\\r'", 2
+    if case == "terms type with a control character":
+        path = _rows(tmp_path / "nul.jsonl", [*good, _row(3, terms_type="Privacy\x00Policy")])
+        message = f'{path}:3: field "terms_type": control characters (such as a line break) '
+        return path, message + "are not allowed; found '\\x00'", 2
     raise AssertionError(case)
 
 
@@ -484,6 +492,8 @@ ERROR_CASES = [
     "empty service",
     "service without a slug",
     "not an object",
+    "service with a line break",
+    "terms type with a control character",
 ]
 
 

@@ -256,6 +256,14 @@ BAD_CASES = {
         "YAML syntax error",
     ),
     "empty file": ("", "file is empty"),
+    "line break in the name": (  # names reach email headers: alert subjects
+        VALID.replace("name: Example", 'name: "Example\\r\\nBcc: x@example.org"'),
+        "name: control characters (such as a line break) are not allowed; found '\\r' (line 2)",
+    ),
+    "control character in a document type": (
+        VALID.replace("type: Privacy Policy", 'type: "Privacy\\x07Policy"'),
+        "documents[0].type: control characters (such as a line break) are not allowed",
+    ),
 }
 
 

@@ -98,10 +98,43 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(None, description="SMTP login, when the server needs one")
     smtp_password: SecretStr | None = Field(None, description="SMTP password (never logged)")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
+    webhook_deadline_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest one webhook send may take, connect + send + response together "
+        "(a slower receiver fails the attempt, retried with backoff; docs/alerts.md)",
+    )
+    pdf_renders: int = Field(
+        2, ge=1, description="PDF exports laid out at once, per process (docs/security.md)"
+    )
+    pdf_queue: int = Field(
+        4,
+        ge=0,
+        description="PDF requests that may wait for a render slot, per process; more get 429",
+    )
+    pdf_queue_seconds: float = Field(
+        10.0, gt=0, description="Longest a PDF request waits for a render slot before a 429"
+    )
+    pdf_cache_mb: int = Field(
+        256,
+        ge=0,
+        description="Disk cache of rendered PDFs under <data_dir>/pdf-cache, by content hash "
+        "(0: none)",
+    )
+    classify_per_minute: int = Field(
+        30,
+        ge=1,
+        description="POST /api/v1/classify requests a minute per API key or client address",
+    )
     allow_private_urls: bool = Field(
         False,
         description="Allow webhook and other user-supplied URLs on private, loopback and "
         "link-local addresses (tests and closed networks only)",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (10.0.0.0/8) of reverse proxies whose "
+        "X-Forwarded-For names the client; empty: the header is ignored (docs/security.md)",
     )
     session_days: int = Field(30, ge=1, description="Days a login session lasts")
     digest_at: str = Field(
@@ -121,6 +154,13 @@ class Settings(BaseSettings):
         from clausewatch.jobs.due import parse_capture_time
 
         return parse_capture_time(value).strftime("%H:%M")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        return [str(ipaddress.ip_network(item.strip(), strict=False)) for item in value]
 
     @field_validator("digest_at")
     @classmethod

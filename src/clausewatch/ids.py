@@ -13,7 +13,12 @@ ID_FORMATS: dict[str, int] = {
     "P": 6,  # provision
     "C": 6,  # change record
 }
-_ID_RE = re.compile(r"^(?P<prefix>[A-Z]+)-(?P<number>\d+)$")
+_ID_RE = re.compile(r"^(?P<prefix>[A-Z]+)-(?P<number>[0-9]+)$")
+# The largest number a row can have: a 32-bit signed integer, the smallest of the databases'
+# integer columns. A bigger number names no row, and handing it to the database is an error
+# (SQLite: OverflowError), so parse_id refuses it; the web's integer path parameters are
+# bounded by it too (web/deps.py, RowId).
+MAX_DB_INT = 2**31 - 1
 
 
 def format_id(prefix: str, number: int) -> str:
@@ -27,4 +32,11 @@ def parse_id(public_id: str, expected_prefix: str | None = None) -> int:
         raise ValueError(f"not a clausewatch ID: {public_id!r} (expected e.g. D-00001)")
     if expected_prefix and match["prefix"] != expected_prefix:
         raise ValueError(f"{public_id!r} is not a {expected_prefix}- ID")
-    return int(match["number"])
+    return _in_range(match["number"], public_id)
+
+
+def _in_range(digits: str, shown: str) -> int:
+    # the length check first: int() of thousands of digits is slow, and over 4,300 refused
+    if len(digits.lstrip("0")) > len(str(MAX_DB_INT)) or int(digits) > MAX_DB_INT:
+        raise ValueError(f"no record can have the number in {shown!r}: it is out of range")
+    return int(digits)

@@ -7,11 +7,21 @@ message) and, for alerts, ``List-Unsubscribe`` with a working link.
 
 from __future__ import annotations
 
+import re
 import smtplib
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from clausewatch.config import Settings
+
+# C0 and C1 control characters, DEL, and the Unicode line and paragraph separators
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_value(value: str) -> str:
+    """`value` fit for a header: control characters (CR and LF above all) become one space, so
+    a platform name with a line break in it cannot end, split or add a header."""
+    return " ".join(_CONTROL.sub(" ", value).split())
 
 
 def build_email(
@@ -25,13 +35,14 @@ def build_email(
     unsubscribe_url: str | None = None,
 ) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = settings.smtp_from
-    message["To"] = to
-    message["Subject"] = subject
+    # every value put in a header is cleaned: the subject carries archive data (platform names)
+    message["From"] = header_value(settings.smtp_from)
+    message["To"] = header_value(to)
+    message["Subject"] = header_value(subject)
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = message_id or make_msgid(domain="clausewatch")
+    message["Message-ID"] = header_value(message_id or make_msgid(domain="clausewatch"))
     if unsubscribe_url:
-        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe"] = f"<{header_value(unsubscribe_url)}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(text)
     if html is not None:

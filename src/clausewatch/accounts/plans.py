@@ -16,6 +16,7 @@ class Plan:
     watch_kinds: tuple[str, ...]
     webhooks: bool
     feeds: bool = True
+    max_webhook_endpoints: int = 0  # active (not removed) webhook URLs per account
 
 
 PLANS: dict[str, Plan] = {
@@ -34,6 +35,7 @@ PLANS: dict[str, Plan] = {
         weekly_digest=True,
         watch_kinds=WATCH_KINDS,
         webhooks=True,
+        max_webhook_endpoints=5,
     ),
 }
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -203,6 +203,35 @@ def sign_up(archive: Archive, email: str, password: str, plan: str = "free") -> 
     return account
 
 
+MAX_SIGNUP_NOTICES_PER_HOUR = 3  # "you already have an account" emails per account per hour
+
+
+def prepare_signup_notice(archive: Archive, settings: Settings, email: str) -> EmailMessage | None:
+    """A sign-up for an address that has an account answers like a successful one (nobody
+    learns which addresses have accounts); its owner is told by email instead. None when
+    there is nothing to send (no such account, or already 3 such emails this hour)."""
+    address = normalise_email(email)
+    account = find_account(archive, address)
+    if account is None or account.disabled_at is not None:
+        return None
+    try:
+        reserve_attempt(
+            archive,
+            {f"signup-notice:{account.id}": MAX_SIGNUP_NOTICES_PER_HOUR},
+            dt.timedelta(hours=1),
+        )
+    except TooManyAttempts:
+        return None
+    base = settings.base_url.rstrip("/")
+    text = (
+        "Someone (perhaps you) tried to sign up for clausewatch with this email address, "
+        "which already has an account. No new account was created.\n\n"
+        f"Log in: {base}/login\nForgot the password? Reset it: {base}/reset\n\n"
+        "If this was not you, ignore this email: nothing has changed.\n"
+    )
+    return build_email(settings, address, "You already have a clausewatch account", text)
+
+
 def _recent(session: Session, key: str, since: dt.datetime) -> list[dt.datetime]:
     return list(
         session.scalars(
@@ -213,22 +242,31 @@ def _recent(session: Session, key: str, since: dt.datetime) -> list[dt.datetime]
     )
 
 
+def _refusal(
+    what: str, times: list[dt.datetime], limit: int, window: dt.timedelta
+) -> TooManyAttempts:
+    now = utcnow()
+    retry_at = times[len(times) - limit] + window
+    minutes = max(1, round((retry_at - now).total_seconds() / 60))
+    return TooManyAttempts(
+        f"too many {what}: try again in {minutes} minute{'s' if minutes != 1 else ''} "
+        f"(after {retry_at:%H:%M} UTC)",
+        retry_at,
+    )
+
+
 def check_rate(
     archive: Archive, limits: dict[str, int], window: dt.timedelta, what: str = "login attempts"
 ) -> None:
-    """Raise `TooManyAttempts` when any key has `limit` or more attempts inside the window."""
+    """Raise `TooManyAttempts` when any key has `limit` or more attempts inside the window.
+    Not atomic with `record_attempt`: where concurrent requests must not get past the limit
+    (logins), use `reserve_attempt`."""
     now = utcnow()
     with archive.sessions() as session:
         for key, limit in limits.items():
-            times = _recent(session, key, now - window)
+            times = _recent(session, key[:400], now - window)
             if len(times) >= limit:
-                retry_at = times[len(times) - limit] + window
-                minutes = max(1, round((retry_at - now).total_seconds() / 60))
-                raise TooManyAttempts(
-                    f"too many {what}: try again in {minutes} minute{'s' if minutes != 1 else ''} "
-                    f"(after {retry_at:%H:%M} UTC)",
-                    retry_at,
-                )
+                raise _refusal(what, times, limit, window)
 
 
 def record_attempt(archive: Archive, *keys: str, window: dt.timedelta = LOGIN_WINDOW) -> None:
@@ -241,6 +279,49 @@ def record_attempt(archive: Archive, *keys: str, window: dt.timedelta = LOGIN_WI
         session.add_all(LoginAttempt(key=key[:400], at=now) for key in keys)
 
 
+def _lock_keys(session: Session, keys: list[str]) -> None:
+    """Serialise the transactions that count and record attempts for these keys. SQLite: the
+    write transaction already began with BEGIN IMMEDIATE (one writer at a time). PostgreSQL:
+    a transaction-scoped advisory lock per key, taken in sorted order (no deadlock)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):
+        lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+
+
+def reserve_attempt(
+    archive: Archive, limits: dict[str, int], window: dt.timedelta, what: str = "login attempts"
+) -> list[int]:
+    """Atomically: raise `TooManyAttempts` when any key has `limit` or more attempts inside
+    the window, else record one attempt per key — before the password is checked, so that
+    concurrent requests cannot all pass the check. Returns the ids of the recorded rows, for
+    `release_attempts` when the attempt turns out not to count (a successful login)."""
+    now = utcnow()
+    keys = [key[:400] for key in limits]
+    with transaction(archive.sessions) as session:
+        _lock_keys(session, keys)
+        session.execute(
+            delete(LoginAttempt).where(LoginAttempt.key.in_(keys), LoginAttempt.at <= now - window)
+        )
+        for key, limit in zip(keys, limits.values(), strict=True):
+            times = _recent(session, key, now - window)
+            if len(times) >= limit:
+                raise _refusal(what, times, limit, window)
+        rows = [LoginAttempt(key=key, at=now) for key in keys]
+        session.add_all(rows)
+        session.flush()
+        return [row.id for row in rows]
+
+
+def release_attempts(archive: Archive, ids: list[int], *also_keys: str) -> None:
+    """Forget reserved attempts (by id) and every attempt of `also_keys`."""
+    with transaction(archive.sessions) as session:
+        session.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(ids)))
+        if also_keys:
+            session.execute(delete(LoginAttempt).where(LoginAttempt.key.in_(also_keys)))
+
+
 def authenticate(archive: Archive, email: str, password: str, client_ip: str) -> Account:
     """The account for these credentials. At most 5 failures per email and 20 per client
     address in 15 minutes, then `TooManyAttempts` (even for the right password)."""
@@ -248,8 +329,10 @@ def authenticate(archive: Archive, email: str, password: str, client_ip: str) ->
         address = normalise_email(email)
     except InvalidEmail:
         address = (email or "").strip().lower()[:320]
-    email_key, ip_key = f"email:{address}", f"ip:{client_ip}"
-    check_rate(
+    email_key, ip_key = f"email:{address}"[:400], f"ip:{client_ip}"[:400]
+    # the attempt is counted before the password is checked (one transaction, serialised per
+    # key): however many arrive at once, at most 5 per email address reach the hasher
+    reserved = reserve_attempt(
         archive, {email_key: MAX_FAILURES_PER_EMAIL, ip_key: MAX_FAILURES_PER_IP}, LOGIN_WINDOW
     )
     with archive.sessions() as session:
@@ -260,11 +343,13 @@ def authenticate(archive: Archive, email: str, password: str, client_ip: str) ->
     else:
         ok = _verify(account.password_hash, password)
     if not ok or account is None:
-        record_attempt(archive, email_key, ip_key)
-        raise InvalidCredentials("wrong email address or password")
+        raise InvalidCredentials("wrong email address or password")  # the reservation stays
     if account.disabled_at is not None:
+        release_attempts(archive, reserved)
         raise AccountDisabled("this account is disabled: contact the site's operator")
     with transaction(archive.sessions) as session:
+        # a success does not count against the client address and clears the email's failures
+        session.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(reserved)))
         session.execute(delete(LoginAttempt).where(LoginAttempt.key == email_key))
         if hasher.check_needs_rehash(account.password_hash):
             account.password_hash = hasher.hash(password)
@@ -276,18 +361,27 @@ def authenticate(archive: Archive, email: str, password: str, client_ip: str) ->
     return account
 
 
-def change_password(archive: Archive, account: Account, current: str, new: str) -> None:
-    """Change a password knowing the current one; every other session stays valid."""
+def change_password(
+    archive: Archive, account: Account, current: str, new: str, *, keep_session: str | None = None
+) -> int:
+    """Change a password knowing the current one. Every session of the account but
+    `keep_session` (the cookie value of the browser that changed it) is revoked in the same
+    transaction: whoever had the old password is logged out. Returns how many were revoked."""
     if not _verify(account.password_hash, current):
         raise InvalidCredentials("the current password is wrong")
     check_password(new, account.email)
     account.password_hash = hasher.hash(new)
+    where = [AuthSession.account_id == account.id, AuthSession.revoked_at.is_(None)]
+    if keep_session:
+        where.append(AuthSession.token_sha256 != sha256(keep_session))
     with transaction(archive.sessions) as session:
         session.execute(
             update(Account)
             .where(Account.id == account.id)
             .values(password_hash=account.password_hash)
         )
+        result = session.execute(update(AuthSession).where(*where).values(revoked_at=utcnow()))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 # -- sessions ----------------------------------------------------------------------------------

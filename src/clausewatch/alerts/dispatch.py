@@ -23,7 +23,9 @@ most one duplicate transmission per lease expiry, never a lost alert and never a
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import concurrent.futures
 import datetime as dt
 import hashlib
 import hmac
@@ -82,7 +84,8 @@ BACKOFF = (
 )
 MAX_ATTEMPTS = len(BACKOFF) + 1
 JITTER = 0.1
-WEBHOOK_TIMEOUT = 10.0
+WEBHOOK_TIMEOUT = 10.0  # per connect / read / write; the whole send: Settings
+WEBHOOK_MAX_ANSWER = 64 * 1024  # bytes of a receiver's answer read at most
 SMTP_TIMEOUT = 30.0
 MAX_SENDS_PER_RUN = 500
 
@@ -568,15 +571,50 @@ def send_webhook(archive: Archive, settings: Settings, delivery: Delivery) -> in
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign_webhook(endpoint.secret, msg_id, timestamp, body),
     }
+    deadline = settings.webhook_deadline_seconds
     try:
-        with httpx2.Client(timeout=WEBHOOK_TIMEOUT, follow_redirects=False) as client:
-            response = client.post(endpoint.url, content=body, headers=headers)
+        status = _post_within(endpoint.url, body, headers, deadline)
+    except TimeoutError:
+        raise DeliveryFailed(
+            f"deadline: the receiver did not answer within {deadline:g} s (whole send)"
+        ) from None
     except httpx2.HTTPError as exc:
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from None
-    if 200 <= response.status_code < 300:
-        return response.status_code
-    why = "redirects are not followed" if 300 <= response.status_code < 400 else "not 2xx"
-    raise DeliveryFailed(f"HTTP {response.status_code} ({why})", response.status_code)
+    if 200 <= status < 300:
+        return status
+    why = "redirects are not followed" if 300 <= status < 400 else "not 2xx"
+    raise DeliveryFailed(f"HTTP {status} ({why})", status)
+
+
+def _post_within(url: str, body: bytes, headers: dict[str, str], deadline: float) -> int:
+    """POST and read the whole answer within ``deadline`` seconds (connect, send, headers and
+    body together; httpx's timeouts are per operation, so a receiver dripping a byte a second
+    would never trip them); the status code, or TimeoutError. The body read is bounded too."""
+    import anyio
+    import httpx2
+
+    timeout = min(WEBHOOK_TIMEOUT, deadline)
+
+    async def post() -> int:
+        with anyio.fail_after(deadline):
+            async with (
+                httpx2.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+                client.stream("POST", url, content=body, headers=headers) as response,
+            ):
+                read = 0
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read > WEBHOOK_MAX_ANSWER:
+                        break  # the answer is not used: stop reading, keep the status
+                return response.status_code
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(post)
+    # called on an event loop's thread: run the send on a thread of its own
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, post).result()
 
 
 def _send_digest(archive: Archive, settings: Settings, delivery: Delivery) -> int | None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from clausewatch.accounts.plans import WATCH_KINDS, Plan, plan_for
@@ -279,10 +279,36 @@ def _getaddrinfo(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215 local-use: never public
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address reaches through a translation or tunnel:
+    IPv4-mapped and -compatible, 6to4 (2002::/16), Teredo (2001::/32: the client is the
+    bitwise NOT of the last 32 bits; its server too) and NAT64 (64:ff9b::/96, 64:ff9b:1::/48)."""
+    found: list[ipaddress.IPv4Address] = []
+    last32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip in _IPV4_COMPATIBLE or ip in _NAT64 or ip in _NAT64_LOCAL:
+        found.append(last32)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    return found
+
+
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return all(_public(str(v4)) for v4 in embedded)
     return not (
         ip.is_private
         or ip.is_loopback
@@ -342,6 +368,16 @@ def add_webhook_endpoint(
         )
     checked = check_url(url, allow_private=archive.settings.allow_private_urls, resolver=resolver)
     with transaction(archive.sessions) as session:
+        active = session.scalar(
+            select(func.count())
+            .select_from(WebhookEndpoint)
+            .where(WebhookEndpoint.account_id == account.id, WebhookEndpoint.disabled_at.is_(None))
+        )
+        if (active or 0) >= plan.max_webhook_endpoints:
+            raise PlanLimitError(
+                f"The {plan.name} plan allows at most {plan.max_webhook_endpoints} webhook "
+                f"endpoints per account; you have {active}. Remove one to add another."
+            )
         endpoint = WebhookEndpoint(account_id=account.id, url=checked, secret=new_secret())
         session.add(endpoint)
         session.flush()

@@ -23,7 +23,13 @@ from clausewatch import extract
 from clausewatch.archive import quality
 from clausewatch.archive.decide import Outcome
 from clausewatch.archive.service import Archive, CheckInput, CheckRecord, SourceCapture
-from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
+from clausewatch.registry.models import (
+    CONTROL_MESSAGE,
+    DocumentDeclaration,
+    PlatformDeclaration,
+    SourceDeclaration,
+    control_character,
+)
 from clausewatch.registry.ota import ota_slug
 from clausewatch.registry.vocabulary import resolve_document_type
 from clausewatch.storage.models import Capture, Document, Version
@@ -112,6 +118,8 @@ def check_record(record: OtaRecord, where: str) -> None:
         value = getattr(record, name)
         if not isinstance(value, str) or not value.strip():
             raise ImportFormatError(f'{where}: field "{name}" is empty')
+        if found := control_character(value):  # it becomes a platform or document name
+            raise ImportFormatError(f'{where}: field "{name}": {CONTROL_MESSAGE}; found {found}')
     if not ota_slug(record.service):
         raise ImportFormatError(
             f'{where}: field "service": {_short(record.service)} has no letter or digit to '

@@ -22,11 +22,13 @@ from pydantic import ValidationError
 from clausewatch.jobs.due import parse_frequency
 from clausewatch.registry.errors import RegistryError, RegistryIssue
 from clausewatch.registry.models import (
+    CONTROL_MESSAGE,
     DocumentDeclaration,
     PlatformDeclaration,
     RangeSelector,
     Selector,
     SourceDeclaration,
+    control_character,
 )
 from clausewatch.registry.vocabulary import (
     CATEGORIES,
@@ -489,6 +491,10 @@ class _Checker:
                 f"expected a non-empty string, got {_kind(value)}",
                 _line(raw, key),
             )
+            return None
+        if found := control_character(value.strip()):
+            # a line break in a name ends up in email headers (alert subjects): refused here
+            self.fail(_join(path, key), f"{CONTROL_MESSAGE}; found {found}", _line(raw, key))
             return None
         return value.strip()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
@@ -11,6 +12,17 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, field_v
 from pydantic_core import CoreSchema, core_schema
 
 Fetcher = Literal["http", "browser"]
+
+# C0 and C1 control characters, DEL, the Unicode line and paragraph separators. Names reach
+# email headers (alert subjects), where a line break would split or end the header.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL_MESSAGE = "control characters (such as a line break) are not allowed"
+
+
+def control_character(value: str) -> str | None:
+    """The first control character in `value`, as repr() writes it; None when there is none."""
+    found = _CONTROL.search(value)
+    return repr(found[0]) if found else None
 
 
 class RangeSelector(Mapping[str, str]):
@@ -133,3 +145,10 @@ class PlatformDeclaration(BaseModel):
     jurisdictions: tuple[str, ...] = ()
     website: str
     documents: tuple[DocumentDeclaration, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if control_character(value):
+            raise ValueError(CONTROL_MESSAGE)
+        return value

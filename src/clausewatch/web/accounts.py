@@ -19,6 +19,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
 import secrets
@@ -43,6 +44,7 @@ from clausewatch.config import Settings
 from clausewatch.mail import send_email
 from clausewatch.storage.models import Account, AuthSession
 from clausewatch.web.api import ApiError
+from clausewatch.web.deps import RowId
 
 log = logging.getLogger(__name__)
 
@@ -329,8 +331,39 @@ def _set_session_cookie(request: Request, response: Response, token: str) -> Non
     )
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def _in_networks(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
+
+
+def client_ip(request: Request) -> str:
+    """The visitor's address: the peer's, unless the peer is one of `trusted_proxies`; then
+    the right-most `X-Forwarded-For` entry that is not a trusted proxy (entries to its left
+    were written by the client and prove nothing). The server runs without uvicorn's own
+    proxy-header handling (`clausewatch serve`), so nothing else rewrites the peer."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = _archive(request).settings.trusted_proxies
+    if not trusted or not _in_networks(peer, trusted):
+        return peer
+    chain = [
+        part.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for part in header.split(",")
+        if part.strip()
+    ]
+    for address in reversed(chain):
+        if not _in_networks(address, trusted):
+            try:
+                return str(ipaddress.ip_address(address.strip("[]")))
+            except ValueError:
+                return peer  # not an address: the proxy passed garbage through
+    return peer
+
+
+_client_ip = client_ip
 
 
 def _safe_next(target: str | None) -> str:
@@ -377,7 +410,7 @@ def signup_page(request: Request) -> Response:
 
 
 @pages.post("/signup", name="signup")
-def signup(request: Request, form: AnonymousForm) -> Response:
+def signup(request: Request, form: AnonymousForm, background: BackgroundTasks) -> Response:
     archive = _archive(request)
     email = form.get("email", "")
     ip_key = f"signup:{_client_ip(request)}"
@@ -385,15 +418,35 @@ def signup(request: Request, form: AnonymousForm) -> Response:
         service.check_rate(archive, {ip_key: SIGNUPS_PER_HOUR_PER_IP}, HOUR, "sign-ups")
         if form.get("password", "") != form.get("password_again", form.get("password", "")):
             raise service.WeakPassword("the two passwords differ")
+        # the password is hashed before the address is looked up: both outcomes cost as much
         account = service.sign_up(archive, email, form.get("password", ""))
     except service.TooManyAttempts as exc:
         return _too_many(request, "accounts/signup.html", exc, email=email)
+    except service.EmailTaken:
+        # answered like a new account (same status, location, cookie, empty body), so the
+        # form does not tell who has an account; the owner is emailed, after the response
+        service.record_attempt(archive, ip_key, window=HOUR)
+        message = service.prepare_signup_notice(archive, archive.settings, email)
+        if message is not None:
+            background.add_task(_send_quietly, archive.settings, message)
+        return _not_logged_in(request, "/account")
     except service.AccountError as exc:
         return render_anonymous(
             request, "accounts/signup.html", 400, error=exc.message, email=email
         )
     service.record_attempt(archive, ip_key, window=HOUR)
     return _logged_in(request, account, "/account")
+
+
+def _not_logged_in(request: Request, target: str) -> Response:
+    """The same response as `_logged_in`, with a session cookie that opens nothing."""
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        service.revoke_session(_archive(request), old)
+    response = RedirectResponse(target, status_code=303)
+    _set_session_cookie(request, response, secrets.token_urlsafe(32))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @pages.get("/login", name="login_page")
@@ -502,7 +555,7 @@ def create_key(request: Request, account: RequiredAccount, form: VerifiedForm) -
 
 @pages.post("/account/keys/{key_id}/revoke", name="revoke_api_key")
 def revoke_key(
-    request: Request, key_id: int, account: RequiredAccount, form: VerifiedForm
+    request: Request, key_id: RowId, account: RequiredAccount, form: VerifiedForm
 ) -> Response:
     try:
         row = service.revoke_api_key(_archive(request), account, key_id)
@@ -541,15 +594,17 @@ def change_password(request: Request, account: RequiredAccount, form: VerifiedFo
     try:
         if form.get("new_password", "") != form.get("new_password_again", ""):
             raise service.WeakPassword("the two new passwords differ")
-        service.change_password(
+        revoked = service.change_password(
             _archive(request),
             account,
             form.get("current_password", ""),
             form.get("new_password", ""),
+            keep_session=request.cookies.get(SESSION_COOKIE),
         )
     except service.AccountError as exc:
         return _account_page(request, account, 400, error=exc.message)
-    return _account_page(request, account, notice="Password changed.")
+    others = f"{revoked} other session{'s' if revoked != 1 else ''} logged out."
+    return _account_page(request, account, notice=f"Password changed; {others}")
 
 
 # -- pages: password reset ---------------------------------------------------------------------
@@ -584,7 +639,7 @@ def _send_quietly(settings: Settings, message: Any) -> None:
     try:
         send_email(settings, message)
     except Exception:  # logged for the operator; the visitor was answered already
-        log.exception("password-reset email to %s not sent", message["To"])
+        log.exception("email to %s not sent", message["To"])
 
 
 @pages.get("/reset/{token}", name="reset_token_page")

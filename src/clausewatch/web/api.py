@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
@@ -20,7 +20,9 @@ from clausewatch.web.deps import (
     Offset,
     Severity,
     found,
+    get_archive,
     number,
+    query_number,
     version_number,
 )
 
@@ -136,8 +138,8 @@ def version(request: Request, archive: ArchiveDep, version_id: str) -> JSON:
     detail = found(provisions.version_detail, archive, number(version_id, "V"))
     for variant in detail["variants"]:  # where each variant's word-level diff is
         where = {"version_id": detail["id"], "sha256": variant["sha256"]}
-        variant["redline"] = str(request.url_for("variant_redline", **where))
-        variant["page"] = str(request.url_for("variant_page", **where))
+        variant["redline"] = absolute_url(request, "variant_redline", **where)
+        variant["page"] = absolute_url(request, "variant_page", **where)
     return detail
 
 
@@ -165,7 +167,7 @@ def provision_list(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> JSON:
-    doc_id = number(document, "D") if document else None
+    doc_id = query_number(document, "D", "document") if document else None
     return found(
         analysis.list_analysed_provisions,
         archive,
@@ -188,8 +190,15 @@ def provision(archive: ArchiveDep, provision_id: str) -> JSON:
     return found(analysis.provision_record, archive, number(provision_id, "P"))
 
 
+def absolute_url(request: Request, name: str, /, **path_params: Any) -> str:
+    """An absolute URL of a route on the configured `base_url` (citations, share links, API
+    links): never built from the Host header, which the client chooses."""
+    base = get_archive(request).settings.base_url.rstrip("/")
+    return base + str(request.app.url_path_for(name, **path_params))
+
+
 def provision_url(request: Request, public_id: str) -> str:
-    return str(request.url_for("provision_page", provision_id=public_id))
+    return absolute_url(request, "provision_page", provision_id=public_id)
 
 
 @router.get(
@@ -245,7 +254,7 @@ def changes(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> JSON:
-    doc_id = number(document, "D") if document else None
+    doc_id = query_number(document, "D", "document") if document else None
     return provisions.list_changes_page(
         archive,
         platform=platform,
@@ -318,7 +327,7 @@ def severity_mix(
     platform: Annotated[str | None, Query(max_length=100)] = None,
     document: Annotated[str | None, Query(description="Document ID (D-00001)")] = None,
 ) -> dict[str, int]:
-    doc_id = number(document, "D") if document else None
+    doc_id = query_number(document, "D", "document") if document else None
     return analysis.severity_counts(archive, platform=platform or None, document_id=doc_id)
 
 
@@ -331,23 +340,76 @@ def change_activity(
     return analysis.change_activity(archive, platform=platform or None, type_id=type or None)
 
 
+CLASSIFY_MAX_ITEMS = 64
+CLASSIFY_MAX_ITEM_CHARS = 20_000
+CLASSIFY_MAX_TOTAL_CHARS = 200_000
+CLASSIFY_WINDOW = dt.timedelta(minutes=1)
+
+
 class ClassifyItem(BaseModel):
-    text: str = Field(max_length=100_000, description="The provision's text")
+    text: str = Field(
+        max_length=CLASSIFY_MAX_ITEM_CHARS,
+        description=f"The provision's text, at most {CLASSIFY_MAX_ITEM_CHARS:,} characters",
+    )
     heading: str | None = Field(None, max_length=2_000, description="Its heading path, if any")
 
 
 class ClassifyRequest(BaseModel):
-    items: list[ClassifyItem] = Field(min_length=1, max_length=256)
+    items: list[ClassifyItem] = Field(min_length=1, max_length=CLASSIFY_MAX_ITEMS)
+
+
+def _classify_rate_limit(request: Request) -> None:
+    """Count this request against its API key's account, or its client address (the login
+    limiter's table, so every server process shares the count); 429 with Retry-After past
+    `Settings.classify_per_minute` in a minute."""
+    from clausewatch.accounts.service import TooManyAttempts, reserve_attempt
+    from clausewatch.web.accounts import authenticate_request, client_ip
+
+    archive = get_archive(request)
+    auth = authenticate_request(request)  # an invalid key is a 401, not an anonymous call
+    key = f"classify:account:{auth.account.id}" if auth else f"classify:ip:{client_ip(request)}"
+    limit = archive.settings.classify_per_minute
+    try:
+        reserve_attempt(archive, {key: limit}, CLASSIFY_WINDOW, what="classify requests")
+    except TooManyAttempts as exc:
+        raise HTTPException(
+            429,
+            f"{exc} (at most {limit} classify requests a minute per API key or client address)",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
 
 
 @router.post(
     "/classify",
     summary="Classify any text (the `clausewatch classify` command over HTTP)",
-    responses={400: {"model": ApiError, "description": "The body is not valid JSON"}},
+    description=f"""One result per item, in order: clause types with score, calibrated
+confidence, severity and its reasons, evidence basis and the supporting words (always
+`text[start:end]`).
+
+**Limits.** At most {CLASSIFY_MAX_ITEMS} items a request and {CLASSIFY_MAX_ITEM_CHARS:,}
+characters an item (422 naming the item, e.g. `items.3.text`), and
+{CLASSIFY_MAX_TOTAL_CHARS:,} characters of text in all (413). At most
+`classify_per_minute` requests (default 30) a minute per API key, or per client address
+without one: beyond, 429 with `Retry-After` (seconds).""",
+    responses={
+        400: {"model": ApiError, "description": "The body is not valid JSON"},
+        413: {"model": ApiError, "description": "More text in all than one request may hold"},
+        429: {
+            "model": ApiError,
+            "description": "Too many requests from this API key or address; see Retry-After",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        },
+    },
 )
-def classify_texts(body: ClassifyRequest) -> JSON:
-    """One result per item, in order: clause types with score, calibrated confidence, severity
-    and its reasons, evidence basis and the supporting words (always `text[start:end]`)."""
+def classify_texts(request: Request, body: ClassifyRequest) -> JSON:
+    total = sum(len(item.text) for item in body.items)
+    if total > CLASSIFY_MAX_TOTAL_CHARS:
+        raise HTTPException(
+            413,
+            f"the items hold {total:,} characters of text together; at most "
+            f"{CLASSIFY_MAX_TOTAL_CHARS:,} per request (split them over several requests)",
+        )
+    _classify_rate_limit(request)
     from clausewatch.classify.model import default_classifier
 
     items = body.items

@@ -3,7 +3,7 @@ response, JSON errors under `/api/`, friendly HTML errors elsewhere."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from starlette.datastructures import URL, URLPath
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from clausewatch import __version__
 from clausewatch.archive.service import Archive
@@ -62,15 +63,39 @@ def _url_for(context: dict[str, Any], name: str, /, **path_params: Any) -> URL:
         if len(_URL_PATHS) > 50_000:
             _URL_PATHS.clear()
         _URL_PATHS[key] = path
-    return path.make_absolute_url(base_url=request.base_url)
+    # relative to the site (never built from the Host header, which the client chooses and a
+    # cached page would pass on to everyone); absolute URLs use settings.base_url
+    return URL(str(request.scope.get("root_path", "")).rstrip("/") + str(path))
 
 
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
 
-def _error_json(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"status": status, "message": message, **extra}}, status)
+def _error_json(
+    status: int, message: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {"error": {"status": status, "message": message, **extra}}
+    return JSONResponse(body, status, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request, given: str | None) -> str:
+    """Every method the path answers to. The router's own Allow names only the first route
+    that matches the path, and a path may have several (GET and POST /unsubscribe/{token});
+    the static files (a mount) answer GET and HEAD."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**_BARE_SCOPE, "path": request.scope["path"], "method": method}
+        routes = request.app.router.routes
+        if any(not isinstance(r, Mount) and r.matches(scope)[0] == Match.FULL for r in routes):
+            allowed.append(method)
+    return ", ".join(allowed) or given or "GET, HEAD"
+
+
+_BARE_SCOPE: dict[str, Any] = {"type": "http", "root_path": "", "headers": [], "query_string": b""}
 
 
 def _describe(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -126,14 +151,24 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        message = str(exc.detail)
+        # the exception's headers are part of the answer: Retry-After on a 503, Allow on a 405
+        message, headers = str(exc.detail), exc.headers
+        if exc.status_code == 405:
+            allow = _allowed_methods(request, (headers or {}).get("Allow"))
+            headers = {**(headers or {}), "Allow": allow}
         if _is_api(request):
-            return _error_json(exc.status_code, message)
-        return render_error(request, exc.status_code, message)
+            return _error_json(exc.status_code, message, headers)
+        return render_error(request, exc.status_code, message, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         message, details = _describe(list(exc.errors()))
+        if any(detail["in"] == "path" for detail in details):
+            # a path that names no record, e.g. a row number out of range (deps.RowId): 404
+            message = f"no such record: {message}"
+            if _is_api(request):
+                return _error_json(404, message)
+            return render_error(request, 404, message)
         if _is_api(request):
             return _error_json(422, message, details=details)
         return render_error(request, 422, message)
@@ -174,7 +209,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     return app
 
 
-def render_error(request: Request, status: int, message: str) -> Response:
+def render_error(
+    request: Request, status: int, message: str, *, headers: Mapping[str, str] | None = None
+) -> Response:
     titles = {404: "Not found", 422: "Invalid request", 400: "Bad request", 500: "Archive damaged"}
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
@@ -182,4 +219,5 @@ def render_error(request: Request, status: int, message: str) -> Response:
         "error.html",
         {"status": status, "title": titles.get(status, "Error"), "message": message},
         status_code=status,
+        headers=headers,
     )

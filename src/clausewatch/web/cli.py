@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,6 +41,10 @@ def listen(host: str, port: int) -> socket.socket:
         raise fail(message) from exc
     return sock
 
+
+# uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: off. The app reads the header
+# itself, only from the configured `trusted_proxies` (clausewatch.web.accounts.client_ip).
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False, "forwarded_allow_ips": ""}
 
 Workers = Annotated[
     int,
@@ -79,7 +83,7 @@ def serve(
             highlight=False,
         )
         if workers == 1:
-            config = uvicorn.Config(app, host=host, port=port, log_level="info")
+            config = uvicorn.Config(app, host=host, port=port, log_level="info", **SERVER_OPTIONS)
             uvicorn.Server(config).run(sockets=[sock])
             return
         from uvicorn.supervisors import Multiprocess
@@ -91,6 +95,7 @@ def serve(
             port=port,
             workers=workers,
             log_level="info",
+            **SERVER_OPTIONS,
         )
         Multiprocess(config, sockets=[sock]).run()
     finally:

@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 
 from clausewatch.archive.service import Archive
 from clausewatch.archive.snapshots import SnapshotDamaged, SnapshotNotFound
-from clausewatch.ids import parse_id
+from clausewatch.ids import MAX_DB_INT, format_id, parse_id
 
 T = TypeVar("T")
 
 Severity = Literal["High", "Medium", "Low"]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (1–500).")]
 # IDs and offsets above a database integer are refused up front (they were server errors)
-MAX_DB_INT = 2**31 - 1
 Offset = Annotated[int, Query(ge=0, le=MAX_DB_INT, description="Items to skip.")]
+# A bare row number in a path (an API key, a watch, a webhook endpoint). Out of range, or not
+# a number, it fails validation, and the app answers a path parameter that fails validation
+# with 404 (web/app.py): no such record, never a 500. Public IDs (D-00001) go through number().
+RowId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The record's number.")]
 
 
 def get_archive(request: Request) -> Archive:
@@ -32,10 +35,8 @@ def number(public_id: str, prefix: str) -> int:
     """The number of a public ID; a malformed one is a 404 (no such page), never a 500."""
     try:
         value = parse_id(public_id, prefix)
-    except ValueError as exc:
-        raise HTTPException(404, f"no such record: {public_id!r} is not a {prefix}- ID") from exc
-    if value > MAX_DB_INT:  # no row can have it; the database would refuse the number
-        raise HTTPException(404, f"no such record: {public_id}")
+    except ValueError as exc:  # malformed, another prefix, or a number no row can have
+        raise HTTPException(404, f"no such record: {exc}") from exc
     return value
 
 
@@ -57,14 +58,19 @@ def found(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise HTTPException(422, str(exc)) from exc
 
 
-def version_number(public_id: str, parameter: str) -> int:
-    """A version ID given as a query parameter; malformed is a 422 that names the parameter."""
+def query_number(public_id: str, prefix: str, parameter: str) -> int:
+    """A public ID given as a query parameter (a filter, not the page's record): malformed, or a
+    number no row can have, is a 422 that names the parameter."""
+    what = {"D": "document", "V": "version"}.get(prefix, f"{prefix}-")
+    example = format_id(prefix, 1)
     try:
-        value = parse_id(public_id, "V")
-        if value > MAX_DB_INT:
-            raise ValueError(public_id)
-        return value
+        return parse_id(public_id, prefix)  # refuses a number beyond MAX_DB_INT too
     except ValueError as exc:
         raise HTTPException(
-            422, f"query parameter {parameter!r}: {public_id!r} is not a version ID (V-00001)"
+            422, f"query parameter {parameter!r}: {public_id!r} is not a {what} ID ({example})"
         ) from exc
+
+
+def version_number(public_id: str, parameter: str) -> int:
+    """A version ID given as a query parameter; malformed is a 422 that names the parameter."""
+    return query_number(public_id, "V", parameter)

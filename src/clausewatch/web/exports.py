@@ -6,6 +6,16 @@ text reaches WeasyPrint as text, and WeasyPrint runs no scripts. It fetches noth
 network: :class:`StaticOnlyFetcher` serves the site's own ``/static/`` files from disk and refuses
 every other URL (http, https, file, data...).
 
+Layout is CPU-bound and slow, so the PDF routes are ``async``: they build the page's HTML on a
+worker thread, then look the PDF up in a disk cache keyed by a hash of that HTML, the renderer's
+version and the static files (:class:`PdfCache`, ``<data_dir>/pdf-cache``, at most
+``Settings.pdf_cache_mb``). Only a miss is laid out, and only through :class:`PdfGate`: at most
+``Settings.pdf_renders`` at once per process, at most ``Settings.pdf_queue`` waiting (on the
+event loop, holding no thread) for up to ``Settings.pdf_queue_seconds``; any other request gets
+429 with ``Retry-After`` at once. So a burst of PDF requests never holds the threads the other
+routes run on (docs/security.md#resource-limits). The response cache of anonymous reads
+(``httpcache``) does not keep PDFs: they carry their own ``Cache-Control`` and ``ETag``.
+
 Bulk downloads (``/exports``) are generated on request into a temporary folder by
 :mod:`clausewatch.exports`, streamed, and deleted; one at a time (a second request while one is
 being generated gets 503 with ``Retry-After``).
@@ -13,14 +23,20 @@ being generated gets 503 with ``Retry-After``).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -34,9 +50,8 @@ PRINT_CSS = "print.css"
 
 router = APIRouter(include_in_schema=False)
 
-# WeasyPrint layout is CPU-bound: at most two at once, so PDFs cannot starve the page routes.
-_pdf_slots = threading.BoundedSemaphore(2)
 _export_lock = threading.Lock()
+PDF_RENDERER = "1"  # bump when pdf_from_html changes what it makes of the same HTML
 
 
 def _fetcher_base() -> type:
@@ -94,12 +109,158 @@ def pdf_from_html(html: str, base_url: str) -> bytes:
     # which the site's own author styles would override).
     link = f'<link rel="stylesheet" href="{base_url.rstrip("/")}/static/{PRINT_CSS}">'
     html = html.replace("</head>", f"{link}\n</head>", 1)
-    with _pdf_slots:
-        document = HTML(
-            string=html, base_url=base_url, url_fetcher=make_fetcher(base_url), media_type="print"
-        )
-        pdf: bytes = document.write_pdf()
+    document = HTML(
+        string=html, base_url=base_url, url_fetcher=make_fetcher(base_url), media_type="print"
+    )
+    pdf: bytes = document.write_pdf()
     return pdf
+
+
+class PdfBusy(Exception):
+    """No render slot now, and no room (or no time) to wait for one."""
+
+
+class PdfGate:
+    """At most ``slots`` renders at once and at most ``queue`` requests waiting for a slot, for
+    at most ``wait`` seconds each; past that :class:`PdfBusy` at once. Waiting is a sleep on
+    the event loop (no thread held); counters under a thread lock, so it works on any loop."""
+
+    POLL = 0.05
+
+    def __init__(self, slots: int, queue: int, wait: float) -> None:
+        self.slots, self.queue, self.wait = slots, queue, wait
+        self.running = 0
+        self.waiting = 0
+        self._lock = threading.Lock()
+
+    def _take(self, *, queued: bool) -> bool:
+        # a newcomer does not overtake requests already waiting
+        if self.running < self.slots and (queued or self.waiting == 0):
+            self.running += 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        with self._lock:
+            if self._take(queued=False):
+                return
+            if self.waiting >= self.queue:
+                raise PdfBusy(f"{self.running} PDFs are being made and {self.waiting} wait")
+            self.waiting += 1
+        try:
+            deadline = time.monotonic() + self.wait
+            while time.monotonic() < deadline:
+                await anyio.sleep(self.POLL)
+                with self._lock:
+                    if self._take(queued=True):
+                        return
+            raise PdfBusy(f"no PDF render slot within {self.wait:g} s")
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
+    def release(self) -> None:
+        with self._lock:
+            self.running -= 1
+
+
+class PdfCache:
+    """Rendered PDFs on disk by content key, at most ``max_bytes`` (oldest used dropped first).
+    Files are written whole (temporary name, then rename), so processes can share the folder."""
+
+    def __init__(self, folder: Path, max_bytes: int) -> None:
+        self.folder, self.max_bytes = folder, max_bytes
+        self._lock = threading.Lock()
+        self._size: int | None = None
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.pdf"
+
+    def get(self, key: str) -> bytes | None:
+        if self.max_bytes <= 0:
+            return None
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+            os.utime(path)  # most recently used
+        except OSError:
+            return None
+        return data if data.startswith(b"%PDF") else None
+
+    def put(self, key: str, pdf: bytes) -> None:
+        if self.max_bytes <= 0 or len(pdf) > self.max_bytes // 4:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pdf)
+        os.replace(tmp, self._path(key))
+        with self._lock:
+            if self._size is None:
+                self._size = self._scan()[1]
+            else:
+                self._size += len(pdf)
+            if self._size > self.max_bytes:
+                self._prune()
+
+    def _scan(self) -> tuple[list[tuple[float, int, Path]], int]:
+        files = []
+        for path in self.folder.glob("*.pdf"):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            files.append((stat.st_mtime, stat.st_size, path))
+        return sorted(files), sum(size for _, size, _ in files)
+
+    def _prune(self) -> None:
+        files, total = self._scan()
+        for _, size, path in files:
+            if total <= self.max_bytes * 3 // 4:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+        self._size = total
+
+
+def _static_token() -> str:
+    """The static files (style.css, print.css, images) a PDF is laid out with."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _renderer_token() -> str:
+    from importlib.metadata import version
+
+    return f"{PDF_RENDERER}|weasyprint {version('weasyprint')}|{_static_token()}"
+
+
+def pdf_key(html: str, base_url: str, renderer: str) -> str:
+    """The cache key of a PDF: what it is made of (the page's HTML, the base URL its links
+    resolve on, the renderer and static files)."""
+    return hashlib.sha256(f"{renderer}\0{base_url}\0{html}".encode()).hexdigest()
+
+
+_state_lock = threading.Lock()
+
+
+def _pdf_state(request: Request) -> tuple[PdfGate, PdfCache, str]:
+    """This app's gate, cache and renderer token (made on first use)."""
+    state = request.app.state
+    with _state_lock:
+        if getattr(state, "pdf_gate", None) is None:
+            settings = state.archive.settings
+            state.pdf_gate = PdfGate(
+                settings.pdf_renders, settings.pdf_queue, settings.pdf_queue_seconds
+            )
+            state.pdf_cache = PdfCache(
+                Path(settings.data_dir) / "pdf-cache", settings.pdf_cache_mb * 1024 * 1024
+            )
+            state.pdf_renderer = _renderer_token()
+    return state.pdf_gate, state.pdf_cache, state.pdf_renderer
 
 
 def page_html(page: Callable[..., Response], request: Request, **kwargs: Any) -> str:
@@ -110,37 +271,78 @@ def page_html(page: Callable[..., Response], request: Request, **kwargs: Any) ->
     return bytes(response.body).decode("utf-8")
 
 
-def _pdf_response(html: str, request: Request, filename: str) -> Response:
-    pdf = pdf_from_html(html, str(request.base_url))
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{filename}"'},
-    )
+async def _pdf_response(
+    request: Request, filename: str, page: Callable[..., Response], **kwargs: Any
+) -> Response:
+    from clausewatch.web.httpcache import _has_credentials
+
+    html = await anyio.to_thread.run_sync(partial(page_html, page, request, **kwargs))
+    # the page's relative links resolve on the configured base_url, never the Host header
+    settings = request.app.state.archive.settings
+    base_url = settings.base_url.rstrip("/") + "/"
+    gate, cache, renderer = _pdf_state(request)
+    key = pdf_key(html, base_url, renderer)
+    etag = f'"{key[:32]}"'
+    private = _has_credentials(request.scope)
+    headers = {
+        "Content-Disposition": f'inline; filename="{filename}"',
+        "ETag": etag,
+        # set here, so the in-process response cache does not keep PDFs (httpcache)
+        "Cache-Control": "private, no-store"
+        if private
+        else f"public, max-age={settings.http_cache_seconds}",
+    }
+    if not private and etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers={k: headers[k] for k in ("ETag", "Cache-Control")})
+    pdf = cache.get(key)
+    if pdf is None:
+        try:
+            await gate.acquire()
+        except PdfBusy as exc:
+            raise HTTPException(
+                429,
+                f"too many PDFs are being made right now ({exc}); try again in a few seconds",
+                headers={"Retry-After": str(max(1, round(gate.wait)))},
+            ) from None
+        try:
+            pdf = cache.get(key)  # made by another request while this one waited
+            if pdf is None:
+                pdf = await anyio.to_thread.run_sync(pdf_from_html, html, base_url)
+                await anyio.to_thread.run_sync(cache.put, key, pdf)
+        finally:
+            gate.release()
+    return Response(pdf, media_type="application/pdf", headers=headers)
 
 
 @router.get("/provisions/{provision_id}.pdf", name="provision_pdf")
-def provision_pdf(request: Request, archive: ArchiveDep, provision_id: str) -> Response:
+async def provision_pdf(request: Request, archive: ArchiveDep, provision_id: str) -> Response:
     from clausewatch.web import pages
 
-    html = page_html(pages.provision_page, request, archive=archive, provision_id=provision_id)
-    return _pdf_response(html, request, f"{provision_id}.pdf")
+    return await _pdf_response(
+        request,
+        f"{provision_id}.pdf",
+        pages.provision_page,
+        archive=archive,
+        provision_id=provision_id,
+    )
 
 
 @router.get("/documents/{document_id}.pdf", name="document_pdf")
-def document_pdf(request: Request, archive: ArchiveDep, document_id: str) -> Response:
+async def document_pdf(request: Request, archive: ArchiveDep, document_id: str) -> Response:
     from clausewatch.web import pages
 
-    html = page_html(pages.document_page, request, archive=archive, document_id=document_id)
-    return _pdf_response(html, request, f"{document_id}.pdf")
+    return await _pdf_response(
+        request, f"{document_id}.pdf", pages.document_page, archive=archive, document_id=document_id
+    )
 
 
 @router.get("/changes/{change_id}.pdf", name="change_pdf")
-def change_pdf(request: Request, archive: ArchiveDep, change_id: str) -> Response:
+async def change_pdf(request: Request, archive: ArchiveDep, change_id: str) -> Response:
     from clausewatch.web import pages
 
-    html = page_html(pages.change_page, request, archive=archive, change_id=change_id)
-    return _pdf_response(html, request, f"{change_id}.pdf")
+    return await _pdf_response(
+        request, f"{change_id}.pdf", pages.change_page, archive=archive, change_id=change_id
+    )
 
 
 # -- bulk downloads --------------------------------------------------------------------------------

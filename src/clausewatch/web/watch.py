@@ -29,7 +29,7 @@ from clausewatch.storage.db import transaction
 from clausewatch.storage.models import Account
 from clausewatch.web.accounts import RequiredAccount, VerifiedForm, csrf_protect, render
 from clausewatch.web.api import ApiError
-from clausewatch.web.deps import ArchiveDep
+from clausewatch.web.deps import ArchiveDep, RowId
 
 ATOM = "application/atom+xml; charset=utf-8"
 
@@ -188,7 +188,7 @@ def add_watch_form(request: Request, account: RequiredAccount, form: VerifiedFor
 
 @pages.post("/account/watches/{watch_id}/remove", name="remove_watch")
 def remove_watch_form(
-    request: Request, watch_id: int, account: RequiredAccount, form: VerifiedForm
+    request: Request, watch_id: RowId, account: RequiredAccount, form: VerifiedForm
 ) -> Response:
     if not watchlist.remove_watch(_archive(request), account, watch_id):
         return _page(request, account, 404, error="No such watch.")
@@ -206,7 +206,7 @@ def add_webhook_form(request: Request, account: RequiredAccount, form: VerifiedF
 
 @pages.post("/account/webhooks/{endpoint_id}/remove", name="remove_webhook")
 def remove_webhook_form(
-    request: Request, endpoint_id: int, account: RequiredAccount, form: VerifiedForm
+    request: Request, endpoint_id: RowId, account: RequiredAccount, form: VerifiedForm
 ) -> Response:
     if not watchlist.remove_webhook_endpoint(_archive(request), account, endpoint_id):
         return _page(request, account, 404, error="No such webhook endpoint.")
@@ -243,7 +243,23 @@ def api_watches(request: Request, account: RequiredAccount) -> dict[str, Any]:
     return {"total": len(items), "items": items}
 
 
-@api.post("/watches", status_code=201, summary="Watch something")
+def _link(path: str, method: str, parameter: str) -> dict[str, Any]:
+    """An OpenAPI link from a 201's `id` to the operation that takes it (for clients and the
+    stateful schema tests: create, then remove)."""
+    ref = "#/paths/" + f"/api/v1{path}".replace("/", "~1") + f"/{method}"
+    return {"operationRef": ref, "parameters": {parameter: "$response.body#/id"}}
+
+
+_WATCH_LINKS = {"RemoveWatch": _link("/watches/{watch_id}", "delete", "watch_id")}
+_WEBHOOK_LINKS = {"RemoveWebhook": _link("/webhooks/{endpoint_id}", "delete", "endpoint_id")}
+
+
+@api.post(
+    "/watches",
+    status_code=201,
+    summary="Watch something",
+    responses={201: {"description": "The new watch", "links": _WATCH_LINKS}},
+)
 def api_add_watch(
     request: Request, body: WatchIn, account: RequiredAccount, _csrf: Protected
 ) -> dict[str, Any]:
@@ -259,7 +275,7 @@ def api_add_watch(
 
 @api.delete("/watches/{watch_id}", status_code=204, summary="Stop watching")
 def api_remove_watch(
-    request: Request, watch_id: int, account: RequiredAccount, _csrf: Protected
+    request: Request, watch_id: RowId, account: RequiredAccount, _csrf: Protected
 ) -> Response:
     if not watchlist.remove_watch(_archive(request), account, watch_id):
         raise HTTPException(404, f"no watch {watch_id}")
@@ -273,7 +289,12 @@ def api_webhooks(request: Request, account: RequiredAccount) -> dict[str, Any]:
     return {"total": len(items), "items": items}
 
 
-@api.post("/webhooks", status_code=201, summary="Add a webhook endpoint (returns its secret once)")
+@api.post(
+    "/webhooks",
+    status_code=201,
+    summary="Add a webhook endpoint (returns its secret once)",
+    responses={201: {"description": "The new endpoint", "links": _WEBHOOK_LINKS}},
+)
 def api_add_webhook(
     request: Request, body: WebhookIn, account: RequiredAccount, _csrf: Protected
 ) -> dict[str, Any]:
@@ -286,7 +307,7 @@ def api_add_webhook(
 
 @api.delete("/webhooks/{endpoint_id}", status_code=204, summary="Remove a webhook endpoint")
 def api_remove_webhook(
-    request: Request, endpoint_id: int, account: RequiredAccount, _csrf: Protected
+    request: Request, endpoint_id: RowId, account: RequiredAccount, _csrf: Protected
 ) -> Response:
     if not watchlist.remove_webhook_endpoint(_archive(request), account, endpoint_id):
         raise HTTPException(404, f"no webhook endpoint {endpoint_id}")
