@@ -12,6 +12,7 @@ runs any of its tests; the archive of a sample is built once per test run.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -59,32 +60,36 @@ def archive_fixture(sample: Path = SAMPLE) -> Any:
     return archive_dir
 
 
+@contextlib.contextmanager
+def uvicorn_serving(app: Any, **options: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a free loopback port for the block; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 def server_fixture() -> Any:
     """A module fixture ``base_url``: the site over ``archive_dir``, served by uvicorn."""
 
     @pytest.fixture(scope="module")
     def base_url(archive_dir: Path) -> Iterator[str]:
-        import uvicorn
-
         from clausewatch.web import create_app
 
-        port = free_port()
-        config = uvicorn.Config(
-            create_app(Settings(data_dir=archive_dir)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-        server.should_exit = True
-        thread.join(10)
+        with uvicorn_serving(create_app(Settings(data_dir=archive_dir))) as url:
+            yield url
 
     return base_url
 

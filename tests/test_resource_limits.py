@@ -6,8 +6,8 @@ per item and per request and a rate limit per API key or client address."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from browser_fixtures import uvicorn_serving
 from fastapi.testclient import TestClient
 from web_fixtures import populate
 
@@ -36,32 +37,14 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def served(data_dir: Path) -> Iterator[Any]:
     """Start the app under uvicorn on 127.0.0.1 (an empty PDF cache each time)."""
-    import uvicorn
-
     shutil.rmtree(data_dir / "pdf-cache", ignore_errors=True)
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+    with contextlib.ExitStack() as stack:
 
-    def start(**values: Any) -> tuple[str, Any]:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        app = create_app(Settings(data_dir=data_dir, **values))
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}", app
+        def start(**values: Any) -> tuple[str, Any]:
+            app = create_app(Settings(data_dir=data_dir, **values))
+            return stack.enter_context(uvicorn_serving(app)), app
 
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(10)
+        yield start
 
 
 def wait_until(condition: Any, what: str, seconds: float = 15.0) -> None:

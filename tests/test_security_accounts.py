@@ -6,6 +6,7 @@ an account, and the webhook SSRF guard against IPv6 forms of private IPv4 addres
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -21,6 +22,7 @@ import requests
 from aiosmtpd.controller import Controller
 from archive_fixtures import *  # noqa: F403
 from argon2 import PasswordHasher
+from browser_fixtures import uvicorn_serving
 from fastapi.testclient import TestClient
 from web_fixtures import populate
 
@@ -196,33 +198,10 @@ class Http:
 @pytest.fixture
 def served() -> Iterator[Any]:
     """Start the app under uvicorn on 127.0.0.1 with `clausewatch serve`'s server options."""
-    import socket
-
-    import uvicorn
-
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
-
-    def start(settings: Settings) -> str:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", **SERVER_OPTIONS
+    with contextlib.ExitStack() as stack:
+        yield lambda settings: stack.enter_context(
+            uvicorn_serving(create_app(settings), **SERVER_OPTIONS)
         )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(10)
 
 
 # -- item 8a: X-Forwarded-For only from configured proxies -------------------------------------
