@@ -503,11 +503,23 @@ def test_one_request_at_a_time_per_host_with_a_delay(loopback: LoopbackServer) -
 
 
 def test_global_concurrency_limit(loopback: LoopbackServer) -> None:
-    # Long enough that six requests overlap on a loaded 2-core CI machine (0.15 s flaked there).
-    loopback.route("/hold", Response(body=policy_page(), delay=0.8))
+    # Each request is held until `want` are in flight (or 10 s pass), so a loaded 2-core CI
+    # machine that starts the second request late cannot flake it (fixed delays of 0.15 s and
+    # then 0.8 s both did); a fetcher that broke the limit would have all six in flight.
+    want = 0
+
+    def hold(request: Request) -> Response:
+        deadline = time.monotonic() + 10
+        while loopback.in_flight < want and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return Response(body=policy_page(), delay=0.2)
+
+    loopback.route("/hold", hold)
     hosts = [loopback.base_url] + [loopback.add_listener() for _ in range(5)]
 
     async def go(concurrency: int) -> int:
+        nonlocal want
+        want = concurrency
         loopback.clear_log()
         async with make_fetcher(concurrency=concurrency, per_host_delay=1.0) as fetcher:
             requests = [FetchRequest(h + "/hold", ignore_robots=True) for h in hosts]
