@@ -27,7 +27,7 @@ analysis_app = typer.Typer(
 )
 
 
-def analyse(archive: Any, *, full: bool) -> Any:
+def analyse(archive: Any, *, full: bool, workers: int = 1) -> Any:
     """Run the analyser with a progress bar."""
     from clausewatch.analysis.service import analyse as run_analyser
 
@@ -38,6 +38,7 @@ def analyse(archive: Any, *, full: bool) -> Any:
             full=full,
             progress=lambda n: bar.advance(task, n),
             total=lambda n: bar.update(task, total=n),
+            workers=workers,
         )
 
 
@@ -46,11 +47,20 @@ def analyse_cmd(
         bool, typer.Option("--full", help="Redo everything, not only what is out of date.")
     ] = False,
     data_dir: DataDir = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes classifying side by side (default: one per core, at most 4).",
+        ),
+    ] = None,
 ) -> None:
     """Classify provisions and refresh rarity, similarity and change-record severity. Incremental:
     after a taxonomy or model update only the stale rows are redone."""
+    from clausewatch.jobs.pool import default_workers
+
     with open_archive(data_dir) as archive:
-        report = analyse(archive, full=full)
+        report = analyse(archive, full=full, workers=workers or default_workers())
     out.print(
         f"analyser {report.analyser}: revisions classified: {report.revisions} "
         f"({report.classifications} clause types), documents refreshed: {report.documents}, "

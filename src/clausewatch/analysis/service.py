@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from clausewatch.archive.service import Archive
 from clausewatch.classify.model import ARTIFACT_DIR, INFERENCE_RULES, ClauseClassifier, Prediction
 from clausewatch.classify.taxonomy import SEVERITIES, TAXONOMY_PATH, Taxonomy
+from clausewatch.config import Settings
+from clausewatch.jobs.pool import report_progress, run_shares
 from clausewatch.storage.db import transaction, utcnow
 from clausewatch.storage.models import (
     ChangeItem,
@@ -41,6 +43,9 @@ from clausewatch.storage.models import (
 
 BOILERPLATE = "boilerplate"
 BATCH = 400  # revisions per classification transaction
+# A process is worth starting (spawn, imports, loading the model: 2-3 s) from this many
+# revisions to classify
+MIN_SHARE_REVISIONS = 5000
 SIMILAR_KEEP = 5  # most similar provisions kept per provision
 NEAR_DUPLICATE = 0.8  # cosine similarity (TF-IDF word 1-2-grams) at which wording is shared
 HEADING_SEPARATOR = " › "
@@ -105,8 +110,10 @@ def analyse(
     full: bool = False,
     progress: Progress | None = None,
     total: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> AnalysisReport:
-    """Bring every analysis up to date with the current taxonomy and model."""
+    """Bring every analysis up to date with the current taxonomy and model. With ``workers``
+    > 1, a large classification is shared out among that many processes (jobs/pool.py)."""
     report = AnalysisReport(analyser=analyser_fingerprint())
     with archive.sessions() as session:
         revisions = _stale_revisions(session, report.analyser, full)
@@ -114,11 +121,16 @@ def analyse(
         records = _stale_change_records(session, report.analyser, full)
     if total:
         total(len(revisions) + len(documents) + len(records))
-    for start in range(0, len(revisions), BATCH):
-        batch = revisions[start : start + BATCH]
-        _classify_revisions(archive, batch, report)
-        if progress:
-            progress(len(batch))
+    processes = min(workers, len(revisions) // MIN_SHARE_REVISIONS)
+    if processes > 1:  # contiguous shares keep each process's version texts together
+        size = -(-len(revisions) // processes)
+        shares = [revisions[i : i + size] for i in range(0, len(revisions), size)]
+        work = [(archive.settings, share, report.analyser) for share in shares]
+        for done, classifications in run_shares(_classify_share, work, progress=progress):
+            report.revisions += done
+            report.classifications += classifications
+    else:
+        _classify_all(archive, revisions, report, progress)
     for document_id in documents:
         with transaction(archive.sessions) as session:
             report.provisions += refresh_document(
@@ -177,9 +189,34 @@ class _TextCache:
         return self._texts[version_id]
 
 
+def _classify_all(
+    archive: Archive,
+    revisions: list[int],
+    report: AnalysisReport,
+    progress: Progress | None,
+) -> None:
+    for start in range(0, len(revisions), BATCH):
+        batch = revisions[start : start + BATCH]
+        _classify_revisions(archive, batch, report)
+        if progress:
+            progress(len(batch))
+
+
+def _classify_share(settings: Settings, revisions: list[int], analyser: str) -> tuple[int, int]:
+    """A worker process's share of the stale revisions: (revisions, clause types) stored."""
+    archive = Archive.open(settings, migrate=False)
+    try:
+        report = AnalysisReport(analyser=analyser)
+        _classify_all(archive, revisions, report, report_progress)
+        return report.revisions, report.classifications
+    finally:
+        archive.close()
+
+
 def _classify_revisions(archive: Archive, revision_ids: list[int], report: AnalysisReport) -> None:
     cache = _TextCache(archive)
-    with transaction(archive.sessions) as session:
+    # Classified before the write transaction: SQLite's write lock is held only to store
+    with archive.sessions() as session:
         revisions = list(
             session.scalars(select(ProvisionRevision).where(ProvisionRevision.id.in_(revision_ids)))
         )
@@ -188,7 +225,8 @@ def _classify_revisions(archive: Archive, revision_ids: list[int], report: Analy
             classifier_context(cache.doc_type(session, r.version_id), r.heading_path)
             for r in revisions
         ]
-        results = classify_texts(texts, contexts)
+    results = classify_texts(texts, contexts)
+    with transaction(archive.sessions) as session:
         session.execute(delete(Classification).where(Classification.revision_id.in_(revision_ids)))
         session.execute(
             delete(RevisionAnalysis).where(RevisionAnalysis.revision_id.in_(revision_ids))

@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from clausewatch.storage.models import Capture, LogHead
@@ -59,14 +59,21 @@ def record_hash(capture: Capture) -> str:
     return hashlib.sha256(canonical_record(capture)).hexdigest()
 
 
+_FIRST_HEAD = text(
+    "INSERT INTO log_head (id, last_capture_id, chain_hash) VALUES (1, 0, :genesis) "
+    "ON CONFLICT (id) DO NOTHING"
+)
+
+
 def lock_head(session: Session) -> LogHead:
     """The chain head, locked for this transaction (SQLite: BEGIN IMMEDIATE already holds the
     write lock; PostgreSQL: row lock), so concurrent writers append one after another."""
     head = session.scalars(select(LogHead).where(LogHead.id == 1).with_for_update()).first()
     if head is None:
-        head = LogHead(id=1, last_capture_id=0, chain_hash=GENESIS)
-        session.add(head)
-        session.flush()
+        # The first capture ever: writers in other processes may be creating it too
+        # (PostgreSQL: the insert waits for theirs, then does nothing).
+        session.execute(_FIRST_HEAD, {"genesis": GENESIS})
+        head = session.scalars(select(LogHead).where(LogHead.id == 1).with_for_update()).one()
     return head
 
 

@@ -83,6 +83,7 @@ def page_reason(text: str) -> str | None:
     return f'{reason} ("{leading}")'
 
 
+@functools.lru_cache(maxsize=65536)  # the versions of a document share most of their lines
 def _visible(line: str) -> str:
     line = _MD_LINK.sub(r"\1", _MD_IMAGE.sub(" ", line))
     if _MD_MARKUP.fullmatch(line):

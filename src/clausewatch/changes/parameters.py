@@ -29,6 +29,7 @@ Durations keep their unit in ``value`` ("3 months") and are converted to days in
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -88,6 +89,11 @@ class ParameterChange:
 
 def extract_parameters(text: str) -> list[Parameter]:
     """Every parameter stated in ``text`` (a clause or a whole document), in text order."""
+    return list(_parameters_of(text))
+
+
+@functools.lru_cache(maxsize=4096)  # a build reads each new provision text twice (revision, change)
+def _parameters_of(text: str) -> tuple[Parameter, ...]:
     in_arbitration = _ARBITRATION.search(text) is not None
     found: list[Parameter] = []
     for clause in _clauses(text):
@@ -98,7 +104,7 @@ def extract_parameters(text: str) -> list[Parameter]:
         found += _governing_law(clause)
         found += _venue(clause)
         found += _bodies(clause, in_arbitration)
-    return _without_duplicates(found)
+    return tuple(_without_duplicates(found))
 
 
 def compare_parameters(old: Sequence[Parameter], new: Sequence[Parameter]) -> list[ParameterChange]:

@@ -18,30 +18,40 @@ def import_cmd(
     ],
     data_dir: DataDir = None,
     category: Annotated[str, typer.Option(help="Category for new platforms.")] = "social-media",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes importing and building side by side (default: one per core, "
+            "at most 4).",
+        ),
+    ] = None,
 ) -> None:
     """Import Open Terms Archive history (idempotent: records already imported are skipped)."""
-    from clausewatch.importers.ota import ImportFormatError, detect_source, import_history
+    from clausewatch.importers.ota import ImportFormatError
+    from clausewatch.importers.parallel import import_source
+    from clausewatch.jobs.pool import default_workers
     from clausewatch.provisions.cli import build
 
+    processes = workers or default_workers()
     with open_archive(data_dir) as archive:
         for source in sources:
-            try:
-                reader = detect_source(source)
-            except ImportFormatError as exc:
-                raise fail(str(exc)) from exc
             failure: ImportFormatError | None = None
             with progress_bar() as bar:
                 task = bar.add_task(f"importing {source.name}", total=None)
                 try:
-                    report = import_history(
+                    report = import_source(
                         archive,
-                        reader(source),
+                        source,
                         category=category,
-                        progress=lambda _r, t=task: bar.advance(t),  # type: ignore[misc]
+                        workers=processes,
+                        progress=lambda n, t=task: bar.advance(t, n),  # type: ignore[misc]
                     )
                 except ImportFormatError as exc:
+                    if exc.report is None:  # not a source at all: nothing was imported
+                        raise fail(str(exc)) from exc
                     failure = exc
-            built = build(archive)  # what was imported before a fault too
+            built = build(archive, workers=processes)  # what was imported before a fault too
             if failure is not None:
                 before = failure.report.records if failure.report else 0
                 raise fail(

@@ -33,7 +33,7 @@ LIST_COLUMNS = (
 )
 
 
-def build(archive: Any) -> Any:
+def build(archive: Any, *, workers: int = 1) -> Any:
     """Segment new versions into provisions and record change records, with a progress bar."""
     from clausewatch.provisions.service import build as build_provisions
 
@@ -43,6 +43,7 @@ def build(archive: Any) -> Any:
             archive,
             progress=lambda n: bar.advance(task, n),
             total=lambda n: bar.update(task, total=n),
+            workers=workers,
         )
 
 

@@ -7,10 +7,10 @@ no layout yet, each in one transaction (predecessors always have smaller IDs).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from clausewatch.archive.service import Archive
@@ -27,7 +27,9 @@ from clausewatch.changes.redline import (
     split_sentences,
 )
 from clausewatch.changes.summary import effective_date, summarise_change
+from clausewatch.config import Settings
 from clausewatch.extract.normalise import text_sha256
+from clausewatch.jobs.pool import balance, report_progress, run_shares
 from clausewatch.provisions.align import Match, align
 from clausewatch.provisions.segment import Segment, segment
 from clausewatch.storage.db import transaction
@@ -62,18 +64,78 @@ def build(
     *,
     progress: Callable[[int], None] | None = None,
     total: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> BuildReport:
-    report = BuildReport()
+    """Build every pending version; with ``workers`` > 1, documents are shared out among that
+    many processes (jobs/pool.py), each building its documents' versions in order."""
     with archive.sessions() as session:
         todo = pending_versions(session)
+        weights = _document_weights(session, todo) if workers > 1 and todo else {}
     if total:
         total(len(todo))
+    shares = balance(weights, workers)
+    if len(shares) > 1:
+        per_document: dict[int, list[int]] = {}
+        with archive.sessions() as session:
+            for version_id, document_id in session.execute(
+                select(Version.id, Version.document_id).where(Version.id.in_(todo))
+            ):
+                per_document.setdefault(document_id, []).append(version_id)
+        work = [
+            (archive.settings, sorted(v for d in share for v in per_document[d]))
+            for share in shares
+        ]
+        return _merged(run_shares(_build_share, work, progress=progress))
+    report = BuildReport()
     for version_id in todo:
-        with transaction(archive.sessions) as session:
-            build_version(archive, session, version_id, report)
+        build_one(archive, version_id, report)
         if progress:
             progress(1)
     return report
+
+
+def build_one(archive: Archive, version_id: int, report: BuildReport) -> None:
+    """One version: segmented, aligned and compared outside the write transaction (the costly
+    part, so that processes building other documents run side by side on SQLite too), then its
+    provisions, layout and change record written in one short transaction."""
+    with archive.sessions() as session:
+        plan = plan_version(archive, session, version_id)
+    if plan is None:
+        return
+    with transaction(archive.sessions) as session:
+        build_version(archive, session, version_id, report, plan)
+
+
+def _document_weights(session: Session, version_ids: Sequence[int]) -> dict[int, int]:
+    """Document id -> characters of its pending versions (what segmenting and aligning cost)."""
+    weights: dict[int, int] = {}
+    rows = session.execute(
+        select(Version.document_id, Version.text_length).where(Version.id.in_(version_ids))
+    )
+    for document_id, length in rows:
+        weights[document_id] = weights.get(document_id, 0) + length
+    return weights
+
+
+def _build_share(settings: Settings, version_ids: list[int]) -> BuildReport:
+    """A worker process's share: these versions, in ID order (predecessors first)."""
+    archive = Archive.open(settings, migrate=False)
+    try:
+        report = BuildReport()
+        for version_id in version_ids:
+            build_one(archive, version_id, report)
+            report_progress(1)
+        return report
+    finally:
+        archive.close()
+
+
+def _merged(reports: Sequence[BuildReport]) -> BuildReport:
+    return BuildReport(
+        versions=sum(r.versions for r in reports),
+        provisions_created=sum(r.provisions_created for r in reports),
+        change_records=sum(r.change_records for r in reports),
+    )
 
 
 def layout_segments(text: str, layout: VersionLayout) -> list[tuple[int, Segment]]:
@@ -111,35 +173,73 @@ def new_layout(version_id: int, segments: Sequence[Segment], ids: dict[int, int]
     )
 
 
-def build_version(archive: Archive, session: Session, version_id: int, report: BuildReport) -> None:
-    # Locked (PostgreSQL; SQLite's write lock is already held), so that a concurrent build
-    # waits here and then sees the layout the first one stored.
-    version = session.get(Version, version_id, with_for_update=True)
+@dataclass
+class VersionPlan:
+    """What building a version needs that depends only on texts: its segments, the alignment
+    with its predecessor's layout and the content of its change items."""
+
+    text: str
+    segments: list[Segment]
+    previous: list[tuple[int, Segment]]
+    matches: list[Match]
+    changes: dict[int, _ItemContent]  # index in ``matches`` -> content of its change item
+
+
+def plan_version(archive: Archive, session: Session, version_id: int) -> VersionPlan | None:
+    """The plan of a version without a layout; None when it has one. Reads only."""
+    version = session.get(Version, version_id)
     assert version is not None
     if session.get(VersionLayout, version_id) is not None:
-        return  # built by a concurrent run
+        return None
     text = archive.version_text(version)
     segments = segment(text)
     previous: list[tuple[int, Segment]] = []
-    previous_text = ""
     if version.predecessor_id is not None:
         layout = session.get(VersionLayout, version.predecessor_id)
         if layout is None:
             raise RuntimeError(f"V-{version.predecessor_id:06d} has no layout yet")
         predecessor = session.get(Version, version.predecessor_id)
         assert predecessor is not None
-        previous_text = archive.version_text(predecessor)
-        previous = layout_segments(previous_text, layout)
+        previous = layout_segments(archive.version_text(predecessor), layout)
     matches = (
         align([s for _, s in previous], segments)
         if previous
         else [Match(old=None, new=j, kind="added", similarity=0.0) for j in range(len(segments))]
     )
-    ids = _assign_ids(session, version, segments, previous, matches, report)
-    session.add(new_layout(version.id, segments, ids))
+    changes = (
+        {
+            i: _item_content(m, segments, previous)
+            for i, m in enumerate(matches)
+            if m.kind != "unchanged"
+        }
+        if version.predecessor_id is not None
+        else {}
+    )
+    return VersionPlan(text, list(segments), previous, list(matches), changes)
+
+
+def build_version(
+    archive: Archive,
+    session: Session,
+    version_id: int,
+    report: BuildReport,
+    plan: VersionPlan | None = None,
+) -> None:
+    """Write a version's provisions, layout and change record in the caller's transaction,
+    from ``plan`` (made now when not given)."""
+    # Locked (PostgreSQL; SQLite's write lock is already held), so that a concurrent build
+    # waits here and then sees the layout the first one stored.
+    version = session.get(Version, version_id, with_for_update=True)
+    assert version is not None
+    if session.get(VersionLayout, version_id) is not None:
+        return  # built by a concurrent run
+    plan = plan or plan_version(archive, session, version_id)
+    assert plan is not None
+    ids = _assign_ids(session, version, plan.segments, plan.previous, plan.matches, report)
+    session.add(new_layout(version.id, plan.segments, ids))
     report.versions += 1
     if version.predecessor_id is not None:
-        _change_record(session, version, text, segments, previous, matches, ids)
+        _change_record(session, version, plan, ids)
         report.change_records += 1
 
 
@@ -154,20 +254,37 @@ def _assign_ids(
     """New segment index -> provision id. A segment matched to an old one (unchanged, modified,
     moved, the primary piece of a split, the survivor of a merge) keeps its provision; added
     segments and secondary split pieces get new provisions."""
-    kept = [m for m in matches if m.new is not None and m.old is not None]
+    kept = {m.new: previous[m.old][0] for m in matches if m.new is not None and m.old is not None}
+    ids: dict[int, int] = {}
+    same: list[int] = []  # text, title and headings as they were: only "last seen" moves
+    for index, provision_id, text_sha, title, heading_path in _kept_state(session, kept):
+        seg = segments[index]
+        ids[index] = provision_id
+        if (text_sha, title, heading_path) == (text_sha256(seg.text), seg.title, seg.heading_path):
+            same.append(provision_id)
+    if same:  # one statement, not one ORM update per provision (most of a version's)
+        session.execute(
+            update(Provision)
+            .where(Provision.id.in_(same))
+            .values(last_version_id=version.id, last_seen_at=version.recorded_at)
+            .execution_options(synchronize_session=False)
+        )
+    unchanged = set(same)
     loaded = {
         p.id: p
         for p in session.scalars(
-            select(Provision).where(Provision.id.in_([previous[m.old][0] for m in kept]))  # type: ignore[index]
+            select(Provision).where(
+                Provision.id.in_([i for i in kept.values() if i not in unchanged])
+            )
         )
     }
     provisions: dict[int, Provision] = {}
     with session.no_autoflush:  # one flush for all new provisions, not one per segment
         for match in matches:
-            if match.new is None:
+            if match.new is None or ids.get(match.new) in unchanged:
                 continue
             if match.old is not None:
-                provisions[match.new] = loaded[previous[match.old][0]]
+                provisions[match.new] = loaded[kept[match.new]]
                 continue
             seg = segments[match.new]
             provisions[match.new] = Provision(
@@ -187,7 +304,23 @@ def _assign_ids(
     with session.no_autoflush:
         for index, provision in provisions.items():
             _revise(session, provision, version, segments[index])
-    return {index: provision.id for index, provision in provisions.items()}
+    ids.update({index: provision.id for index, provision in provisions.items()})
+    return ids
+
+
+def _kept_state(
+    session: Session, kept: dict[int, int]
+) -> Iterator[tuple[int, int, str, str, tuple[str, ...]]]:
+    """(segment index, provision id, text SHA-256, title, heading path) of kept provisions."""
+    rows = session.execute(
+        select(Provision.id, Provision.text_sha256, Provision.title, Provision.heading_path).where(
+            Provision.id.in_(list(kept.values()))
+        )
+    )
+    state = {row[0]: row for row in rows}
+    for index, provision_id in kept.items():
+        _, text_sha, title, heading_path = state[provision_id]
+        yield index, provision_id, text_sha, title, tuple(heading_path)
 
 
 def _revise(session: Session, provision: Provision, version: Version, seg: Segment) -> None:
@@ -235,8 +368,46 @@ class _Tally:
     )
 
 
+@dataclass
+class _ItemContent:
+    """The part of a change item that depends only on the two texts."""
+
+    substantive: bool
+    redline: list[list[str]] | None = None
+    sentences: dict[str, int] | None = None
+    parameter_changes: list[ParameterChange] = field(default_factory=list)
+
+
+def _item_content(
+    match: Match, segments: Sequence[Segment], previous: Sequence[tuple[int, Segment]]
+) -> _ItemContent:
+    """Redline, sentence counts and parameter changes of a touched provision."""
+    old = previous[match.old][1] if match.old is not None else None
+    new = segments[match.new] if match.new is not None else None
+    if old is None or new is None:
+        return _ItemContent(substantive=match.kind not in ("split", "merged"))
+    old_text, new_text = old.text, new.text
+    if match.kind == "split":  # compare the original with all its pieces together
+        new_text = "\n\n".join(segments[k].text for k in sorted([match.new or 0, *match.related]))
+    elif match.kind == "merged":
+        old_text = "\n\n".join(
+            previous[k][1].text for k in sorted([match.old or 0, *match.related])
+        )
+    content = _ItemContent(
+        substantive=is_substantive(old_text, new_text),
+        redline=[[op.op, op.text] for op in redline(old.text, new.text)],
+    )
+    if content.substantive:
+        content.sentences = asdict(sentence_changes(old_text, new_text))
+        content.parameter_changes = compare_parameters(
+            extract_parameters(old.text), extract_parameters(new.text)
+        )
+    return content
+
+
 def _item(
     match: Match,
+    content: _ItemContent,
     segments: Sequence[Segment],
     previous: Sequence[tuple[int, Segment]],
     ids: dict[int, int],
@@ -249,59 +420,51 @@ def _item(
     related = [ids[k] if match.kind == "split" else previous[k][0] for k in match.related]
     provision_id = ids[match.new] if match.new is not None else previous[match.old or 0][0]
     item = ChangeItem(
-        provision_id=provision_id, kind=match.kind, similarity=match.similarity, related=related
+        provision_id=provision_id,
+        kind=match.kind,
+        similarity=match.similarity,
+        related=related,
+        substantive=content.substantive,
     )
     if old is None or new is None:
-        text = (new or old).text  # type: ignore[union-attr]
-        title = (new or old).title  # type: ignore[union-attr]
-        primary_elsewhere = match.kind in ("split", "merged")
-        item.substantive = not primary_elsewhere
-        if not primary_elsewhere:
-            side = "added" if new is not None else "removed"
-            getattr(tally, side).append(title)
-            tally.sentences[side] += len(split_sentences(text))
+        if content.substantive:
+            side, piece = ("added", new) if new is not None else ("removed", old)
+            assert piece is not None
+            getattr(tally, side).append(piece.title)
+            tally.sentences[side] += len(split_sentences(piece.text))
         return item
-    old_text, new_text = old.text, new.text
-    if match.kind == "split":  # compare the original with all its pieces together
-        new_text = "\n\n".join(segments[k].text for k in sorted([match.new or 0, *match.related]))
-    elif match.kind == "merged":
-        old_text = "\n\n".join(
-            previous[k][1].text for k in sorted([match.old or 0, *match.related])
-        )
-    item.redline = [[op.op, op.text] for op in redline(old.text, new.text)]
-    item.substantive = is_substantive(old_text, new_text)
-    if not item.substantive:
+    item.redline = content.redline or []
+    if not content.substantive:
         tally.moved += match.kind == "moved"
         return item
-    counts = sentence_changes(old_text, new_text)
-    item.sentences = asdict(counts)
-    changes = compare_parameters(extract_parameters(old.text), extract_parameters(new.text))
-    item.parameter_changes = [{"kind": c.kind, "description": c.describe()} for c in changes]
-    tally.parameter_changes.extend(changes)
+    assert content.sentences is not None
+    item.sentences = content.sentences
+    item.parameter_changes = [
+        {"kind": c.kind, "description": c.describe()} for c in content.parameter_changes
+    ]
+    tally.parameter_changes.extend(content.parameter_changes)
     tally.modified.append((old.title, new.title))
     for key in tally.sentences:
-        tally.sentences[key] += getattr(counts, key)
+        tally.sentences[key] += content.sentences[key]
     return item
 
 
 def _change_record(
-    session: Session,
-    version: Version,
-    text: str,
-    segments: Sequence[Segment],
-    previous: Sequence[tuple[int, Segment]],
-    matches: Sequence[Match],
-    ids: dict[int, int],
+    session: Session, version: Version, plan: VersionPlan, ids: dict[int, int]
 ) -> ChangeRecord:
     tally = _Tally()
-    items = [_item(m, segments, previous, ids, tally) for m in matches if m.kind != "unchanged"]
+    items = [
+        _item(m, plan.changes[i], plan.segments, plan.previous, ids, tally)
+        for i, m in enumerate(plan.matches)
+        if m.kind != "unchanged"
+    ]
     if version.kind == "technical":
         status = "technical"  # re-extraction: never a change, whatever the alignment says
     elif version.status == "flip_flop":
         status = "retracted"  # folded into a variant of its predecessor
     else:
         status = "substantive" if any(i.substantive for i in items) else "non_substantive"
-    effective = effective_date(text)
+    effective = effective_date(plan.text)
     record = ChangeRecord(
         document_id=version.document_id,
         from_version_id=version.predecessor_id,
