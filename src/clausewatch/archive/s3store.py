@@ -36,6 +36,7 @@ from clausewatch.archive.snapshots import (
     SnapshotDamaged,
     SnapshotNotFound,
     _check_hash,
+    decompress_frame,
     sha256_hex,
 )
 
@@ -118,19 +119,8 @@ def parse_url(url: str) -> dict[str, Any]:
 
 
 def _strict_decompress(sha256: str, compressed: bytes) -> bytes:
-    """Exactly one complete zstd frame, nothing before or after it (as the local store)."""
-    stream = zstandard.ZstdDecompressor().decompressobj()
-    try:
-        data: bytes = stream.decompress(compressed)
-    except zstandard.ZstdError as exc:
-        detail = str(exc).removeprefix("zstd decompressor error: ")
-        raise SnapshotDamaged(sha256, "corrupt frame", detail) from None
-    if not stream.eof:
-        detail = f"the compressed frame ends early, after {len(compressed)} bytes"
-        raise SnapshotDamaged(sha256, "truncated", detail)
-    if stream.unused_data:
-        detail = f"{len(stream.unused_data)} bytes after the end of the compressed frame"
-        raise SnapshotDamaged(sha256, "trailing bytes", detail)
+    """The object's bytes, frame and hash checked as the local store checks them."""
+    data = decompress_frame(sha256, compressed, zstandard.ZstdDecompressor())
     actual = sha256_hex(data)
     if actual != sha256:
         raise SnapshotDamaged(sha256, "hash mismatch", f"the stored bytes re-hash to {actual}")

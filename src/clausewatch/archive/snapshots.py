@@ -350,21 +350,8 @@ class LocalSnapshotStore:
         compressed: bytes,
         decompressor: zstandard.ZstdDecompressor | None = None,
     ) -> bytes:
-        """Exactly one complete zstd frame, nothing before or after it."""
         self._compressor()
-        stream = (decompressor or self._local.d).decompressobj()
-        try:
-            data: bytes = stream.decompress(compressed)
-        except zstandard.ZstdError as exc:
-            detail = str(exc).removeprefix("zstd decompressor error: ")
-            raise SnapshotDamaged(sha256, "corrupt frame", detail) from None
-        if not stream.eof:
-            detail = f"the compressed frame ends early, after {len(compressed)} bytes"
-            raise SnapshotDamaged(sha256, "truncated", detail)
-        if stream.unused_data:
-            detail = f"{len(stream.unused_data)} bytes after the end of the compressed frame"
-            raise SnapshotDamaged(sha256, "trailing bytes", detail)
-        return data
+        return decompress_frame(sha256, compressed, decompressor or self._local.d)
 
     def close(self) -> None:
         """Close this thread's connection to the pack (the last one closed folds the write-ahead
@@ -402,6 +389,25 @@ class LocalSnapshotStore:
         files = sum(p.stat().st_size for p in self.root.glob("*/*/*.zst"))
         pack = sum(p.stat().st_size for p in self.root.glob(PACK_NAME + "*") if p.is_file())
         return files + pack
+
+
+def decompress_frame(
+    sha256: str, compressed: bytes, decompressor: zstandard.ZstdDecompressor
+) -> bytes:
+    """Exactly one complete zstd frame, nothing before or after it (every store reads so)."""
+    stream = decompressor.decompressobj()
+    try:
+        data: bytes = stream.decompress(compressed)
+    except zstandard.ZstdError as exc:
+        detail = str(exc).removeprefix("zstd decompressor error: ")
+        raise SnapshotDamaged(sha256, "corrupt frame", detail) from None
+    if not stream.eof:
+        detail = f"the compressed frame ends early, after {len(compressed)} bytes"
+        raise SnapshotDamaged(sha256, "truncated", detail)
+    if stream.unused_data:
+        detail = f"{len(stream.unused_data)} bytes after the end of the compressed frame"
+        raise SnapshotDamaged(sha256, "trailing bytes", detail)
+    return data
 
 
 def open_store(url: str) -> SnapshotStore:
