@@ -7,6 +7,7 @@ per item and per request and a rate limit per API key or client address."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import threading
 import time
@@ -161,6 +162,18 @@ def test_an_identical_pdf_is_served_from_the_cache(
     assert again.status_code == 304 and not again.content
 
 
+def test_pdfs_are_laid_out_in_render_processes_that_end_with_the_app(data_dir: Path) -> None:
+    shutil.rmtree(data_dir / "pdf-cache", ignore_errors=True)
+    with TestClient(create_app(Settings(data_dir=data_dir, pdf_renders=1))) as client:
+        provision = client.get("/api/v1/provisions?limit=1").json()["items"][0]["id"]
+        answer = client.get(f"/provisions/{provision}.pdf")
+        assert answer.status_code == 200 and answer.content.startswith(b"%PDF")
+        pool = client.app.state.pdf_pool  # type: ignore[attr-defined]
+        processes = list(pool._processes.values())
+        assert len(processes) == 1 and processes[0].pid != os.getpid()
+    wait_until(lambda: not any(p.is_alive() for p in processes), "the render process ended")
+
+
 def test_the_pdf_cache_stays_within_its_size(tmp_path: Path) -> None:
     cache = exports.PdfCache(tmp_path / "pdf-cache", max_bytes=40_000)
     for i in range(20):
@@ -242,3 +255,84 @@ def test_classify_limits_are_in_the_openapi_description(classify_client: TestCli
     for words in ("64 items", "20,000", "200,000", "Retry-After", "429", "413"):
         assert words in text, words
     assert {"413", "429"} <= set(route["post"]["responses"])
+
+
+# -- request bodies ------------------------------------------------------------------------------
+
+
+def raw_exchange(url: str, head: str, chunks: Iterator[bytes]) -> tuple[bytes, int]:
+    """Send ``head`` then ``chunks`` on a fresh connection until the server answers (or stops
+    taking bytes); (the answer's first bytes, body bytes sent)."""
+    import select
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    sent = 0
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        for chunk in chunks:
+            if select.select([sock], [], [], 0)[0]:
+                break  # answered before the body was all sent
+            try:
+                sock.settimeout(5)
+                sock.sendall(chunk)
+            except (BlockingIOError, TimeoutError, BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        sock.settimeout(10)
+        answer = b""
+        with contextlib.suppress(ConnectionResetError, TimeoutError):
+            while b"\r\n\r\n" not in answer and (data := sock.recv(65536)):
+                answer += data
+    return answer, sent
+
+
+def chunked(size: int, count: int) -> Iterator[bytes]:
+    for _ in range(count):
+        yield f"{size:x}\r\n".encode() + b"x" * size + b"\r\n"
+    yield b"0\r\n\r\n"
+
+
+@pytest.fixture
+def small_bodies(tmp_path: Path) -> Iterator[str]:
+    app = create_app(Settings(data_dir=tmp_path / "data", max_request_bytes=100_000))
+    with uvicorn_serving(app) as url:
+        yield url
+
+
+def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(small_bodies: str) -> None:
+    head = (
+        "POST /api/v1/classify HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json"
+        "\r\nContent-Length: 1000000000\r\n\r\n"
+    )
+    answer, _ = raw_exchange(small_bodies, head, iter([]))  # no body at all
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert b"application/json" in answer.lower()
+    # an HTML form route answers with a page
+    head = head.replace("/api/v1/classify", "/signup").replace(
+        "application/json", "application/x-www-form-urlencoded"
+    )
+    answer, _ = raw_exchange(small_bodies, head, iter([]))
+    assert answer.startswith(b"HTTP/1.1 413") and b"text/html" in answer.lower(), answer[:300]
+
+
+def test_a_chunked_body_is_refused_once_it_passes_the_limit(small_bodies: str) -> None:
+    head = (
+        "POST /api/v1/classify HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json"
+        "\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    # 20 MB offered in 16 KB chunks: the answer comes long before they are all sent
+    answer, sent = raw_exchange(small_bodies, head, chunked(16_384, 1280))
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert b"at most 100,000 bytes" in answer or b"content-length" in answer.lower()
+    assert sent < 16_384 * 1280
+
+
+def test_bodies_under_the_limit_are_read_as_usual(small_bodies: str) -> None:
+    body = {"items": [{"text": "We may share your data with partners."}]}
+    assert httpx2.post(f"{small_bodies}/api/v1/classify", json=body).status_code == 200
+    big = {"items": [{"text": "z" * 20_000}] * 6}  # about 120 KB of JSON
+    answer = httpx2.post(f"{small_bodies}/api/v1/classify", json=big)
+    assert answer.status_code == 413 and "100,000 bytes" in error(answer)
+    assert answer.headers["x-content-type-options"] == "nosniff"

@@ -1,8 +1,9 @@
-"""Security hardening of accounts and sessions (issue #14, items 1 and 8): an atomic login rate
-limit under real concurrency (SQLite and PostgreSQL), proxy headers trusted only from configured
-proxies (real HTTP through uvicorn), absolute URLs from `base_url` and never the Host header,
-other sessions revoked on a password change, a sign-up that does not tell whether an address has
-an account, and the webhook SSRF guard against IPv6 forms of private IPv4 addresses."""
+"""Security hardening of accounts and sessions (issue #14, items 1 and 8): atomic login, sign-up
+and password-reset rate limits under real concurrency (SQLite and PostgreSQL), proxy headers
+trusted only from configured proxies (real HTTP through uvicorn), absolute URLs from `base_url`
+and never the Host header, other sessions revoked on a password change, a sign-up that does not
+tell whether an address has an account, and the webhook SSRF guard against IPv6 forms of private
+IPv4 addresses."""
 
 from __future__ import annotations
 
@@ -202,6 +203,84 @@ def served() -> Iterator[Any]:
         yield lambda settings: stack.enter_context(
             uvicorn_serving(create_app(settings), **SERVER_OPTIONS)
         )
+
+
+# -- item 1b: sign-up and reset limits per client address are atomic too -----------------------
+
+
+def post_at_once(base: str, path: str, forms: list[dict[str, str]]) -> list[int]:
+    """Each form from its own client (its CSRF token fetched first), all posted at once."""
+    clients = [Http(base) for _ in forms]
+    try:
+        tokens = [token_in(client.get(path).text) for client in clients]
+        barrier = threading.Barrier(len(forms), timeout=60)
+
+        def one(i: int) -> int:
+            barrier.wait()
+            data = {**forms[i], "csrf_token": tokens[i]}
+            return clients[i].post(path, data=data, headers={}, follow_redirects=False).status_code
+
+        with ThreadPoolExecutor(max_workers=len(forms)) as pool:
+            return list(pool.map(one, range(len(forms))))
+    finally:
+        for client in clients:
+            client.session.close()
+
+
+def test_concurrent_signups_from_one_address_stop_at_the_limit(
+    tmp_path: Path, backend: str | None, served: Any, hasher: CountingHasher
+) -> None:
+    from clausewatch.web.accounts import SIGNUPS_PER_HOUR_PER_IP
+
+    settings = web_settings(tmp_path, database_url=backend)
+    url = served(settings)
+    forms = [
+        {"email": f"new{i}@example.org", "password": PASSWORD, "password_again": PASSWORD}
+        for i in range(25)
+    ]
+    statuses = post_at_once(url, "/signup", forms)
+    assert statuses.count(303) == SIGNUPS_PER_HOUR_PER_IP == 10, statuses
+    assert statuses.count(429) == 15, statuses
+    assert hasher.hashed == 10  # the refused ones never reached the hasher
+    archive = Archive.open(settings, migrate=False)
+    try:
+        assert len(service.list_accounts(archive)) == 10
+    finally:
+        archive.close()
+
+
+def test_concurrent_reset_requests_from_one_address_stop_at_the_limit(
+    tmp_path: Path, backend: str | None, served: Any
+) -> None:
+    from clausewatch.storage.models import PasswordReset
+    from clausewatch.web.accounts import RESETS_PER_HOUR_PER_IP
+
+    settings = web_settings(tmp_path, database_url=backend, smtp_port=9)  # nothing listens
+    archive = Archive.open(settings)
+    try:
+        service.sign_up(archive, EMAIL, PASSWORD)
+        url = served(settings)
+        statuses = post_at_once(url, "/reset", [{"email": EMAIL}] * 25)
+        assert statuses.count(200) == RESETS_PER_HOUR_PER_IP == 10, statuses
+        assert statuses.count(429) == 15, statuses
+        with archive.sessions() as session:  # and at most 3 reset emails an hour per account
+            tokens = session.query(PasswordReset).count()
+        assert tokens == service.MAX_RESETS_PER_HOUR == 3
+    finally:
+        archive.close()
+
+
+def test_concurrent_reset_requests_for_one_account_make_three_tokens(archive: Archive) -> None:
+    service.sign_up(archive, EMAIL, PASSWORD)
+    barrier = threading.Barrier(20, timeout=60)
+
+    def one(_: int) -> bool:
+        barrier.wait()
+        return service.prepare_password_reset(archive, archive.settings, EMAIL) is not None
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        made = list(pool.map(one, range(20)))
+    assert made.count(True) == service.MAX_RESETS_PER_HOUR == 3
 
 
 # -- item 8a: X-Forwarded-For only from configured proxies -------------------------------------

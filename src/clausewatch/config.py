@@ -121,6 +121,12 @@ class Settings(BaseSettings):
         description="Disk cache of rendered PDFs under <data_dir>/pdf-cache, by content hash "
         "(0: none)",
     )
+    max_request_bytes: int = Field(
+        2_000_000,
+        gt=0,
+        description="Largest request body the web server reads (any route); larger ones get "
+        "413 before they are read, chunked ones as soon as they pass it (docs/security.md)",
+    )
     classify_per_minute: int = Field(
         30,
         ge=1,

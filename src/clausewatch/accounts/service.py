@@ -500,6 +500,9 @@ def prepare_password_reset(archive: Archive, settings: Settings, email: str) -> 
         account = _account_by_email(session, address)
         if account is None or account.disabled_at is not None:
             return None
+        # count and insert under the account's lock (PostgreSQL; SQLite's write transaction
+        # is serialised already): concurrent requests cannot all pass the hourly limit
+        _lock_keys(session, [f"password-reset:{account.id}"])
         recent = session.scalar(
             select(func.count())
             .select_from(PasswordReset)

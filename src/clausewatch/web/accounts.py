@@ -25,7 +25,7 @@ import os
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request
@@ -415,26 +415,30 @@ def signup(request: Request, form: AnonymousForm, background: BackgroundTasks) -
     email = form.get("email", "")
     ip_key = f"signup:{_client_ip(request)}"
     try:
-        service.check_rate(archive, {ip_key: SIGNUPS_PER_HOUR_PER_IP}, HOUR, "sign-ups")
+        # counted before anything else, in one transaction (accounts.service.reserve_attempt):
+        # concurrent sign-ups from one address cannot all pass the hourly limit
+        reserved = service.reserve_attempt(
+            archive, {ip_key: SIGNUPS_PER_HOUR_PER_IP}, HOUR, "sign-ups"
+        )
+    except service.TooManyAttempts as exc:
+        return _too_many(request, "accounts/signup.html", exc, email=email)
+    try:
         if form.get("password", "") != form.get("password_again", form.get("password", "")):
             raise service.WeakPassword("the two passwords differ")
         # the password is hashed before the address is looked up: both outcomes cost as much
         account = service.sign_up(archive, email, form.get("password", ""))
-    except service.TooManyAttempts as exc:
-        return _too_many(request, "accounts/signup.html", exc, email=email)
     except service.EmailTaken:
         # answered like a new account (same status, location, cookie, empty body), so the
         # form does not tell who has an account; the owner is emailed, after the response
-        service.record_attempt(archive, ip_key, window=HOUR)
         message = service.prepare_signup_notice(archive, archive.settings, email)
         if message is not None:
             background.add_task(_send_quietly, archive.settings, message)
         return _not_logged_in(request, "/account")
     except service.AccountError as exc:
+        service.release_attempts(archive, reserved)  # a refused form is not a sign-up
         return render_anonymous(
             request, "accounts/signup.html", 400, error=exc.message, email=email
         )
-    service.record_attempt(archive, ip_key, window=HOUR)
     return _logged_in(request, account, "/account")
 
 
@@ -621,15 +625,19 @@ def request_reset(request: Request, form: AnonymousForm, background: BackgroundT
     email = form.get("email", "")
     ip_key = f"reset:{_client_ip(request)}"
     try:
-        service.check_rate(archive, {ip_key: RESETS_PER_HOUR_PER_IP}, HOUR, "reset requests")
-        message = service.prepare_password_reset(archive, archive.settings, email)
+        # counted before the address is looked up, atomically (as sign-ups and logins)
+        reserved = service.reserve_attempt(
+            archive, {ip_key: RESETS_PER_HOUR_PER_IP}, HOUR, "reset requests"
+        )
     except service.TooManyAttempts as exc:
         return _too_many(request, "accounts/reset_request.html", exc, email=email)
+    try:
+        message = service.prepare_password_reset(archive, archive.settings, email)
     except service.AccountError as exc:
+        service.release_attempts(archive, reserved)  # a malformed address is not a request
         return render_anonymous(
             request, "accounts/reset_request.html", 400, error=exc.message, email=email
         )
-    service.record_attempt(archive, ip_key, window=HOUR)
     if message is not None:  # sent after the response: same answer, same timing either way
         background.add_task(_send_quietly, archive.settings, message)
     return render_anonymous(request, "accounts/reset_sent.html", email=email)
@@ -685,12 +693,16 @@ def reset_password(request: Request, token: str, form: AnonymousForm) -> Respons
 # -- API ---------------------------------------------------------------------------------------
 
 
+PlanName = Literal["free", "pro"]
+assert set(get_args(PlanName)) == set(PLANS)  # a new plan must be declared here too
+
+
 class PlanOut(BaseModel):
-    name: str
+    name: PlanName
     max_platforms: int
     same_day_alerts: bool
     weekly_digest: bool
-    watch_kinds: list[str]
+    watch_kinds: list[Literal["platform", "document", "clause_type", "provision"]]
     webhooks: bool
     feeds: bool
 
@@ -699,7 +711,7 @@ class Me(BaseModel):
     email: str
     plan: PlanOut
     created_at: str
-    authenticated_by: str
+    authenticated_by: Literal["session", "api_key"]
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cw_…`")

@@ -17,6 +17,7 @@ from jinja2 import pass_context
 from starlette.datastructures import URL, URLPath
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clausewatch import __version__
 from clausewatch.archive.service import Archive
@@ -109,6 +110,81 @@ def _describe(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
     return message or "invalid request", details
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """A request body over ``Settings.max_request_bytes`` (413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413,
+            f"request body too large: at most {limit:,} bytes",
+            headers={"Connection": "close"},  # the rest of the body is never read
+        )
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, before they are read: at once when
+    the declared Content-Length is over it, and for a chunked (or understated) body as soon as
+    the bytes received pass it, while the app reads them. The app never holds more than
+    ``limit`` bytes of a body, whatever the route does with it (form, JSON, nothing)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        started = refused = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # answered here, at once (an exception raised to the app would reach its
+                    # handlers wrapped by the middleware's task groups); the app is then told
+                    # the client left, and whatever it answers is dropped
+                    refused = True
+                    if not started:
+                        await self._refuse(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, watched_send)
+        except Exception:
+            if not refused:
+                raise
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exc = BodyTooLarge(self.limit)
+        # answered before the router has seen the request: the page's links need it
+        request = Request({**scope, "router": scope["app"].router})
+        response: Response
+        if _is_api(request):
+            response = _error_json(413, str(exc.detail), exc.headers)
+        else:
+            response = render_error(request, 413, str(exc.detail), headers=exc.headers)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        await response(scope, receive, send)
+
+
 def create_worker_app() -> FastAPI:
     """The app of one `clausewatch serve --workers N` process: settings from the environment,
     schema already migrated by the parent."""
@@ -122,6 +198,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        from clausewatch.web.exports import close_render_pool
+
+        close_render_pool(app.state)
         app.state.archive_state.close()
         archive.close()
 
@@ -206,13 +285,21 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         code=code_token(HERE / "templates"),
         max_age=settings.http_cache_seconds,
     )
+    # outside even the cache: no layer reads more of a body than max_request_bytes
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     return app
 
 
 def render_error(
     request: Request, status: int, message: str, *, headers: Mapping[str, str] | None = None
 ) -> Response:
-    titles = {404: "Not found", 422: "Invalid request", 400: "Bad request", 500: "Archive damaged"}
+    titles = {
+        404: "Not found",
+        422: "Invalid request",
+        400: "Bad request",
+        413: "Request too large",
+        500: "Archive damaged",
+    }
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
         request,

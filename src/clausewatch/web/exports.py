@@ -9,12 +9,15 @@ every other URL (http, https, file, data...).
 Layout is CPU-bound and slow, so the PDF routes are ``async``: they build the page's HTML on a
 worker thread, then look the PDF up in a disk cache keyed by a hash of that HTML, the renderer's
 version and the static files (:class:`PdfCache`, ``<data_dir>/pdf-cache``, at most
-``Settings.pdf_cache_mb``). Only a miss is laid out, and only through :class:`PdfGate`: at most
-``Settings.pdf_renders`` at once per process, at most ``Settings.pdf_queue`` waiting (on the
-event loop, holding no thread) for up to ``Settings.pdf_queue_seconds``; any other request gets
-429 with ``Retry-After`` at once. So a burst of PDF requests never holds the threads the other
-routes run on (docs/security.md#resource-limits). The response cache of anonymous reads
-(``httpcache``) does not keep PDFs: they carry their own ``Cache-Control`` and ``ETag``.
+``Settings.pdf_cache_mb``). :class:`PdfGate` admits at most ``pdf_renders + pdf_queue`` PDF
+requests at all (building the HTML costs as much as the page); only a miss is laid out, at most
+``Settings.pdf_renders`` at once per server process, in as many render processes started at a
+lower CPU priority (:func:`render`), and at most ``Settings.pdf_queue`` wait (on the event loop,
+holding no thread) for up to ``Settings.pdf_queue_seconds``; any other request gets 429 with
+``Retry-After`` at once. So a burst of PDF requests holds neither the threads nor the GIL nor
+the CPU the other routes run on (docs/security.md#resource-limits). The response cache of
+anonymous reads (``httpcache``) does not keep PDFs: they carry their own ``Cache-Control`` and
+``ETag``.
 
 Bulk downloads (``/exports``) are generated on request into a temporary folder by
 :mod:`clausewatch.exports`, streamed, and deleted; one at a time (a second request while one is
@@ -23,13 +26,18 @@ being generated gets 503 with ``Retry-After``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import multiprocessing
 import os
 import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -123,7 +131,11 @@ class PdfBusy(Exception):
 class PdfGate:
     """At most ``slots`` renders at once and at most ``queue`` requests waiting for a slot, for
     at most ``wait`` seconds each; past that :class:`PdfBusy` at once. Waiting is a sleep on
-    the event loop (no thread held); counters under a thread lock, so it works on any loop."""
+    the event loop (no thread held); counters under a thread lock, so it works on any loop.
+
+    Before any of that, :meth:`admit` lets at most ``slots + queue`` PDF requests in at all:
+    building a page's HTML (to find its PDF in the cache) takes a worker thread and as much
+    CPU as the page itself, so 100 PDF requests at once must not all do it."""
 
     POLL = 0.05
 
@@ -131,7 +143,18 @@ class PdfGate:
         self.slots, self.queue, self.wait = slots, queue, wait
         self.running = 0
         self.waiting = 0
+        self.admitted = 0
         self._lock = threading.Lock()
+
+    def admit(self) -> None:
+        with self._lock:
+            if self.admitted >= self.slots + self.queue:
+                raise PdfBusy(f"{self.admitted} PDF requests are being answered")
+            self.admitted += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self.admitted -= 1
 
     def _take(self, *, queued: bool) -> bool:
         # a newcomer does not overtake requests already waiting
@@ -247,6 +270,63 @@ def pdf_key(html: str, base_url: str, renderer: str) -> str:
 _state_lock = threading.Lock()
 
 
+def _render_process_start(parent: int) -> None:
+    """In each render process: a lower CPU priority, and an exit as soon as the server process
+    that started it is gone (however it ended), so that no renderer outlives its server."""
+    with contextlib.suppress(OSError):
+        os.nice(10)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+_LAYOUT = pdf_from_html
+
+
+async def render(state: Any, html: str, base_url: str) -> bytes:
+    """:func:`pdf_from_html` in the app's render processes (``pdf_renders`` of them, started on
+    first use at a lower CPU priority), so that a layout holds neither a worker thread's share
+    of this process's GIL nor the CPU the other routes need. A replaced ``pdf_from_html`` (the
+    tests' stand-ins, which cannot cross to another process) runs on a worker thread."""
+    if pdf_from_html is not _LAYOUT:
+        return await anyio.to_thread.run_sync(pdf_from_html, html, base_url)
+    with _state_lock:
+        pool = getattr(state, "pdf_pool", None)
+        if pool is None:
+            pool = state.pdf_pool = ProcessPoolExecutor(
+                max_workers=state.pdf_gate.slots,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_render_process_start,
+                initargs=(os.getpid(),),
+            )
+    try:
+        return await asyncio.wrap_future(pool.submit(_LAYOUT, html, base_url))
+    except BrokenProcessPool:
+        with _state_lock:
+            if getattr(state, "pdf_pool", None) is pool:
+                state.pdf_pool = None  # a fresh pool for the next request
+        raise HTTPException(
+            503, "the PDF renderer stopped; try again", headers={"Retry-After": "5"}
+        ) from None
+
+
+def close_render_pool(state: Any) -> None:
+    """Stop the render processes (at the app's shutdown), a layout in progress included."""
+    pool = getattr(state, "pdf_pool", None)
+    if pool is None:
+        return
+    state.pdf_pool = None
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+
+
 def _pdf_state(request: Request) -> tuple[PdfGate, PdfCache, str]:
     """This app's gate, cache and renderer token (made on first use)."""
     state = request.app.state
@@ -274,13 +354,40 @@ def page_html(page: Callable[..., Response], request: Request, **kwargs: Any) ->
 async def _pdf_response(
     request: Request, filename: str, page: Callable[..., Response], **kwargs: Any
 ) -> Response:
+    gate, cache, renderer = _pdf_state(request)
+    try:
+        gate.admit()
+    except PdfBusy as exc:
+        raise _busy(gate, exc) from None
+    try:
+        return await _pdf_admitted(request, gate, cache, renderer, filename, page, **kwargs)
+    finally:
+        gate.leave()
+
+
+def _busy(gate: PdfGate, exc: PdfBusy) -> HTTPException:
+    return HTTPException(
+        429,
+        f"too many PDFs are being made right now ({exc}); try again in a few seconds",
+        headers={"Retry-After": str(max(1, round(gate.wait)))},
+    )
+
+
+async def _pdf_admitted(
+    request: Request,
+    gate: PdfGate,
+    cache: PdfCache,
+    renderer: str,
+    filename: str,
+    page: Callable[..., Response],
+    **kwargs: Any,
+) -> Response:
     from clausewatch.web.httpcache import _has_credentials
 
     html = await anyio.to_thread.run_sync(partial(page_html, page, request, **kwargs))
     # the page's relative links resolve on the configured base_url, never the Host header
     settings = request.app.state.archive.settings
     base_url = settings.base_url.rstrip("/") + "/"
-    gate, cache, renderer = _pdf_state(request)
     key = pdf_key(html, base_url, renderer)
     etag = f'"{key[:32]}"'
     private = _has_credentials(request.scope)
@@ -299,15 +406,11 @@ async def _pdf_response(
         try:
             await gate.acquire()
         except PdfBusy as exc:
-            raise HTTPException(
-                429,
-                f"too many PDFs are being made right now ({exc}); try again in a few seconds",
-                headers={"Retry-After": str(max(1, round(gate.wait)))},
-            ) from None
+            raise _busy(gate, exc) from None
         try:
             pdf = cache.get(key)  # made by another request while this one waited
             if pdf is None:
-                pdf = await anyio.to_thread.run_sync(pdf_from_html, html, base_url)
+                pdf = await render(request.app.state, html, base_url)
                 await anyio.to_thread.run_sync(cache.put, key, pdf)
         finally:
             gate.release()

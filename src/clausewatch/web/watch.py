@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
@@ -29,7 +29,7 @@ from clausewatch.storage.db import transaction
 from clausewatch.storage.models import Account
 from clausewatch.web.accounts import RequiredAccount, VerifiedForm, csrf_protect, render
 from clausewatch.web.api import ApiError
-from clausewatch.web.deps import ArchiveDep, RowId
+from clausewatch.web.deps import ArchiveDep, RowId, Severity
 
 ATOM = "application/atom+xml; charset=utf-8"
 
@@ -216,17 +216,30 @@ def remove_webhook_form(
 # -- API ----------------------------------------------------------------------------------
 
 
+# the values the service accepts, declared in the schema (clients and schemathesis see enums)
+WatchKind = Literal["platform", "document", "clause_type", "provision"]
+Channel = Literal["email", "digest", "webhook", "feed"]
+assert get_args(WatchKind) == WATCH_KINDS and get_args(Channel) == CHANNELS
+assert set(get_args(Severity)) == set(SEVERITIES)
+
+
 class WatchIn(BaseModel):
-    kind: str = Field(description="platform, document, clause_type or provision")
-    target: str = Field(description="platform slug, D-…, clause type id or P-…")
-    min_severity: str = Field("Low", description="Low, Medium or High")
-    channels: list[str] | None = Field(
-        None, description="email, digest, webhook, feed; default: the plan's"
+    kind: WatchKind = Field(description="What is watched")
+    target: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The platform slug, document ID (D-…), clause type id or provision ID (P-…)",
+    )
+    min_severity: Severity = Field("Low", description="Alert on changes of this severity or more")
+    channels: list[Channel] | None = Field(
+        None, max_length=len(CHANNELS), description="Where alerts go; default: the plan's"
     )
 
 
 class WebhookIn(BaseModel):
-    url: str
+    url: str = Field(
+        min_length=1, max_length=2_000, description="An http:// or https:// URL on a public address"
+    )
 
 
 Protected = Annotated[None, Depends(csrf_protect)]
