@@ -1,11 +1,15 @@
 """HTTP load on `clausewatch serve` over ~100,000 provisions, with wrk (issue #13).
 
     nice -n 10 .venv/bin/python bench/http_load.py [--provisions 100000] [--duration 10]
-        [--workers 1] [--data DIR] [--keep DIR] [--pythonpath SRC] [--write-docs]
+        [--workers 1] [--data DIR] [--keep DIR] [--database-url URL] [--pythonpath SRC]
+        [--write-docs]
 
 The archive is built as in `bench/web_latency.py` (its docstring: the bundled sample imported and
 analysed, then bulk-copied under synthetic platform slugs), on SQLite; `--keep DIR` keeps it
-(`DIR/bench.db` + `DIR/base`), `--data DIR` reuses one. `clausewatch serve` (`--workers N`) runs
+(`DIR/bench.db` + `DIR/base`), `--data DIR` reuses one. `--data DIR --database-url URL` serves
+another database holding the same copies instead of `DIR/bench.db`: the PostgreSQL one that
+`bench/web_latency.py --keep DIR` keeps (`postgresql+psycopg://postgres@127.0.0.1:5432/
+clausewatch_bench_keep`, texts from `DIR/base`). `clausewatch serve` (`--workers N`) runs
 on 127.0.0.1 in a subprocess; `wrk` (`/usr/bin/wrk`, Debian package `wrk`) drives it with a
 Lua script that walks a list of URLs, at 8 and then 32 connections in flight, `--duration`
 seconds per row, and reports requests/s, p50 and p95 (wrk's latency histogram) and the server's
@@ -219,10 +223,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="reuse DIR (bench.db + base) from --keep")
     parser.add_argument("--keep", type=Path, help="build the archive into DIR and keep it")
     parser.add_argument("--pythonpath", help="source tree to run the server from")
+    parser.add_argument(
+        "--database-url", help="with --data: serve this database (e.g. PostgreSQL) instead"
+    )
     parser.add_argument("--label", default="")
     parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
+    if args.database_url and not args.data:
+        parser.error("--database-url needs --data DIR (the texts of the copies it holds)")
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
         folder = args.data or args.keep or tmp / "data"
@@ -230,13 +239,14 @@ def main() -> None:
             base_store = f"file://{folder}/base/snapshots"
             settings = Settings(
                 data_dir=folder / "target",
-                database_url=f"sqlite:///{folder}/bench.db",
+                database_url=args.database_url or f"sqlite:///{folder}/bench.db",
                 snapshot_store=base_store,
             )
         else:
             settings = build(folder, args.provisions)
         urls = url_sets(settings.resolved_database_url)
         engine = create_engine(settings.resolved_database_url)
+        database = "PostgreSQL" if engine.dialect.name == "postgresql" else "SQLite"
         with engine.connect() as conn:
             provisions = conn.scalar(select(func.count()).select_from(Provision))
             current = conn.scalar(
@@ -271,7 +281,7 @@ def main() -> None:
         [
             f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()} "
             f"({platform.python_version()}, {os.cpu_count()} cores shared with other work, load "
-            f"average {load[0]:.1f} / {load[1]:.1f} at the start), SQLite, {provisions:,} "
+            f"average {load[0]:.1f} / {load[1]:.1f} at the start), {database}, {provisions:,} "
             f"provisions ({current:,} current), `clausewatch serve"
             f"{f' --workers {args.workers}' if args.workers > 1 else ''}`, wrk with "
             f"{args.duration} s per row (`bench/http_load.py`):",

@@ -593,15 +593,16 @@ def provision_page_analysis(
 
     taxonomy = taxonomy or default_taxonomy()
     result = provision_analysis(archive, provision_id, taxonomy=taxonomy)
-    with archive.sessions() as session:
-        analysis = session.get(ProvisionAnalysis, provision_id)
-        assert analysis is not None
-        revision = session.get(ProvisionRevision, analysis.revision_id)
-        document = session.get(Document, analysis.document_id)
-        assert revision is not None and document is not None
-        version = session.get(Version, revision.version_id)
-        assert version is not None
-        document_name = f"{document.platform.name} {document.doc_type}"
+    with archive.sessions() as session:  # one query, not one per row (round trips: issue #13)
+        revision, version, doc_type, platform_name = session.execute(
+            select(ProvisionRevision, Version, Document.doc_type, Platform.name)
+            .join(ProvisionAnalysis, ProvisionAnalysis.revision_id == ProvisionRevision.id)
+            .join(Version, Version.id == ProvisionRevision.version_id)
+            .join(Document, Document.id == ProvisionAnalysis.document_id)
+            .join(Platform, Platform.id == Document.platform_id)
+            .where(ProvisionAnalysis.provision_id == provision_id)
+        ).one()
+        document_name = f"{platform_name} {doc_type}"
     text = archive.version_text(version)[revision.start : revision.end]
     rarity = result["rarity"] or {}
     inp = NarrativeInput(

@@ -4,9 +4,10 @@ so that every figure about a provision is computed in one place."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload
 
 from clausewatch.archive.service import Archive
 from clausewatch.changes.redline import DiffOp, render_redline
@@ -45,24 +46,47 @@ def _current_ids(archive: Archive, document: Document) -> set[int]:
     if document.current_version_id is None:
         return set()
     with archive.sessions() as session:
-        layout = session.get(VersionLayout, document.current_version_id)
+        return _current_ids_in(session, document)
+
+
+def _current_ids_in(session: Any, document: Document) -> set[int]:
+    if document.current_version_id is None:
+        return set()
+    layout = session.get(VersionLayout, document.current_version_id)
     return {row[0] for row in layout.segments} if layout else set()
 
 
 def _substantive_changes(archive: Archive, provision_ids: list[int]) -> dict[int, int]:
     with archive.sessions() as session:
-        rows = session.execute(
-            select(ChangeItem.provision_id, func.count())
-            .join(ChangeRecord, ChangeRecord.id == ChangeItem.change_id)
-            .where(
-                ChangeItem.provision_id.in_(provision_ids),
-                ChangeItem.substantive.is_(True),
-                ChangeItem.kind.in_(["modified", "moved", "split", "merged"]),
-                ChangeRecord.status == "substantive",
-            )
-            .group_by(ChangeItem.provision_id)
+        return _substantive_changes_in(session, provision_ids)
+
+
+def _substantive_changes_in(session: Any, provision_ids: list[int]) -> dict[int, int]:
+    rows = session.execute(
+        select(ChangeItem.provision_id, func.count())
+        .join(ChangeRecord, ChangeRecord.id == ChangeItem.change_id)
+        .where(
+            ChangeItem.provision_id.in_(provision_ids),
+            ChangeItem.substantive.is_(True),
+            ChangeItem.kind.in_(["modified", "moved", "split", "merged"]),
+            ChangeRecord.status == "substantive",
         )
-        return {pid: n for pid, n in rows}
+        .group_by(ChangeItem.provision_id)
+    )
+    return {pid: n for pid, n in rows}
+
+
+def _document(session: Any, document_id: int) -> Document:
+    """A document with its platform and current version loaded (``Archive.document`` in the
+    caller's session: one query, no session of its own)."""
+    document = session.get(
+        Document,
+        document_id,
+        options=[joinedload(Document.platform), joinedload(Document.current_version)],
+    )
+    if document is None:
+        raise LookupError(f"no document D-{document_id:05d}")
+    return cast(Document, document)
 
 
 def lifecycle(
@@ -131,6 +155,8 @@ def provision_text(archive: Archive, revision: ProvisionRevision) -> str:
 
 
 def provision_detail(archive: Archive, provision_id: int) -> dict[str, Any]:
+    # one session for every read (each session is a pooled checkout, BEGIN and ROLLBACK: round
+    # trips that cost more than the queries on PostgreSQL)
     with archive.sessions() as session:
         provision = session.get(Provision, provision_id)
         if provision is None:
@@ -149,9 +175,12 @@ def provision_detail(archive: Archive, provision_id: int) -> dict[str, Any]:
                 )
             ).all()
         )
-    document = archive.document(provision.document_id)
-    present = provision.id in _current_ids(archive, document)
-    changes = _substantive_changes(archive, [provision.id]).get(provision.id, 0)
+        document = _document(session, provision.document_id)
+        present = provision.id in _current_ids_in(session, document)
+        changes = _substantive_changes_in(session, [provision.id]).get(provision.id, 0)
+        latest = session.get(Version, revisions[-1].version_id)
+    assert latest is not None
+    text = archive.version_text(latest)[revisions[-1].start : revisions[-1].end]
     timeline: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for r in revisions:  # a value stated twice on one day is one row of the timeline
         day = recorded[r.version_id].date().isoformat()
@@ -174,7 +203,7 @@ def provision_detail(archive: Archive, provision_id: int) -> dict[str, Any]:
         "document_type": document.doc_type,
         "title": provision.title,
         "heading_path": provision.heading_path,
-        "text": provision_text(archive, revisions[-1]),
+        "text": text,
         "label": revisions[-1].label,
         **lifecycle(provision, document, present, changes),
         "revisions": [
@@ -550,9 +579,9 @@ def platform_detail(
 
 def document_summary(archive: Archive, document_id: int) -> dict[str, Any]:
     """:func:`document_detail` without its version history and change records (what a
-    provision page shows of its document): three small queries."""
-    document = archive.document(document_id)
+    provision page shows of its document): three small queries, one session."""
     with archive.sessions() as session:
+        document = _document(session, document_id)
         counts = _current_provision_counts(session, [document_id])
         captures = session.scalar(
             select(func.count()).select_from(Capture).where(Capture.document_id == document_id)

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    exc,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -70,9 +72,35 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     else:
         if parsed.drivername in ("postgresql", "postgres"):
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_engine(url, **kwargs)
+        _ping_when_idle(engine)
     _track_writes(engine)
     return engine
+
+
+# A pooled PostgreSQL connection is pinged before use only when it has sat idle this long.
+# `pool_pre_ping` pinged on every checkout: one more round trip per session, and a provision page
+# opens about ten sessions (issue #13: that alone was a fifth of its time on PostgreSQL). A
+# connection in steady use is known to be alive; one that idled (where a server restart or an
+# idle timeout would have closed it) is still checked, and replaced when the ping fails.
+PING_AFTER_IDLE_S = 10.0
+_CHECKED_IN = "clausewatch_checked_in"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_CHECKED_IN)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return  # new (just connected) or in steady use
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:  # the pool discards it and connects again (SQLAlchemy's recipe)
+            raise exc.DisconnectionError("the pooled connection was closed while idle") from error
 
 
 # -- the archive state: one counter row bumped by every write that changes what the site shows --
@@ -117,8 +145,9 @@ def _track_writes(engine: Engine) -> None:
 _BUMP = text(
     "UPDATE archive_state SET generation = generation + 1, changed_at = :now WHERE id = 1"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
-_FIRST = text(
-    "INSERT INTO archive_state (id, generation, changed_at) VALUES (1, 1, :now)"
+_FIRST = text(  # another process may be creating the row too: then it waits and does nothing
+    "INSERT INTO archive_state (id, generation, changed_at) VALUES (1, 0, :now) "
+    "ON CONFLICT (id) DO NOTHING"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 _READ = text("SELECT generation, changed_at FROM archive_state WHERE id = 1").columns(
     generation=BigInteger(), changed_at=UTCDateTime()
@@ -130,6 +159,7 @@ def bump_state(session: Session) -> None:
     now = utcnow()
     if not session.execute(_BUMP, {"now": now}).rowcount:  # type: ignore[attr-defined]
         session.execute(_FIRST, {"now": now})
+        session.execute(_BUMP, {"now": now})
 
 
 def read_state(bind: Engine | Session) -> tuple[int, dt.datetime]:

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from clausewatch import search as fulltext
 from clausewatch.classify.taxonomy import default_taxonomy
 from clausewatch.provisions import queries as provisions
+from clausewatch.storage.db import state_memo
 from clausewatch.web.deps import ArchiveDep, Limit, Offset, Severity
 
 page_router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -30,6 +31,19 @@ Platform = Annotated[str | None, Query(max_length=100, description="Platform slu
 ClauseType = Annotated[
     str | None, Query(max_length=60, description="Clause type id (any type of the provision)")
 ]
+
+
+def platform_choices(archive: ArchiveDep) -> list[dict[str, str]]:
+    """The platform filter's options (slug and name, in the platform list's order): computed
+    once per archive state, not per search (it was eight queries and every current layout)."""
+    return state_memo(
+        archive.engine,
+        ("search-platforms",),
+        lambda: [
+            {"slug": p["slug"], "name": p["name"]}
+            for p in provisions.list_platforms(archive, limit=500)["items"]
+        ],
+    )
 
 
 @api_router.get("/search", summary="Full-text search over current provisions, best first")
@@ -91,7 +105,7 @@ def search_page(
             "hits": page.hits,
             "page": {"total": page.total, "limit": PAGE_SIZE, "offset": offset},
             "args": args,
-            "platforms": provisions.list_platforms(archive, limit=500)["items"],
+            "platforms": platform_choices(archive),
             "types": sorted(taxonomy.by_id.values(), key=lambda t: t.name),
             "type_names": {t.id: t.name for t in taxonomy.by_id.values()},
             "searched": bool(q.strip()),
