@@ -1,10 +1,13 @@
 """Import the Platform Governance Archive jsonl (4,842 versions) into a fresh archive.
 
-    .venv/bin/python bench/import_history.py [--write-docs]
+    .venv/bin/python bench/import_history.py [--workers N] [--write-docs]
 
-Reports wall time, records/s, bytes stored (database + snapshot store) against the raw text size,
-where they go (`storage_breakdown.py`: store by kind of object, database by table, disk blocks)
-and what each record became. ``--keep DIR`` imports into DIR (empty or new) and leaves it there.
+What `clausewatch import` does: the import (``--workers`` processes, default one per core, at
+most 4), then the provisions build with as many. Reports wall time of each, records/s, the peak
+RSS of this process and of its largest worker, bytes stored (database + snapshot store) against
+the raw text size, where they go (`storage_breakdown.py`: store by kind of object, database by
+table, disk blocks) and what each record became. ``--keep DIR`` imports into DIR (empty or new)
+and leaves it there.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import lzma
+import os
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +28,9 @@ from storage_breakdown import breakdown
 from clausewatch.archive.evidence import verify_archive
 from clausewatch.archive.service import Archive
 from clausewatch.config import Settings
-from clausewatch.importers.ota import import_history, read_jsonl
+from clausewatch.importers.parallel import import_source
+from clausewatch.jobs.pool import default_workers
+from clausewatch.provisions.service import build
 
 JSONL = SHARED_DATA / "ota" / "pga-versions.jsonl.xz"
 
@@ -37,13 +44,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--keep", type=Path, help="import into this folder and keep it")
+    parser.add_argument("--workers", type=int, default=default_workers())
     args = parser.parse_args()
+    load_before = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory() as scratch:
         tmp = args.keep or Path(scratch)
         archive = Archive.open(Settings(data_dir=Path(tmp)))
         start = time.perf_counter()
-        report = import_history(archive, read_jsonl(JSONL))
+        report = import_source(archive, JSONL, workers=args.workers)
         seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        built = build(archive, workers=args.workers)
+        build_seconds = time.perf_counter() - start
         start = time.perf_counter()
         with archive.sessions() as session:
             verified = verify_archive(session, archive.store)
@@ -51,18 +63,26 @@ def main() -> None:
         counts = archive.counts()
         archive.close()
         where, totals = breakdown(Path(tmp))
+    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     raw = raw_text_bytes()
     db_bytes, blob_bytes = totals["database"], totals["store"]
     changes = report.outcomes.get("new_version", 0)
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} "
         f"({platform.python_version()}), SQLite + local snapshot store, "
-        "`.venv/bin/python bench/import_history.py`:",
+        f"`.venv/bin/python bench/import_history.py --workers {args.workers}` "
+        f"(load average before the run: {load_before}):",
         "",
         "| figure | value |",
         "|---|---|",
         f"| records imported | {report.records:,} ({len(report.documents)} documents) |",
-        f"| wall time | {seconds:.1f} s ({report.records / seconds:.0f} records/s) |",
+        f"| import, wall time | {seconds:.1f} s ({report.records / seconds:.0f} records/s) |",
+        f"| provisions build, wall time | {build_seconds:.1f} s ({built.versions:,} versions, "
+        f"{built.provisions_created:,} provisions, {built.change_records:,} change records) |",
+        f"| **import + provisions** | **{seconds + build_seconds:.1f} s** |",
+        f"| peak RSS: this process / the largest worker | {peak_self:.0f} MB / "
+        f"{peak_children:.0f} MB |",
         f"| raw text in the export | {raw / 1e6:.1f} MB |",
         f"| stored: database | {db_bytes / 1e6:.1f} MB |",
         f"| stored: snapshots + version texts (zstd, deduplicated) | {blob_bytes / 1e6:.1f} MB |",
