@@ -1,8 +1,9 @@
 """Analyse the Platform Governance Archive history (4,842 versions of 133 documents).
 
-    .venv/bin/python bench/analysis_run.py [--write-docs]
+    .venv/bin/python bench/analysis_run.py [--workers N] [--data DIR] [--write-docs]
 
-Imports the jsonl into a fresh archive and builds its provisions, then times a cold
+Imports the jsonl into a fresh archive and builds its provisions (or copies ``--data``, an
+archive where that is done and nothing is analysed yet), then times a cold
 ``analyse`` (every revision classified, per-provision rows, similarity, change records), a no-op
 re-run, the similarity refresh alone and the provision-page analysis read path; prints what the
 analysis found (severity mix, change-record directions).
@@ -11,8 +12,10 @@ analysis found (severity mix, change-record directions).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -26,7 +29,8 @@ from clausewatch.analysis.queries import provision_page_analysis
 from clausewatch.analysis.service import analyse, refresh_similarity
 from clausewatch.archive.service import Archive
 from clausewatch.config import Settings
-from clausewatch.importers.ota import import_history, read_jsonl
+from clausewatch.importers.parallel import import_source
+from clausewatch.jobs.pool import default_workers
 from clausewatch.provisions.service import build
 from clausewatch.storage.models import ChangeRecord, ProvisionAnalysis
 
@@ -42,12 +46,19 @@ def timed(fn, *args, **kw):  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--data", type=Path, help="an imported and built archive to copy")
     args = parser.parse_args()
+    load_before = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory() as tmp:
+        import_s = build_s = 0.0
+        if args.data:
+            shutil.copytree(args.data, tmp, dirs_exist_ok=True)
         archive = Archive.open(Settings(data_dir=Path(tmp)))
-        _, import_s = timed(import_history, archive, read_jsonl(JSONL))
-        _, build_s = timed(build, archive)
-        cold, cold_s = timed(analyse, archive)
+        if not args.data:
+            _, import_s = timed(import_source, archive, JSONL, workers=args.workers)
+            _, build_s = timed(build, archive, workers=args.workers)
+        cold, cold_s = timed(analyse, archive, workers=args.workers)
         noop, noop_s = timed(analyse, archive)
         _, sim_s = timed(refresh_similarity, archive)
         with archive.sessions() as session:
@@ -81,9 +92,11 @@ def main() -> None:
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} "
-        f"({platform.python_version()}, 2 cores), SQLite, `.venv/bin/python "
-        "bench/analysis_run.py` (import of the whole jsonl and provision build first, "
-        f"{import_s:.0f} s + {build_s:.0f} s, not counted):",
+        f"({platform.python_version()}, 2 cores, load average before the run {load_before}), "
+        f"SQLite, `.venv/bin/python bench/analysis_run.py --workers {args.workers}` (import of "
+        "the whole jsonl and provision build first, "
+        + (f"{import_s:.0f} s + {build_s:.0f} s" if not args.data else "copied from `--data`")
+        + ", not counted):",
         "",
         "| figure | value |",
         "|---|---|",

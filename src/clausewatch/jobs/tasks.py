@@ -17,13 +17,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from huey import Huey
 from huey.api import TaskWrapper
@@ -31,7 +32,7 @@ from huey.exceptions import RetryTask, TaskLockedException
 
 from clausewatch.archive.decide import Outcome
 from clausewatch.config import Settings
-from clausewatch.jobs.engine import clear_enqueued, lock, mark_enqueued
+from clausewatch.jobs.engine import ExpiringLock, clear_enqueued, lock, mark_enqueued
 from clausewatch.storage.db import utcnow
 
 if TYPE_CHECKING:
@@ -182,8 +183,8 @@ def run_capture(tasks: Tasks, document_id: int, as_of: str | None) -> str:
         if now is not None and not document_is_due(document, settings, now):
             clear_enqueued(huey, capture_key(document_id))
             return "not due"
-        _rate_limit(huey, document, settings)
-        record = asyncio.run(_check(tasks.context, archive, document))
+        with host_turn(huey, document, settings):
+            record = asyncio.run(_check(tasks.context, archive, document))
         # Done: the next tick may enqueue it again once it is due. On an exception the marker
         # stays, so Huey's retries run first and the scheduler re-enqueues only after
         # REQUEUE_AFTER: a document that keeps failing is not fetched every minute.
@@ -196,15 +197,48 @@ def run_capture(tasks: Tasks, document_id: int, as_of: str | None) -> str:
     return str(record.outcome)
 
 
-def _rate_limit(huey: Huey, document: Document, settings: Settings) -> None:
-    """At most one document per host per `per_host_delay` across all workers (the fetcher's own
-    gate spaces requests within one process). Over the limit, Huey reschedules the task."""
-    if settings.per_host_delay <= 0:
+HOST_RETRY_DELAY = 1.0
+
+
+@contextlib.contextmanager
+def host_turn(huey: Huey, document: Document, settings: Settings) -> Iterator[None]:
+    """Politeness across workers: one capture at a time per host, across every worker process
+    and machine on the queue, starting at least `per_host_delay` seconds after the previous
+    capture of that host finished (the fetcher's own gate spaces the requests of one capture:
+    robots.txt, the page, a confirming fetch). A host taken by another worker → Huey retries the
+    task shortly (the retry does not count against the task's retries).
+
+    (Huey's `rate_limit` is a fixed window: two captures a few milliseconds apart on either side
+    of a window boundary both pass, and an over-limit capture waited `retry_delay`, 120 s.)"""
+    from clausewatch.capture.pacing import host_key
+
+    delay = settings.per_host_delay
+    if delay <= 0:
+        yield
         return
-    per = max(1, round(settings.per_host_delay))
-    hosts = {urlsplit(s["url"]).netloc for s in (document.declaration or {}).get("sources", [])}
-    for host in sorted(hosts):
-        huey.rate_limit(f"host:{host}", 1, per).acquire()
+    hosts = sorted({host_key(s["url"]) for s in (document.declaration or {}).get("sources", [])})
+    held: list[tuple[str, ExpiringLock]] = []
+    fetched = False
+    try:
+        for host in hosts:
+            turn = lock(huey, f"host:{host}", CAPTURE_LOCK_TTL)
+            try:
+                turn.acquire()
+            except TaskLockedException:
+                raise RetryTask(delay=max(delay, HOST_RETRY_DELAY)) from None
+            held.append((host, turn))
+            last = huey.get(f"host.last.{host}", peek=True)
+            wait = float(last) + delay - time.time() if last is not None else 0.0
+            if wait > 0:
+                time.sleep(min(wait, delay))
+        fetched = True
+        yield
+    finally:
+        done = time.time()
+        for host, turn in held:
+            if fetched:
+                huey.put(f"host.last.{host}", done)
+            turn.release()
 
 
 async def _check(context: JobContext, archive: Archive, document: Document) -> CheckRecord:
