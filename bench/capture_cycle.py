@@ -1,20 +1,30 @@
 """A capture cycle of N unchanged documents against the loopback server.
 
     .venv/bin/python bench/capture_cycle.py [--documents 10000] [--hosts 50] [--write-docs]
+        [--in-process-server]
 
 The first cycle records first versions; the second, timed, finds every document unchanged
 (verification events). Each document is its own URL on one of ``--hosts`` loopback listeners
 (a "host" each, so per-host politeness applies as in production, with no delay).
+
+The loopback server runs in a child process by default, so that the figure measures clausewatch
+rather than the server's threads competing for this process's GIL; ``--in-process-server``
+runs it in threads here instead (how the figure was measured up to issue #13).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import os
 import platform
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from _common import ROOT, write_section
@@ -33,14 +43,46 @@ from clausewatch.registry.models import (
 )
 
 
-def declare(server: LoopbackServer, bases: list[str], n: int) -> list[PlatformDeclaration]:
+def _serve(page: str, hosts: int) -> Iterator[list[str]]:
+    with LoopbackServer() as server:
+        server.route_prefix("/bench/", lambda _r: Response(body=page))
+        yield [server.base_url] + [server.add_listener() for _ in range(hosts - 1)]
+
+
+def _child(page: str, hosts: int, conn: Connection) -> None:
+    for bases in _serve(page, hosts):
+        conn.send(bases)
+        conn.recv()  # until the parent says stop (or goes away)
+
+
+@contextmanager
+def serving(page: str, hosts: int, *, in_process: bool) -> Iterator[list[str]]:
+    """The base URLs of ``hosts`` loopback listeners serving ``page`` under /bench/."""
+    if in_process:
+        yield from _serve(page, hosts)
+        return
+    parent, child = multiprocessing.get_context("fork").Pipe()
+    process = multiprocessing.get_context("fork").Process(
+        target=_child, args=(page, hosts, child), daemon=True
+    )
+    process.start()
+    try:
+        yield parent.recv()
+    finally:
+        parent.send("stop")
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+
+
+def declare(bases: list[str], n: int) -> list[PlatformDeclaration]:
     per_platform = 100
     platforms = []
     for p in range(0, n, per_platform):
         docs = tuple(
             DocumentDeclaration(
                 type=f"Policy {i}",
-                sources=(SourceDeclaration(url=server.url(f"/bench/{i}", bases[i % len(bases)])),),
+                sources=(SourceDeclaration(url=f"{bases[i % len(bases)]}/bench/{i}"),),
             )
             for i in range(p, min(n, p + per_platform))
         )
@@ -73,23 +115,33 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument(
+        "--in-process-server",
+        action="store_true",
+        help="serve from threads of this process (shares the GIL with the fetcher)",
+    )
     args = parser.parse_args()
     page = policy_page("Terms of Service")
-    with LoopbackServer() as server, tempfile.TemporaryDirectory() as tmp:
-        server.route_prefix("/bench/", lambda _r: Response(body=page))
-        bases = [server.base_url] + [server.add_listener() for _ in range(args.hosts - 1)]
+    with (
+        serving(page, args.hosts, in_process=args.in_process_server) as bases,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         archive = Archive.open(Settings(data_dir=Path(tmp)))
-        archive.sync_registry(declare(server, bases, args.documents))
+        archive.sync_registry(declare(bases, args.documents))
         first_s, first = asyncio.run(cycle(archive, args.concurrency))
         second_s, second = asyncio.run(cycle(archive, args.concurrency))
         archive.close()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     n = args.documents
+    server = "threads of the same process" if args.in_process_server else "a child process"
+    flag = " --in-process-server" if args.in_process_server else ""
     body = "\n".join(
         [
             f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} "
             f"({platform.python_version()}), SQLite, {n:,} documents on {args.hosts} loopback "
-            f"hosts, concurrency {args.concurrency}, page of {len(page.encode()):,} bytes, "
-            "`.venv/bin/python bench/capture_cycle.py`:",
+            f"hosts (served by {server}), concurrency {args.concurrency}, page of "
+            f"{len(page.encode()):,} bytes, load average {load} at the end, "
+            f"`.venv/bin/python bench/capture_cycle.py{flag}`:",
             "",
             "| cycle | wall time | documents/s | outcomes |",
             "|---|---|---|---|",

@@ -3,6 +3,10 @@
 Raw bytes and version texts go to the content-addressed store first (idempotent, atomic); the
 database transaction that references them comes last, so a crash anywhere loses nothing that was
 recorded and leaves at worst an unreferenced blob, never a half-written record.
+
+During ``CaptureCycle.run`` the checks' records are written in shared transactions
+(`BatchRecorder`): each transaction holds whole checks, several documents' at once, and commits
+them together, so a crash still leaves every check either recorded or not at all.
 """
 
 from __future__ import annotations
@@ -164,6 +168,61 @@ def validators_of(results: Sequence[FetchResult]) -> dict[str, dict[str, str]]:
     return out
 
 
+class BatchRecorder:
+    """Collects the checks that finish close together and writes them with
+    `Archive.record_checks`: one transaction (one BEGIN, log-head lock, archive-state bump and
+    commit) for up to ``max_batch`` checks, instead of one each. A batch is written when it is
+    full or ``window`` seconds after its first check arrived; two checks of one document never
+    share a batch. If the batch fails, its checks are written one by one (`record_check`), so
+    an error stays with the check that caused it. Bound to one event loop; writes run in it,
+    as a single `record_check` did."""
+
+    def __init__(self, archive: Archive, *, max_batch: int = 64, window: float = 0.02) -> None:
+        self.archive = archive
+        self.max_batch = max_batch
+        self.window = window
+        self._pending: list[tuple[CheckInput, asyncio.Future[CheckRecord]]] = []
+        self._documents: set[int] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def record(self, check: CheckInput) -> CheckRecord:
+        if check.document_id in self._documents:
+            self.flush()
+        future: asyncio.Future[CheckRecord] = asyncio.get_running_loop().create_future()
+        self._pending.append((check, future))
+        self._documents.add(check.document_id)
+        if len(self._pending) >= self.max_batch:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.window, self.flush)
+        return await future
+
+    def flush(self) -> None:
+        """Write what is waiting, now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending, self._documents = self._pending, [], set()
+        if not batch:
+            return
+        try:
+            records = self.archive.record_checks([check for check, _ in batch])
+        except Exception:  # rolled back as a whole: each check on its own, with its own error
+            for check, future in batch:
+                try:
+                    record = self.archive.record_check(check)
+                except Exception as exc:
+                    if not future.done():
+                        future.set_exception(exc)
+                else:
+                    if not future.done():
+                        future.set_result(record)
+            return
+        for (_, future), record in zip(batch, records, strict=True):
+            if not future.done():  # a cancelled check is recorded all the same
+                future.set_result(record)
+
+
 class CaptureCycle:
     def __init__(self, archive: Archive, fetch: FetchFn, *, confirm_delay: float | None = None):
         self.archive = archive
@@ -171,17 +230,19 @@ class CaptureCycle:
         self.confirm_delay = (
             archive.settings.confirm_delay if confirm_delay is None else confirm_delay
         )
+        self._recorder: BatchRecorder | None = None  # while ``run`` runs
+
+    async def _record(self, check: CheckInput) -> CheckRecord:
+        if self._recorder is None:
+            return self.archive.record_check(check)
+        return await self._recorder.record(check)
 
     async def check(self, document: Document, *, confirming: bool = False) -> CheckRecord:
         pairs = requests_for(document)
         results = await asyncio.gather(*(self.fetch(request) for _, request in pairs))
         current = document.current_version
         snapshots = [
-            # a delta of the source's previous snapshot, where that is much smaller
-            self.archive.store.put(r.content, base=self.archive.last_snapshot(document.id, s.url))
-            if r.content
-            else None
-            for (s, _), r in zip(pairs, results, strict=True)
+            self.store_snapshot(document, s, r) for (s, _), r in zip(pairs, results, strict=True)
         ]
         if current is not None and self.unchanged_bytes(document, pairs, results):
             # Same bytes, same extractor, same declaration: the same text, so skip extraction.
@@ -209,7 +270,7 @@ class CaptureCycle:
         if extracted.text is not None:
             base = current.text_sha256 if current is not None else None
             self.archive.store.put(extracted.text.encode("utf-8"), base=base)
-        record = self.archive.record_check(
+        record = await self._record(
             CheckInput(
                 document_id=document.id,
                 captures=[
@@ -229,6 +290,20 @@ class CaptureCycle:
             await asyncio.sleep(self.confirm_delay)
             return await self.check(self.archive.document(document.id), confirming=True)
         return record
+
+    def store_snapshot(
+        self, document: Document, source: SourceDeclaration, result: FetchResult
+    ) -> str | None:
+        """Store the raw bytes (a delta of the source's previous snapshot, where that is much
+        smaller); their SHA-256, or None for an empty body. Bytes already stored (an unchanged
+        page) are not stored again, so the delta hint is only looked up for new bytes."""
+        if not result.content:
+            return None
+        sha256 = result.sha256
+        if self.archive.store.exists(sha256):
+            return sha256
+        base = self.archive.last_snapshot(document.id, source.url)
+        return self.archive.store.put(result.content, base=base)
 
     def unchanged_bytes(
         self,
@@ -263,5 +338,12 @@ class CaptureCycle:
             if progress:
                 progress(record)
 
-        await asyncio.gather(*(one(d) for d in documents))
+        outer = self._recorder is None  # a run inside a run shares the outer one's batches
+        recorder = self._recorder = self._recorder or BatchRecorder(self.archive)
+        try:
+            await asyncio.gather(*(one(d) for d in documents))
+        finally:
+            if outer:
+                recorder.flush()
+                self._recorder = None
         return report

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -37,6 +37,20 @@ from clausewatch.storage.models import (
     Version,
     VersionCapture,
 )
+
+# The latest capture of a source that had content (``Archive.last_snapshot``), built once.
+_LAST_SNAPSHOT = (
+    select(Capture.snapshot_sha256)
+    .where(
+        Capture.document_id == bindparam("document_id"),
+        Capture.url == bindparam("url"),
+        Capture.snapshot_sha256.is_not(None),
+        Capture.outcome.not_in([Outcome.FAILED, Outcome.SUSPICIOUS]),
+    )
+    .order_by(Capture.id.desc())
+    .limit(1)
+)
+_LAST_SNAPSHOT_OF_TEXT = _LAST_SNAPSHOT.where(Capture.text_sha256 == bindparam("text_sha256"))
 
 
 @dataclass
@@ -114,6 +128,11 @@ class SyncReport:
     platforms_added: int = 0
     documents_added: int = 0
     documents_updated: int = 0
+
+
+def _validate(check: CheckInput) -> None:
+    if check.text is not None and check.text_sha256 is None:
+        raise ValueError("CheckInput.text given without text_sha256")
 
 
 class Archive:
@@ -265,22 +284,14 @@ class Archive:
         self, document_id: int, url: str, text_sha256: str | None = None
     ) -> str | None:
         """The snapshot of the latest capture of ``url`` that had content (for 304 answers),
-        optionally only among captures whose document text was ``text_sha256``."""
-        query = (
-            select(Capture.snapshot_sha256)
-            .where(
-                Capture.document_id == document_id,
-                Capture.url == url,
-                Capture.snapshot_sha256.is_not(None),
-                Capture.outcome.not_in([Outcome.FAILED, Outcome.SUSPICIOUS]),
-            )
-            .order_by(Capture.id.desc())
-            .limit(1)
-        )
+        optionally only among captures whose document text was ``text_sha256``. Asked once or
+        twice per check: a prepared statement on a plain connection (no ORM session)."""
+        params: dict[str, Any] = {"document_id": document_id, "url": url}
+        query = _LAST_SNAPSHOT
         if text_sha256 is not None:
-            query = query.where(Capture.text_sha256 == text_sha256)
-        with self.sessions() as session:
-            return session.scalars(query).first()
+            query, params["text_sha256"] = _LAST_SNAPSHOT_OF_TEXT, text_sha256
+        with self.engine.connect() as conn:
+            return conn.execute(query, params).scalar()
 
     def refused_shrink(self, document_id: int) -> str | None:
         """The text of the document's last check if it was refused only for losing most of the
@@ -316,9 +327,23 @@ class Archive:
 
     # -- the write path --------------------------------------------------------------------
 
-    def state(self, session: Session, document: Document) -> DocumentState:
+    def state(
+        self, session: Session, document: Document, text_sha: str | None = None
+    ) -> DocumentState:
+        """What ``decide`` compares a new text with. Given ``text_sha``, the text being decided:
+        when it is the current version's own text, the variants, the predecessor and when the
+        current text was last seen cannot change the outcome (verified, or unconfirmed while a
+        change waits), so they are not read — the common check of an unchanged document."""
         current = document.current_version
         pending = session.get(PendingChange, document.id)
+        if current is not None and text_sha == current.text_sha256:
+            return DocumentState(
+                current_sha=current.text_sha256,
+                current_recorded_at=current.recorded_at,
+                pending_sha=pending.text_sha256 if pending else None,
+                current_key=self._version_key(current),
+                pending_key=self._text_key(pending.text_sha256) if pending else None,
+            )
         variants = frozenset(
             session.scalars(
                 select(Variant.text_sha256).where(
@@ -376,68 +401,113 @@ class Archive:
 
     def record_check(self, check: CheckInput) -> CheckRecord:
         """Apply one check to the archive in one short transaction. Blobs are already stored."""
-        if check.text is not None and check.text_sha256 is None:
-            raise ValueError("CheckInput.text given without text_sha256")
+        _validate(check)
         with transaction(self.sessions) as session:
-            document = session.get(Document, check.document_id, with_for_update=True)
-            if document is None:
-                raise LookupError(f"no document D-{check.document_id:05d}")
-            if check.import_ref is not None:
-                # Read under the document's lock (SQLite: the write lock), so a concurrent
-                # import of the same record has committed or not started; the unique index
-                # on import_ref is the backstop.
-                existing = session.scalars(
-                    select(Capture).where(Capture.import_ref == check.import_ref)
-                ).first()
-                if existing is not None:
-                    return CheckRecord(
-                        document_id=document.id,
-                        outcome=Outcome(existing.outcome),
-                        reason=existing.reason,
-                        capture_ids=[existing.id],
-                        version_id=existing.version_id,
-                        already_imported=True,
-                    )
-            outcome, version = self._apply(session, document, check)
-            check_id = uuid.uuid4().hex
-            captures = [
-                self._capture_row(document, check, check_id, source, index, outcome, version)
-                for index, source in enumerate(check.captures)
+            return self._record(session, check)
+
+    def record_checks(self, checks: Sequence[CheckInput]) -> list[CheckRecord]:
+        """Apply several checks, of different documents, in one transaction: each exactly as
+        ``record_check`` would, one after another, but with one BEGIN, one log-head lock and one
+        commit for all (the capture cycle's unchanged documents are mostly this bookkeeping).
+        All or nothing: an error in any check rolls every one back and is raised; the caller
+        may then record them one by one. Blobs are already stored."""
+        if len({c.document_id for c in checks}) != len(checks):
+            raise ValueError("record_checks: one check per document in a batch")
+        for check in checks:
+            _validate(check)
+        ids = sorted(check.document_id for check in checks)
+        with transaction(self.sessions) as session:
+            # Every document of the batch locked first, in id order, before any check takes the
+            # log head: two batches, or a batch and a single check, never wait on each other
+            # in a cycle (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers).
+            locked = {
+                document.id: document
+                for document in session.scalars(
+                    select(Document)
+                    .where(Document.id.in_(ids))
+                    .order_by(Document.id)
+                    .with_for_update()
+                )
+            }
+            # their current versions in one query: each check's lazy load of
+            # ``document.current_version`` then finds its version in the session (which holds
+            # objects weakly, hence the list)
+            current = session.scalars(
+                select(Version)
+                .join(Document, Document.current_version_id == Version.id)
+                .where(Document.id.in_(ids))
+            ).all()
+            records = [
+                self._record(session, check, locked.get(check.document_id)) for check in checks
             ]
-            chain.append(session, captures)
-            if version is not None:
-                for row in captures:
-                    session.add(VersionCapture(version_id=version.id, capture_id=row.id))
-            if outcome == Outcome.CHANGE_DETECTED:
-                pending = session.get(PendingChange, document.id)
-                if pending is not None and pending.text_sha256 == check.text_sha256:
-                    # the same change seen again before it could be confirmed: still waiting,
-                    # since the first time it was seen
-                    pending.first_seen_at = min(pending.first_seen_at, check.checked_at)
-                    pending.capture_ids = [*pending.capture_ids, *(c.id for c in captures)]
-                else:
-                    session.merge(
-                        PendingChange(
-                            document_id=document.id,
-                            text_sha256=check.text_sha256,
-                            first_seen_at=check.checked_at,
-                            capture_ids=[c.id for c in captures],
-                        )
+            del current
+            return records
+
+    def _record(
+        self, session: Session, check: CheckInput, document: Document | None = None
+    ) -> CheckRecord:
+        """One check, inside the caller's write transaction (``document``: its row, already
+        locked by the caller)."""
+        if document is None:
+            document = session.get(Document, check.document_id, with_for_update=True)
+        if document is None:
+            raise LookupError(f"no document D-{check.document_id:05d}")
+        if check.import_ref is not None:
+            # Read under the document's lock (SQLite: the write lock), so a concurrent
+            # import of the same record has committed or not started; the unique index
+            # on import_ref is the backstop.
+            existing = session.scalars(
+                select(Capture).where(Capture.import_ref == check.import_ref)
+            ).first()
+            if existing is not None:
+                return CheckRecord(
+                    document_id=document.id,
+                    outcome=Outcome(existing.outcome),
+                    reason=existing.reason,
+                    capture_ids=[existing.id],
+                    version_id=existing.version_id,
+                    already_imported=True,
+                )
+        outcome, version = self._apply(session, document, check)
+        check_id = uuid.uuid4().hex
+        captures = [
+            self._capture_row(document, check, check_id, source, index, outcome, version)
+            for index, source in enumerate(check.captures)
+        ]
+        chain.append(session, captures)
+        if version is not None:
+            for row in captures:
+                session.add(VersionCapture(version_id=version.id, capture_id=row.id))
+        if outcome == Outcome.CHANGE_DETECTED:
+            pending = session.get(PendingChange, document.id)
+            if pending is not None and pending.text_sha256 == check.text_sha256:
+                # the same change seen again before it could be confirmed: still waiting,
+                # since the first time it was seen
+                pending.first_seen_at = min(pending.first_seen_at, check.checked_at)
+                pending.capture_ids = [*pending.capture_ids, *(c.id for c in captures)]
+            else:
+                session.merge(
+                    PendingChange(
+                        document_id=document.id,
+                        text_sha256=check.text_sha256,
+                        first_seen_at=check.checked_at,
+                        capture_ids=[c.id for c in captures],
                     )
-            document.last_checked_at = check.checked_at
-            if outcome in VERIFICATIONS or version is not None:
-                document.last_verified_at = check.checked_at
-            # Validators only from captures of the text now current: a 304 must mean "still the
-            # current version", never "still the text that waits for confirmation".
-            if check.validators and (outcome in VERIFICATIONS or version is not None):
-                document.validators = {**document.validators, **check.validators}
-            return CheckRecord(
-                document_id=document.id,
-                outcome=outcome,
-                reason=check.reason,
-                capture_ids=[c.id for c in captures],
-                version_id=version.id if version else None,
-            )
+                )
+        document.last_checked_at = check.checked_at
+        if outcome in VERIFICATIONS or version is not None:
+            document.last_verified_at = check.checked_at
+        # Validators only from captures of the text now current: a 304 must mean "still the
+        # current version", never "still the text that waits for confirmation".
+        if check.validators and (outcome in VERIFICATIONS or version is not None):
+            document.validators = {**document.validators, **check.validators}
+        return CheckRecord(
+            document_id=document.id,
+            outcome=outcome,
+            reason=check.reason,
+            capture_ids=[c.id for c in captures],
+            version_id=version.id if version else None,
+        )
 
     def _apply(
         self, session: Session, document: Document, check: CheckInput
@@ -448,7 +518,7 @@ class Archive:
             return check.failure, None
         assert check.text_sha256 is not None
         document.active = True  # a text arrived: the document exists (again)
-        state = self.state(session, document)
+        state = self.state(session, document, check.text_sha256)
         if check.technical and state.current_sha not in (None, check.text_sha256):
             return Outcome.TECHNICAL, self._new_version(session, document, check, "technical")
         # no text: unchanged bytes whose extraction was skipped, compared by SHA alone
@@ -463,7 +533,8 @@ class Archive:
         )
         if outcome == Outcome.NEW_VERSION and self._too_soon_to_confirm(session, document, check):
             outcome = Outcome.CHANGE_DETECTED
-        if outcome not in (Outcome.CHANGE_DETECTED,):
+        if outcome not in (Outcome.CHANGE_DETECTED,) and state.pending_sha is not None:
+            # read under the document's lock just above: no pending row, nothing to delete
             session.execute(delete(PendingChange).where(PendingChange.document_id == document.id))
         if outcome == Outcome.FIRST_VERSION:
             return outcome, self._new_version(session, document, check, "first")

@@ -35,6 +35,7 @@ SAMPLE_BYTES = 65_536
 # Text has no control bytes but tab, newlines, form feed and ESC (ISO-2022 escapes); random
 # or compressed bytes have about 11% of them. Either threshold is far from both.
 _CONTROL = frozenset({*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F})
+_CONTROL_BYTES = bytes(sorted(_CONTROL))  # for bytes.translate: counted in C, not per byte
 MAX_CONTROL_SHARE = 0.05
 MAX_NUL_SHARE = 0.01
 
@@ -79,7 +80,7 @@ def _looks_binary(sample: bytes) -> bool:
         return False
     if _utf16_like(sample):
         return False
-    controls = sum(1 for byte in sample if byte in _CONTROL)
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     nuls = sample.count(0)
     return nuls > MAX_NUL_SHARE * len(sample) or controls > MAX_CONTROL_SHARE * len(sample)
 
