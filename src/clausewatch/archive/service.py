@@ -375,6 +375,12 @@ class Archive:
             version.comparison_sha256 = self._text_key(version.text_sha256)
         return version.comparison_sha256
 
+    def prepare_text(self, text_sha: str, text: str) -> None:
+        """Compute a text's comparison key now, before `record_check` takes the write lock
+        (an import calls it for every record, so that processes importing other documents do
+        not wait on this CPU work)."""
+        self._text_key(text_sha, text)
+
     def _text_key(self, text_sha: str, text: str | None = None) -> str:
         """The comparison key of a text (read from the store unless given), computed once."""
         key = self._keys.get(text_sha)

@@ -43,9 +43,10 @@ from urllib.parse import parse_qs, urlparse
 import zstandard
 
 _LEVEL = 12
-# Deltas (a keyframe as dictionary): level 9 compresses 471 pga version pairs 5x faster than 12
-# for 1.8 % more bytes; deltas are a third of the store, so the store grows about 0.6 %.
-_DELTA_LEVEL = 9
+# Deltas (a keyframe as dictionary) at the same level: level 9 compressed 471 pga version pairs
+# 5x faster for 1.8 % more bytes, but the larger deltas crossed DELTA_RATIO more often and the
+# pga store grew 16.2 -> 17.4 MB (46 more keyframes): the time saved was not worth it.
+_DELTA_LEVEL = _LEVEL
 # A delta is kept when it is at most this fraction of the whole frame; otherwise the object
 # becomes a keyframe. Measured on the pga history (bench/import_history.py): 0.2 and 50 give
 # the smallest store (larger ratios keep deltas against an old keyframe that grow with every

@@ -544,6 +544,7 @@ def _import_record(
         technical = technical or gate.shrunk_technical
     sha = extract.text_sha256(text)
     archive.store.put(text.encode("utf-8"), base=snapshot)  # the text is its snapshot, normalised
+    archive.prepare_text(sha, text)
     return _record(
         archive,
         CheckInput(

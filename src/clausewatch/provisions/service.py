@@ -215,6 +215,9 @@ def plan_version(archive: Archive, session: Session, version_id: int) -> Version
         if version.predecessor_id is not None
         else {}
     )
+    for m in matches:  # texts that will be new revisions: their parameters, computed now
+        if m.new is not None and m.kind != "unchanged":
+            extract_parameters(segments[m.new].text)  # memoised for _revise, in the write
     return VersionPlan(text, list(segments), previous, list(matches), changes)
 
 
@@ -373,6 +376,7 @@ class _ItemContent:
     """The part of a change item that depends only on the two texts."""
 
     substantive: bool
+    sentence_count: int = 0  # of an added or removed provision
     redline: list[list[str]] | None = None
     sentences: dict[str, int] | None = None
     parameter_changes: list[ParameterChange] = field(default_factory=list)
@@ -385,7 +389,11 @@ def _item_content(
     old = previous[match.old][1] if match.old is not None else None
     new = segments[match.new] if match.new is not None else None
     if old is None or new is None:
-        return _ItemContent(substantive=match.kind not in ("split", "merged"))
+        substantive = match.kind not in ("split", "merged")
+        piece = new or old
+        assert piece is not None
+        count = len(split_sentences(piece.text)) if substantive else 0
+        return _ItemContent(substantive=substantive, sentence_count=count)
     old_text, new_text = old.text, new.text
     if match.kind == "split":  # compare the original with all its pieces together
         new_text = "\n\n".join(segments[k].text for k in sorted([match.new or 0, *match.related]))
@@ -431,7 +439,7 @@ def _item(
             side, piece = ("added", new) if new is not None else ("removed", old)
             assert piece is not None
             getattr(tally, side).append(piece.title)
-            tally.sentences[side] += len(split_sentences(piece.text))
+            tally.sentences[side] += content.sentence_count
         return item
     item.redline = content.redline or []
     if not content.substantive:
