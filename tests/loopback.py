@@ -14,7 +14,8 @@ added at runtime::
         server.requests_for("/doc")[0].headers["user-agent"]
 
 Every request is logged (method, path, query, lower-cased headers, monotonic arrival time and
-the port it arrived on); ``max_in_flight`` counts concurrent requests across all listeners.
+the port it arrived on); ``max_in_flight`` counts concurrent requests across all listeners
+(from arrival until the answer starts).
 ``add_listener()`` opens another port served by the same routes: a second "host" for the
 per-host pacing and global concurrency tests.
 """
@@ -497,16 +498,23 @@ class _Handler(BaseHTTPRequestHandler):
             received_at=time.monotonic(),
         )
         owner._enter(request)
+        answering = False
         try:
-            self._write(owner.resolve(request), send_body=send_body)
+            response = owner.resolve(request)
+            if response.delay:
+                time.sleep(response.delay)
+            # In flight until the answer starts: a client may send its next request as soon as
+            # it has read this one, before this thread would get to count it done.
+            owner._leave()
+            answering = True
+            self._write(response, send_body=send_body)
         except OSError:  # the client gave up (timeout, size cap): nothing to answer
             self.close_connection = True
         finally:
-            owner._leave()
+            if not answering:
+                owner._leave()
 
     def _write(self, response: Response, *, send_body: bool) -> None:
-        if response.delay:
-            time.sleep(response.delay)
         body = response.body_bytes()
         self.send_response(response.status)
         if response.content_type:
