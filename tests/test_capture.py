@@ -503,13 +503,14 @@ def test_one_request_at_a_time_per_host_with_a_delay(loopback: LoopbackServer) -
 
 
 def test_global_concurrency_limit(loopback: LoopbackServer) -> None:
-    # Each request is held until `want` are in flight (or 10 s pass), so a loaded 2-core CI
+    # Each request is held until `want` are in flight (or 20 s pass), so a loaded 2-core CI
     # machine that starts the second request late cannot flake it (fixed delays of 0.15 s and
-    # then 0.8 s both did); a fetcher that broke the limit would have all six in flight.
+    # then 0.8 s both did, and so did a hold under the fetcher's 2 s timeout); a fetcher that
+    # broke the limit would have all six in flight.
     want = 0
 
     def hold(request: Request) -> Response:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while loopback.in_flight < want and time.monotonic() < deadline:
             time.sleep(0.01)
         return Response(body=policy_page(), delay=0.2)
@@ -521,7 +522,7 @@ def test_global_concurrency_limit(loopback: LoopbackServer) -> None:
         nonlocal want
         want = concurrency
         loopback.clear_log()
-        async with make_fetcher(concurrency=concurrency, per_host_delay=1.0) as fetcher:
+        async with make_fetcher(concurrency=concurrency, per_host_delay=1.0, timeout=60) as fetcher:
             requests = [FetchRequest(h + "/hold", ignore_robots=True) for h in hosts]
             assert all(r.ok for r in await fetch_all(fetcher, requests))
         return loopback.max_in_flight
