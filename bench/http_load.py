@@ -42,7 +42,7 @@ from pathlib import Path
 import httpx2
 from _common import write_section
 from sqlalchemy import create_engine, func, select
-from web_latency import build_base, free_port, replicate
+from web_latency import SEARCH_WORDS, build_base, free_port, replicate
 
 from clausewatch.archive.service import Archive
 from clausewatch.config import Settings
@@ -50,27 +50,7 @@ from clausewatch.storage.models import Base, Provision, ProvisionAnalysis
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 WORDS = [
-    "data",
-    "account",
-    "terms",
-    "arbitration",
-    "content",
-    "privacy",
-    "cookies",
-    "third",
-    "parties",
-    "law",
-    "payment",
-    "refund",
-    "license",
-    "terminate",
-    "share",
-    "advertising",
-    "location",
-    "children",
-    "delete",
-    "security",
-    "rights",
+    *SEARCH_WORDS,
     "services",
     "information",
     "personal",
@@ -79,7 +59,7 @@ WORDS = [
     "warranty",
     "notice",
     "consent",
-]
+]  # and a few more
 LUA = """
 local paths = {}
 for line in io.lines("%s") do paths[#paths + 1] = line end

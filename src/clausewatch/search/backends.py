@@ -50,6 +50,17 @@ START, STOP = "\x02", "\x03"
 
 Part = tuple[str, bool]
 
+# What a search hit shows, besides its provision id and snippet (both backends)
+_HIT_COLUMNS = (
+    SearchEntry.title,
+    SearchEntry.platform,
+    SearchEntry.document_id,
+    SearchEntry.document_type,
+    SearchEntry.severity,
+    SearchEntry.primary_type,
+    Platform.slug,
+)
+
 
 @dataclass(frozen=True)
 class SearchRow:
@@ -316,16 +327,7 @@ class Fts5Search(_Entries):
         rank = func.bm25(fts, *BM25_WEIGHTS, type_=Float)
         snippet = func.snippet(fts, 2, START, STOP, ELLIPSIS, SNIPPET_WORDS)
         rows = session.execute(
-            base.add_columns(
-                SearchEntry.title,
-                SearchEntry.platform,
-                SearchEntry.document_id,
-                SearchEntry.document_type,
-                SearchEntry.severity,
-                SearchEntry.primary_type,
-                Platform.slug,
-                snippet.label("snippet"),
-            )
+            base.add_columns(*_HIT_COLUMNS, snippet.label("snippet"))
             .order_by(rank, SearchEntry.provision_id)
             .limit(limit)
             .offset(offset)
@@ -407,17 +409,7 @@ class PostgresSearch(_Entries):
         # ts_headline is slow: only on the rows of this page
         headline = func.ts_headline(PG_CONFIG, SearchEntry.body, tsquery, HEADLINE_OPTIONS)
         rows = session.execute(
-            select(
-                page.c.provision_id,
-                SearchEntry.title,
-                SearchEntry.platform,
-                SearchEntry.document_id,
-                SearchEntry.document_type,
-                SearchEntry.severity,
-                SearchEntry.primary_type,
-                Platform.slug,
-                headline.label("snippet"),
-            )
+            select(page.c.provision_id, *_HIT_COLUMNS, headline.label("snippet"))
             .join(SearchEntry, SearchEntry.provision_id == page.c.provision_id)
             .join(Platform, Platform.id == SearchEntry.platform_id)
             .order_by(page.c.rank.desc(), page.c.provision_id)
