@@ -443,3 +443,19 @@ def test_reading_an_archive_creates_no_pack(tmp_path: Path) -> None:
         store.get("0" * 64)
     assert not store.exists("0" * 64) and list(store.iter_hashes()) == []
     assert not store.pack_path.exists()
+
+
+def test_a_pack_still_being_created_is_not_taken_for_a_stored_object(tmp_path: Path) -> None:
+    # A thread that looked into the pack file before another thread had created its table kept
+    # that connection; its next look failed with "no such table", which counted as "stored,
+    # though unreadable": its snapshot was never written and `verify` found it missing (a Redis
+    # queue test with two worker threads, in CI).
+    store = LocalSnapshotStore(tmp_path / "snapshots")
+    store.pack_path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(store.pack_path)) as creating:  # the file, not yet its table
+        creating.execute("PRAGMA journal_mode=WAL")
+    sha = sha256_hex(b"an object")
+    assert store.exists(sha) is False
+    assert store.exists(sha) is False  # again, on the connection the first look kept
+    assert store.put(b"an object") == sha
+    assert store.exists(sha) and store.get(sha) == b"an object"

@@ -34,6 +34,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,6 +118,13 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_BUSY_TRIES = 40  # about 40 s in all
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def _check_hash(sha256: str) -> str:
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
@@ -172,18 +180,38 @@ class LocalSnapshotStore:
         return conn
 
     def _row(self, sha256: str) -> tuple[str | None, bytes] | None:
-        """(base, frame) of a packed object, or None."""
-        try:
-            conn = self._db()
-            row = (
-                conn.execute(
-                    "SELECT base, frame FROM objects WHERE sha256 = ?", (sha256,)
-                ).fetchone()
-                if conn is not None
-                else None
-            )
-        except sqlite3.DatabaseError as exc:
-            raise SnapshotDamaged(sha256, "unreadable", f"{self.pack_path.name}: {exc}") from None
+        """(base, frame) of a packed object, or None. A pack that another thread or process
+        holds locked (while it creates the pack, say) is waited for: that is no damage, and
+        `exists` must not take it for a stored object."""
+        for attempt in range(_BUSY_TRIES):
+            try:
+                conn = self._db()
+                row = (
+                    conn.execute(
+                        "SELECT base, frame FROM objects WHERE sha256 = ?", (sha256,)
+                    ).fetchone()
+                    if conn is not None
+                    else None
+                )
+                break
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return None  # the pack is being created by another thread or process
+                if not _busy(exc):
+                    raise SnapshotDamaged(
+                        sha256, "unreadable", f"{self.pack_path.name}: {exc}"
+                    ) from None
+                stale = getattr(self._local, "db", None)
+                if stale is not None:  # connect again: the failure may have been in _db
+                    stale.close()
+                    self._local.db = None
+                if attempt == _BUSY_TRIES - 1:
+                    raise OSError(f"{self.pack_path}: still locked: {exc}") from None
+                time.sleep(0.05 * (attempt + 1))
+            except sqlite3.DatabaseError as exc:
+                raise SnapshotDamaged(
+                    sha256, "unreadable", f"{self.pack_path.name}: {exc}"
+                ) from None
         if row is None:
             return None
         return row[0], bytes(row[1])
