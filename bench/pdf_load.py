@@ -44,8 +44,10 @@ from typing import Any
 
 import httpx2
 from _common import ROOT, write_section
+from http_load import server as serve_archive
 from sqlalchemy import create_engine, select
 
+from clausewatch.config import Settings
 from clausewatch.ids import format_id
 from clausewatch.storage.models import ChangeRecord, Document, ProvisionAnalysis
 
@@ -59,33 +61,11 @@ def build(folder: Path) -> None:
     subprocess.run([*cli, "analyse", "--data-dir", str(folder)], check=True)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def server(folder: Path) -> Iterator[str]:
-    port = free_port()
-    env = os.environ | {"CLAUSEWATCH_DATA_DIR": str(folder)}
-    command = [sys.executable, "-m", "clausewatch", "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            with contextlib.suppress(httpx2.TransportError):
-                if httpx2.get(f"{base}/static/style.css", timeout=5).status_code == 200:
-                    break
-            time.sleep(0.1)
+    """`clausewatch serve` on ``folder``, as bench/http_load.py starts it."""
+    with serve_archive(Settings(data_dir=folder), 1, None) as (base, _pid):
         yield base
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def ids(folder: Path) -> tuple[list[str], list[str], list[str]]:
