@@ -36,7 +36,7 @@ from test_archive import T0, platform_decl
 
 from clausewatch.accounts.plans import plan_for
 from clausewatch.alerts import dispatch as dispatch_module
-from clausewatch.alerts.digest import digest_period, plan_digests, schedule_alerts
+from clausewatch.alerts.digest import digest_period, plan_digests
 from clausewatch.alerts.dispatch import (
     LEASE,
     MAX_ATTEMPTS,
@@ -65,6 +65,7 @@ from clausewatch.alerts.watchlist import (
 )
 from clausewatch.analysis.service import analyse
 from clausewatch.archive.service import Archive
+from clausewatch.jobs.scheduler import schedule_alerts
 from clausewatch.provisions.service import build
 from clausewatch.storage.db import utcnow
 from clausewatch.storage.models import Account, ChangeRecord, Delivery, Document, Watch

@@ -23,7 +23,7 @@ from sqlalchemy import update
 from clausewatch.archive.evidence import verify_archive
 from clausewatch.archive.service import Archive
 from clausewatch.config import Settings
-from clausewatch.jobs.due import is_due, next_due, parse_capture_time, parse_frequency
+from clausewatch.jobs.due import is_due, next_due
 from clausewatch.jobs.engine import BackgroundConsumer, make_huey
 from clausewatch.jobs.scheduler import (
     FileLeaderLock,
@@ -36,6 +36,7 @@ from clausewatch.jobs.tasks import tasks_of
 from clausewatch.provisions.service import pending_versions
 from clausewatch.registry import RegistryError, load_registry
 from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
+from clausewatch.schedules import parse_capture_time, parse_frequency
 from clausewatch.storage.db import utcnow
 from clausewatch.storage.models import Document
 

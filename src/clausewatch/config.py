@@ -19,8 +19,8 @@ from pydantic_settings import (
 )
 
 from clausewatch import __version__
+from clausewatch.schedules import DAYS, parse_capture_time, parse_digest_at, parse_frequency
 
-DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_USER_AGENT = (
     f"clausewatch/{__version__} (+https://github.com/clausewatch/clausewatch; "
     "archives public terms and policies)"
@@ -157,8 +157,6 @@ class Settings(BaseSettings):
     @field_validator("capture_time")
     @classmethod
     def _capture_time(cls, value: str) -> str:
-        from clausewatch.jobs.due import parse_capture_time
-
         return parse_capture_time(value).strftime("%H:%M")
 
     @field_validator("trusted_proxies")
@@ -171,16 +169,12 @@ class Settings(BaseSettings):
     @field_validator("digest_at")
     @classmethod
     def _digest_at(cls, value: str) -> str:
-        from clausewatch.alerts.digest import parse_digest_at
-
         day, at = parse_digest_at(value)
         return f"{DAYS[day]} {at:%H:%M}"
 
     @field_validator("default_frequency")
     @classmethod
     def _default_frequency(cls, value: str) -> str:
-        from clausewatch.jobs.due import parse_frequency
-
         parse_frequency(value)
         return value.strip().lower()
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
@@ -30,7 +29,6 @@ from clausewatch.alerts.dispatch import (
     Skip,
     _account,
     change_event,
-    has_due,
     insert_delivery,
     message_id,
     unsubscribe_url,
@@ -40,31 +38,13 @@ from clausewatch.alerts.matching import target_matches as _target_matches
 from clausewatch.alerts.watchlist import SEVERITIES, account_ref
 from clausewatch.archive.service import Archive
 from clausewatch.changes.summary import summary_line
-from clausewatch.config import DAYS, Settings
+from clausewatch.config import Settings
 from clausewatch.ids import parse_id
+from clausewatch.schedules import parse_digest_at
 from clausewatch.storage.db import transaction, utcnow
 from clausewatch.storage.models import Account, ChangeRecord, Delivery, Watch
 
-if TYPE_CHECKING:
-    from huey import Huey
-
-DISPATCH_THROTTLE = 120  # seconds: the tick enqueues a dispatch for due deliveries this often
-_AT_RE = re.compile(r"^\s*([a-z]+)\s+(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
-
-
-def parse_digest_at(value: str) -> tuple[int, dt.time]:
-    """``"monday 07:00"`` → (0, 07:00); the weekday may be abbreviated to three letters."""
-    match = _AT_RE.match(value or "")
-    if match:
-        name, hour, minute = match[1].lower(), int(match[2]), int(match[3])
-        days = [
-            i for i, d in enumerate(DAYS) if d == name or (len(name) >= 3 and d.startswith(name))
-        ]
-        if len(days) == 1 and hour < 24 and minute < 60:
-            return days[0], dt.time(hour, minute)
-    raise ValueError(
-        f"invalid digest time {value!r}: expected a weekday and HH:MM, e.g. monday 07:00"
-    )
+DISPATCH_THROTTLE = 120  # seconds: jobs.scheduler enqueues a dispatch of due deliveries this often
 
 
 def digest_period(settings: Settings, now: dt.datetime) -> tuple[str, dt.datetime, dt.datetime]:
@@ -221,21 +201,3 @@ def send_digest(archive: Archive, settings: Settings, delivery: Delivery) -> int
     )
     send_email(settings, message)
     return None
-
-
-def schedule_alerts(archive: Archive, huey: Huey, now: dt.datetime | None = None) -> bool:
-    """The scheduler's share of alerts (run by `jobs.scheduler.tick`): plan the latest weekly
-    digests, and enqueue a dispatch when deliveries are due (retries after backoff, digests,
-    expired leases), at most every `DISPATCH_THROTTLE` seconds. True when enqueued."""
-    from clausewatch.jobs.engine import mark_enqueued
-    from clausewatch.jobs.tasks import tasks_of
-
-    now = now or utcnow()
-    plan_digests(archive, archive.settings, now)
-    with archive.sessions() as session:
-        if not has_due(session, now):
-            return False
-    if not mark_enqueued(huey, "alerts.tick", now.timestamp(), DISPATCH_THROTTLE):
-        return False
-    tasks_of(huey).dispatch_alerts()
-    return True

@@ -14,52 +14,8 @@ due at today's 06:00 slot, not at 06:20; a document missed yesterday (machine do
 from __future__ import annotations
 
 import datetime as dt
-import re
 
-DAY = dt.timedelta(days=1)
-MIN_FREQUENCY = dt.timedelta(hours=1)
-FREQUENCY_NAMES = {
-    "hourly": dt.timedelta(hours=1),
-    "daily": DAY,
-    "weekly": dt.timedelta(weeks=1),
-    "fortnightly": dt.timedelta(weeks=2),
-    "monthly": dt.timedelta(days=30),
-}
-_FREQUENCY_RE = re.compile(r"^\s*(\d+)\s*(h|d|w)\s*$", re.IGNORECASE)
-_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
-FREQUENCY_HELP = (
-    "hourly, daily, weekly, fortnightly, monthly, or a number of hours/days/weeks such as 12h, "
-    "2d, 1w (at least 1h; under a day it must divide 24h)"
-)
-
-
-def parse_frequency(value: str) -> dt.timedelta:
-    """The interval a frequency names; ValueError with the accepted forms otherwise."""
-    if not isinstance(value, str):
-        raise ValueError(f"expected a frequency ({FREQUENCY_HELP}), got {value!r}")
-    named = FREQUENCY_NAMES.get(value.strip().lower())
-    if named is not None:
-        return named
-    match = _FREQUENCY_RE.match(value)
-    if not match:
-        raise ValueError(f"unknown frequency {value!r}; expected {FREQUENCY_HELP}")
-    interval = dt.timedelta(**{_UNITS[match[2].lower()]: int(match[1])})
-    if interval < MIN_FREQUENCY:
-        raise ValueError(f"frequency {value!r} is too short: at least 1h")
-    if interval < DAY and DAY % interval:
-        raise ValueError(
-            f"frequency {value!r} does not divide 24h (use 1h, 2h, 3h, 4h, 6h, 8h, 12h)"
-        )
-    return interval
-
-
-def parse_capture_time(value: str) -> dt.time:
-    """ "HH:MM" (UTC) as a time; ValueError otherwise."""
-    match = _TIME_RE.match(value.strip()) if isinstance(value, str) else None
-    if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ValueError(f"expected a UTC time of day as HH:MM (06:00), got {value!r}")
-    return dt.time(int(match[1]), int(match[2]), tzinfo=dt.UTC)
+from clausewatch.schedules import DAY
 
 
 def latest_slot(now: dt.datetime, frequency: dt.timedelta, capture_time: dt.time) -> dt.datetime:

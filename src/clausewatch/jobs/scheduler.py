@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from huey import Huey
 
+from clausewatch.alerts.digest import DISPATCH_THROTTLE, plan_digests
+from clausewatch.alerts.dispatch import has_due
 from clausewatch.config import Settings
 from clausewatch.jobs.engine import (
     is_enqueued,
@@ -100,11 +102,25 @@ class TickReport:
     alerts: bool = False  # a dispatch of due deliveries was enqueued
 
 
+def schedule_alerts(archive: Archive, huey: Huey, now: dt.datetime | None = None) -> bool:
+    """The scheduler's share of alerts: plan the latest weekly digests, and enqueue a dispatch
+    when deliveries are due (retries after backoff, digests, expired leases), at most every
+    `DISPATCH_THROTTLE` seconds. True when enqueued. Here rather than in `alerts`, so that
+    alerts never imports the job queue."""
+    now = now or utcnow()
+    plan_digests(archive, archive.settings, now)
+    with archive.sessions() as session:
+        if not has_due(session, now):
+            return False
+    if not mark_enqueued(huey, "alerts.tick", now.timestamp(), DISPATCH_THROTTLE):
+        return False
+    tasks_of(huey).dispatch_alerts()
+    return True
+
+
 def tick(archive: Archive, huey: Huey, now: dt.datetime | None = None) -> TickReport:
     """One scheduler round, for the leader only (see `Scheduler`): due captures, a stale derive,
     and alerts (weekly digests planned, a dispatch when deliveries are due: docs/alerts.md)."""
-    from clausewatch.alerts.digest import schedule_alerts
-
     now = now or utcnow()
     report = TickReport(at=now, leader=True)
     report.captures = enqueue_due(archive, huey, now)

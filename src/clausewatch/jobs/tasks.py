@@ -143,7 +143,7 @@ def register(huey: Huey, settings: Settings) -> Tasks:
 
 
 def document_frequency(document: Document, settings: Settings) -> dt.timedelta:
-    from clausewatch.jobs.due import parse_frequency
+    from clausewatch.schedules import parse_frequency
 
     value = (document.declaration or {}).get("frequency") or settings.default_frequency
     try:
@@ -154,7 +154,8 @@ def document_frequency(document: Document, settings: Settings) -> dt.timedelta:
 
 
 def document_is_due(document: Document, settings: Settings, now: dt.datetime) -> bool:
-    from clausewatch.jobs.due import is_due, parse_capture_time
+    from clausewatch.jobs.due import is_due
+    from clausewatch.schedules import parse_capture_time
 
     if not document.active:
         return False

@@ -19,7 +19,6 @@ import yaml
 from cssselect import HTMLTranslator, SelectorError
 from pydantic import ValidationError
 
-from clausewatch.jobs.due import parse_frequency
 from clausewatch.registry.errors import RegistryError, RegistryIssue
 from clausewatch.registry.models import (
     CONTROL_MESSAGE,
@@ -38,6 +37,7 @@ from clausewatch.registry.vocabulary import (
     resolve_document_type,
 )
 from clausewatch.registry.writer import dump_platform, platform_data, write_registry
+from clausewatch.schedules import parse_frequency
 
 __all__ = [
     "RegistryError",

@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, field_validator
 from pydantic_core import CoreSchema, core_schema
 
+from clausewatch.schedules import parse_frequency
+
 Fetcher = Literal["http", "browser"]
 
 # C0 and C1 control characters, DEL, the Unicode line and paragraph separators. Names reach
@@ -109,15 +111,13 @@ class DocumentDeclaration(BaseModel):
 
     type: str
     sources: tuple[SourceDeclaration, ...] = Field(min_length=1)
-    # How often to capture it ("daily", "weekly", "12h"; clausewatch.jobs.due); None: the
+    # How often to capture it ("daily", "weekly", "12h"; clausewatch.schedules); None: the
     # setting `default_frequency`.
     frequency: str | None = None
 
     @field_validator("frequency")
     @classmethod
     def _frequency(cls, value: str | None) -> str | None:
-        from clausewatch.jobs.due import parse_frequency
-
         if value is None:
             return None
         parse_frequency(value)
