@@ -476,6 +476,36 @@ def test_sqlite_stale_lock_is_broken(tmp_path: Path) -> None:
     assert lock(huey, "doc:7", ttl=10).acquire()
 
 
+def _lease_outlives_its_ttl(huey: Any) -> None:
+    """A renewed lock held three times its ttl is still exclusive; once its holder stops
+    renewing (dies), the name frees itself after the ttl."""
+    from huey.exceptions import TaskLockedException
+
+    from clausewatch.jobs.engine import lock
+
+    held = lock(huey, "host:example.org", ttl=1, renew=True)
+    held.acquire()
+    time.sleep(3)
+    with pytest.raises(TaskLockedException):
+        lock(huey, "host:example.org", ttl=1).acquire()
+    held._stop_renewing()  # the holder dies: nothing renews it any more
+    time.sleep(1.3)
+    taker = lock(huey, "host:example.org", ttl=30)
+    assert taker.acquire()
+    held.release()  # the dead holder's late release leaves the new holder's lock alone
+    assert huey.is_locked("host:example.org")
+    taker.release()
+
+
+def test_sqlite_lease_is_renewed_while_held(tmp_path: Path) -> None:
+    _lease_outlives_its_ttl(make_huey(job_settings(tmp_path), name="lease"))
+
+
+def test_redis_lease_is_renewed_while_held(redis_settings: tuple[Settings, str]) -> None:
+    settings, name = redis_settings
+    _lease_outlives_its_ttl(make_huey(settings, name=name))
+
+
 # -- `clausewatch up`: one process group, stopped cleanly by SIGTERM -----------------------------
 
 

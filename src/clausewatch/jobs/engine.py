@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -92,26 +93,73 @@ class ExpiringLock(TaskLock):
     is the lock's deadline; a lock found past its deadline is broken (deleted) and taken. Two
     workers breaking the same dead lock at the same instant could both take it: the price is one
     duplicate fetch, never a half-written record (each check is one database transaction).
+
+    With `renew=True` the lock is a lease: a daemon thread renews it every `ttl / 3` seconds while
+    it is held, so `ttl` can be short (a dead holder frees the name within about `ttl`) even for
+    work that runs much longer. A renewal that finds the lock no longer ours stops renewing.
     """
 
-    def __init__(self, huey: Huey, name: str, ttl: float) -> None:
+    def __init__(self, huey: Huey, name: str, ttl: float, *, renew: bool = False) -> None:
         super().__init__(huey, name, ttl)
         self._token = ""
+        self._renew = renew
+        self._stop: threading.Event | None = None
+        self._renewer: threading.Thread | None = None
+
+    @property
+    def _native(self) -> bool:
+        return isinstance(self._huey.storage, RedisExpireStorage)
+
+    def _new_token(self) -> str:
+        return f"{time.time() + float(self._ttl):.3f}:{uuid.uuid4().hex}"
 
     def acquire(self) -> bool:
-        ttl = float(self._ttl)
-        self._token = f"{time.time() + ttl:.3f}:{uuid.uuid4().hex}"
-        native = isinstance(self._huey.storage, RedisExpireStorage)
+        self._token = self._new_token()
         for _attempt in range(2):
-            if native:
-                taken = self._huey.put_if_empty(self._key, self._token, math.ceil(ttl))
+            if self._native:
+                taken = self._huey.put_if_empty(self._key, self._token, math.ceil(self._ttl))
             else:
                 taken = self._huey.put_if_empty(self._key, self._token)
             if taken:
+                if self._renew:
+                    self._start_renewing()
                 return True
-            if native or not self._break_if_stale():
+            if self._native or not self._break_if_stale():
                 break
         raise TaskLockedException(f"unable to acquire lock {self._name}")
+
+    def renew(self) -> bool:
+        """Push the deadline `ttl` seconds ahead; False when the lock is no longer ours."""
+        if self._huey.get(self._key, peek=True) != self._token:
+            return False
+        if self._native:
+            storage = self._huey.storage
+            return bool(storage.conn.expire(storage.result_key(self._key), math.ceil(self._ttl)))
+        token = self._new_token()
+        self._huey.put(self._key, token)
+        self._token = token
+        return True
+
+    def _start_renewing(self) -> None:
+        self._stop = stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(float(self._ttl) / 3):
+                try:
+                    if not self.renew():
+                        log.warning("lost the lock %s while holding it", self._name)
+                        return
+                except Exception:  # the queue's storage is down: try again next period
+                    log.exception("could not renew the lock %s", self._name)
+
+        self._renewer = threading.Thread(target=run, name=f"lease {self._name}", daemon=True)
+        self._renewer.start()
+
+    def _stop_renewing(self) -> None:
+        if self._stop is not None and self._renewer is not None:
+            self._stop.set()
+            self._renewer.join()
+        self._stop = self._renewer = None
 
     def _break_if_stale(self) -> bool:
         held = self._huey.get(self._key, peek=True)
@@ -128,6 +176,7 @@ class ExpiringLock(TaskLock):
         return True
 
     def release(self) -> None:
+        self._stop_renewing()
         # Delete only our own lock: one broken as stale may belong to another worker by now.
         if self._huey.get(self._key, peek=True) == self._token:
             self._huey.delete(self._key)
@@ -138,8 +187,8 @@ class ExpiringLock(TaskLock):
         self.release()
 
 
-def lock(huey: Huey, name: str, ttl: float) -> ExpiringLock:
-    return ExpiringLock(huey, name, ttl)
+def lock(huey: Huey, name: str, ttl: float, *, renew: bool = False) -> ExpiringLock:
+    return ExpiringLock(huey, name, ttl, renew=renew)
 
 
 # -- enqueue-once markers -------------------------------------------------------------------------

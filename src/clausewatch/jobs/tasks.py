@@ -41,9 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A check fetches every source with retries and may re-fetch once to confirm a change: the lock
-# outlives any real check, and a dead worker's lock frees itself after this long.
-CAPTURE_LOCK_TTL = 30 * 60
+# A capture's document and host locks are leases renewed every third of this while the check
+# runs (however long its retries and confirming fetch take): a dead worker's locks free the
+# document and its hosts after at most this long.
+CAPTURE_LOCK_TTL = 90
 DERIVE_LOCK_TTL = 2 * 60 * 60
 ALERTS_LOCK_TTL = 30 * 60
 # A message enqueued this long ago without its task finishing is taken as lost: re-enqueued.
@@ -169,7 +170,7 @@ def run_capture(tasks: Tasks, document_id: int, as_of: str | None) -> str:
     huey, settings = tasks.huey, tasks.context.settings
     archive = tasks.context.archive()
     try:
-        held = lock(huey, f"doc:{document_id}", CAPTURE_LOCK_TTL)
+        held = lock(huey, f"doc:{document_id}", CAPTURE_LOCK_TTL, renew=True)
         held.acquire()
     except TaskLockedException:
         log.info("D-%05d is being captured by another worker: skipped", document_id)
@@ -222,7 +223,7 @@ def host_turn(huey: Huey, document: Document, settings: Settings) -> Iterator[No
     fetched = False
     try:
         for host in hosts:
-            turn = lock(huey, f"host:{host}", CAPTURE_LOCK_TTL)
+            turn = lock(huey, f"host:{host}", CAPTURE_LOCK_TTL, renew=True)
             try:
                 turn.acquire()
             except TaskLockedException:
