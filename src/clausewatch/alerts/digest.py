@@ -29,8 +29,8 @@ from clausewatch.alerts.dispatch import (
     Skip,
     _account,
     change_event,
+    email_account,
     insert_delivery,
-    message_id,
     unsubscribe_url,
 )
 from clausewatch.alerts.matching import change_targets, severity_reaches, substantive_changes
@@ -172,8 +172,6 @@ def render_digest(
 
 
 def send_digest(archive: Archive, settings: Settings, delivery: Delivery) -> int | None:
-    from clausewatch.mail import build_email, send_email
-
     with archive.sessions() as session:
         account = _account(session, delivery)
         if not account.email_alerts:
@@ -189,15 +187,7 @@ def send_digest(archive: Archive, settings: Settings, delivery: Delivery) -> int
         events = [change_event(session, r, settings) for r in records]
     if not events:
         raise Skip("nothing to report")
-    subject, text, body = render_digest(settings, account, delivery.payload, events)
-    message = build_email(
-        settings,
-        account.email,
-        subject,
-        text,
-        body,
-        message_id=message_id(delivery.idempotency_key, settings),
-        unsubscribe_url=unsubscribe_url(settings, account),
+    email_account(
+        settings, account, delivery, *render_digest(settings, account, delivery.payload, events)
     )
-    send_email(settings, message)
     return None

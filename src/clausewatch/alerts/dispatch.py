@@ -510,8 +510,6 @@ def _watch_labels(session: Session, watch_ids: list[int]) -> list[str]:
 
 
 def send_alert_email(archive: Archive, settings: Settings, delivery: Delivery) -> int | None:
-    from clausewatch.mail import build_email, send_email
-
     with archive.sessions() as session:
         account = _account(session, delivery)
         if not account.email_alerts:
@@ -523,7 +521,17 @@ def send_alert_email(archive: Archive, settings: Settings, delivery: Delivery) -
             raise Skip("the change record is gone")
         event = change_event(session, record, settings)
         watches = _watch_labels(session, list(delivery.payload.get("watches", [])))
-    subject, text, body = render_alert(settings, account, event, watches)
+    email_account(settings, account, delivery, *render_alert(settings, account, event, watches))
+    return None
+
+
+def email_account(
+    settings: Settings, account: Account, delivery: Delivery, subject: str, text: str, body: str
+) -> None:
+    """Send one alert or digest email to `account`: its Message-ID from the delivery's
+    idempotency key (a resend is recognisable), a one-click unsubscribe, the SMTP timeout."""
+    from clausewatch.mail import build_email, send_email
+
     message = build_email(
         settings,
         account.email,
@@ -534,7 +542,6 @@ def send_alert_email(archive: Archive, settings: Settings, delivery: Delivery) -
         unsubscribe_url=unsubscribe_url(settings, account),
     )
     send_email(settings, message, timeout=SMTP_TIMEOUT)
-    return None
 
 
 def sign_webhook(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
