@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from loopback import LoopbackServer
+from aiosmtpd.controller import Controller
+from loopback import LoopbackServer, free_port
+from smtp_server import Mailbox
 
 # --- capture: the loopback HTTP server (tests/loopback.py) ---------------------------------
 
@@ -25,6 +27,19 @@ def loopback(loopback_server: LoopbackServer) -> LoopbackServer:
 
 
 # --- end of capture fixtures ----------------------------------------------------------------
+
+
+# --- email: a real SMTP server (aiosmtpd) on 127.0.0.1 ----------------------------------------
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    """A running SMTP server: (its mailbox, its port)."""
+    mailbox, port = Mailbox(), free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
 
 
 # --- property tests: random locally, one fixed sequence in CI ---------------------------------

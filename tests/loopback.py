@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import mimetypes
+import socket
 import sys
 import threading
 import time
@@ -40,6 +41,13 @@ EXTRACTION_DIR = SHARED_DATA / "extraction"
 
 
 # --- requests and responses ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for another server or a refused one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

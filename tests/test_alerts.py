@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import email
-import email.policy
 import hashlib
 import hmac
 import json
@@ -19,17 +17,16 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from archive_fixtures import *  # noqa: F403
 from fastapi.testclient import TestClient
-from loopback import LoopbackServer, Response, policy_page
+from loopback import LoopbackServer, Response, free_port, policy_page
 from lxml import etree
+from smtp_server import Mailbox
 from sqlalchemy import select, update
 from test_analysis import AI, ARBITRATION, CHANGES_7, DAY, TEXTS, body, record
 from test_archive import T0, platform_decl
@@ -137,34 +134,6 @@ def changed(archive: Archive) -> dict[str, int]:
     build(archive)
     analyse(archive)
     return docs
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Sink:
-    """aiosmtpd handler keeping every message."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(message)  # type: ignore[arg-type]
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Sink, int]]:
-    sink, port = Sink(), free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield sink, port
-    controller.stop()
 
 
 class Receiver:
@@ -390,7 +359,7 @@ def test_webhook_endpoints_and_the_send_time_check(archive: Archive, changed: di
 
 
 def test_dispatch_twice_gives_one_delivery(
-    archive: Archive, changed: dict[str, int], smtp: tuple[Sink, int]
+    archive: Archive, changed: dict[str, int], smtp: tuple[Mailbox, int]
 ) -> None:
     sink, port = smtp
     configure(archive, smtp_port=port)
@@ -414,7 +383,7 @@ def test_dispatch_twice_gives_one_delivery(
 
 
 def test_a_worker_dying_mid_send_is_retried_with_the_same_message_id(
-    archive: Archive, changed: dict[str, int], smtp: tuple[Sink, int]
+    archive: Archive, changed: dict[str, int], smtp: tuple[Mailbox, int]
 ) -> None:
     sink, port = smtp
     configure(archive, smtp_port=port)
@@ -476,7 +445,7 @@ def test_failures_back_off_then_fail_for_good(archive: Archive, changed: dict[st
 
 
 def test_alert_email_content_and_one_click_unsubscribe(
-    archive: Archive, changed: dict[str, int], smtp: tuple[Sink, int]
+    archive: Archive, changed: dict[str, int], smtp: tuple[Mailbox, int]
 ) -> None:
     sink, port = smtp
     configure(archive, smtp_port=port, base_url="https://watch.example.org")
@@ -709,7 +678,9 @@ def test_atom_feeds(archive: Archive, changed: dict[str, int]) -> None:
 # -- digests --------------------------------------------------------------------------------
 
 
-def test_weekly_digest(archive: Archive, changed: dict[str, int], smtp: tuple[Sink, int]) -> None:
+def test_weekly_digest(
+    archive: Archive, changed: dict[str, int], smtp: tuple[Mailbox, int]
+) -> None:
     sink, port = smtp
     configure(archive, smtp_port=port)
     pro = make_account(archive, "pro@example.org")
@@ -792,7 +763,7 @@ def rendered(content: str) -> Any:
 
 @pytest.mark.slow
 def test_end_to_end_one_email_one_webhook_one_feed_entry(
-    tmp_path: Path, loopback: LoopbackServer, smtp: tuple[Sink, int], receiver: Receiver
+    tmp_path: Path, loopback: LoopbackServer, smtp: tuple[Mailbox, int], receiver: Receiver
 ) -> None:
     from test_jobs import job_settings, register, settled, wait_for
 

@@ -10,21 +10,18 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from aiosmtpd.controller import Controller
 from archive_fixtures import *  # noqa: F403
 from argon2 import PasswordHasher
 from browser_fixtures import uvicorn_serving
 from fastapi.testclient import TestClient
+from smtp_server import Mailbox
 from web_fixtures import populate
 
 from clausewatch.accounts import service
@@ -120,30 +117,6 @@ def test_a_successful_login_does_not_count_against_the_address(archive: Archive)
 
 
 # -- web fixtures --------------------------------------------------------------------------------
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
-        return "250 OK"
-
-    def wait(self, count: int, timeout: float = 5.0) -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.messages
-
-
-@pytest.fixture
-def smtp(free_tcp_port: int) -> Iterator[tuple[Collector, int]]:
-    handler = Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_tcp_port)
-    controller.start()
-    yield handler, free_tcp_port
-    controller.stop()
 
 
 def web_settings(tmp_path: Path, **extra: Any) -> Settings:
@@ -397,7 +370,7 @@ def test_change_password_in_the_service_keeps_only_the_named_session(archive: Ar
 
 
 def test_signup_answers_alike_for_new_and_existing_addresses(
-    tmp_path: Path, smtp: tuple[Collector, int], hasher: CountingHasher
+    tmp_path: Path, smtp: tuple[Mailbox, int], hasher: CountingHasher
 ) -> None:
     collector, port = smtp
     app = create_app(web_settings(tmp_path, smtp_host="127.0.0.1", smtp_port=port))

@@ -5,17 +5,14 @@ rate limit, and a password reset end to end through a real SMTP server (aiosmtpd
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from smtp_server import Mailbox
 from sqlalchemy import select
 
 from clausewatch.accounts import service
@@ -35,32 +32,8 @@ def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     service._dummy_hash.cache_clear()
 
 
-class Collector:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def wait(self, count: int, timeout: float = 5.0) -> list[Message]:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.messages
-
-
 @pytest.fixture
-def smtp(free_tcp_port: int) -> Iterator[tuple[Collector, int]]:
-    handler = Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_tcp_port)
-    controller.start()
-    yield handler, free_tcp_port
-    controller.stop()
-
-
-@pytest.fixture
-def settings(tmp_path: Path, smtp: tuple[Collector, int]) -> Settings:
+def settings(tmp_path: Path, smtp: tuple[Mailbox, int]) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         smtp_host="127.0.0.1",
@@ -297,7 +270,7 @@ def test_login_rate_limit_answers_429(client: TestClient) -> None:
 
 
 def test_password_reset_end_to_end_over_smtp(
-    app: Any, client: TestClient, smtp: tuple[Collector, int], settings: Settings
+    app: Any, client: TestClient, smtp: tuple[Mailbox, int], settings: Settings
 ) -> None:
     collector, _ = smtp
     sign_up(client)
