@@ -1,6 +1,7 @@
 """How many SQL statements a page sends, on SQLite and on PostgreSQL (issue #13): the read path
 must not grow with the data (no N+1 queries), and PostgreSQL must not need more round trips
-than SQLite for the same page. The bounds are the same for both backends; `bench/web_latency.py`
+than SQLite for the same page. The bounds are the same for both backends (but search, where
+SQLite's FTS5 takes one statement more than PostgreSQL); `bench/web_latency.py`
 reports the same counts on ~100,000 provisions."""
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from clausewatch.web import create_app
 # evidence) whatever the archive holds.
 PROVISION_BOUND = 24
 LIST_BOUND = 3  # the archive state, the page's ids, their labels (the total once per state)
-SEARCH_BOUND = 3  # the archive state, the total, the page
+# the archive state, the total, the page: PostgreSQL ranks and counts in one statement; SQLite's
+# FTS5 ranks the page's ids, then reads their rows and snippets (two in-process statements)
+SEARCH_BOUND = {"postgresql": 3, "sqlite": 4}
 
 
 class Statements:
@@ -94,11 +97,12 @@ def test_list_and_search_pages_send_a_bounded_number_of_queries(
     served: tuple[TestClient, Statements, list[int]],
 ) -> None:
     client, log, _ = served
+    dialect = client.app.state.archive.engine.dialect.name  # type: ignore[attr-defined]
     _counts(client, log, ["/api/v1/provisions?limit=50&offset=0", "/search?q=data"])
     lists = _counts(client, log, [f"/api/v1/provisions?limit=50&offset={o}" for o in (5, 20)])
     searches = _counts(client, log, ["/search?q=account", "/search?q=content+data"])
     assert max(lists) <= LIST_BOUND, lists
-    assert max(searches) <= SEARCH_BOUND, searches
+    assert max(searches) <= SEARCH_BOUND[dialect], searches
 
 
 @pytest.mark.postgres

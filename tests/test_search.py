@@ -5,12 +5,15 @@ provisions, and user input that never causes an error."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from archive_fixtures import *  # noqa: F403
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
+from sqlalchemy import text as sql_text
+from sqlalchemy.sql.elements import ColumnClause
 from test_analysis import ARBITRATION, LIABILITY, SALE, TERMINATION, body, populated, record  # noqa: F401
 from test_archive import T0
 
@@ -253,3 +256,163 @@ def test_fts5_query_quotes_every_word() -> None:
     assert fts5_query(parse_query("NEAR(a b)")) == '("NEAR(a" AND "b)")'
     assert fts5_query(parse_query("-only")) == ""
     assert parse_query("* ^ : ( )").empty
+
+
+# --- issue #13: a page is ranked over every match, then only its rows are read ----------------
+
+
+def reference_page(
+    archive: Archive, query: str, *, limit: int, offset: int, severity: str | None = None
+) -> tuple[int, list[tuple[int, str]]]:
+    """What the page must be, from one plain statement over every match (the way search worked
+    before issue #13): the total, then (provision id, snippet) best first, ties by id."""
+    from sqlalchemy import text
+
+    from clausewatch.search.backends import (
+        BM25_WEIGHTS,
+        ELLIPSIS,
+        HEADLINE_OPTIONS,
+        SNIPPET_WORDS,
+        START,
+        STOP,
+        pg_tsquery,
+    )
+
+    parsed = parse_query(query)
+    with archive.sessions() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+            where = "search_fts MATCH :q" + (" AND e.severity = :s" if severity else "")
+            joined = (
+                "FROM search_fts JOIN search_entries e ON e.provision_id = search_fts.rowid "
+                f"WHERE {where}"
+            )
+            params = {"q": fts5_query(parsed), "s": severity}
+            total = session.scalar(text(f"SELECT count(*) {joined}"), params)
+            rows = session.execute(
+                text(
+                    f"SELECT e.provision_id, snippet(search_fts, 2, :a, :b, :c, :n) {joined} "
+                    f"ORDER BY bm25(search_fts, {weights}), e.provision_id "
+                    "LIMIT :limit OFFSET :offset"
+                ),
+                params
+                | {"a": START, "b": STOP, "c": ELLIPSIS, "n": SNIPPET_WORDS}
+                | {"limit": limit, "offset": offset},
+            ).all()
+        else:
+            tsquery = pg_tsquery(parsed)
+            assert tsquery is not None
+            vector: ColumnClause[Any] = literal_column("search_entries.search_vector")
+            matched = select(SearchEntry.provision_id).where(vector.op("@@")(tsquery))
+            if severity:
+                matched = matched.where(SearchEntry.severity == severity)
+            total = session.scalar(select(func.count()).select_from(matched.subquery()))
+            rank = func.ts_rank_cd(vector, tsquery)
+            headline = func.ts_headline(
+                literal_column("'clausewatch_english'::regconfig"),
+                SearchEntry.body,
+                tsquery,
+                HEADLINE_OPTIONS,
+            )
+            rows = session.execute(
+                matched.add_columns(headline)
+                .order_by(rank.desc(), SearchEntry.provision_id)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+    return total or 0, [(pid, snippet) for pid, snippet in rows]
+
+
+def as_reference(page: SearchPage) -> tuple[int, list[tuple[int, str]]]:
+    return page.total, [
+        (hit.provision_id, "".join(f"\x02{t}\x03" if m else t for t, m in hit.snippet))
+        for hit in page.hits
+    ]
+
+
+def test_pages_match_one_statement_over_every_match(
+    archive: Archive,
+    populated: dict[str, int],  # noqa: F811
+) -> None:
+    """Ranked first (ids only), read after (snippets of the page's rows only): the same order,
+    totals and snippets, page by page, as ranking and reading every match at once. Many
+    entries with equal scores (the same text under three platforms) check the tie order."""
+    for platform_id in populated.values():
+        record(archive, platform_id, body([ARBITRATION, LIABILITY, TERMINATION]), T0 + 9 * DAY)
+    build(archive)
+    analyse(archive)
+    queries = [
+        EVERYTHING,
+        "arbitration",
+        "arbitration OR liability -jury",
+        '"jury trial" OR terminate',
+        "dispute*",
+    ]
+    for query in queries:
+        everything = search(archive, query, limit=100)
+        assert everything.total == len(everything.hits) > 1, query
+        for severity in (None, "High"):
+            for offset in (0, 1, 2, 3, 5, everything.total - 1, everything.total + 2):
+                offset = max(offset, 0)
+                page = search(archive, query, limit=2, offset=offset, severity=severity)
+                expected = reference_page(archive, query, limit=2, offset=offset, severity=severity)
+                assert as_reference(page) == expected, (query, severity, offset)
+
+
+def test_only_the_page_rows_are_read(archive: Archive, analysed: dict[str, int]) -> None:
+    """The ranking carries ids only; snippets and display columns are read for the page's rows,
+    not for every match (issue #13: broad queries took seconds under load). SQLite: the total
+    without filters is counted on the FTS table alone. PostgreSQL: one statement a page, its
+    total a window count over the ranked ids (no second pass over the matching rows)."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "search_fts" in statement or "search_vector" in statement:
+            statements.append(" ".join(statement.split()))
+
+    event.listen(archive.engine, "before_cursor_execute", seen)
+    try:
+        page = search(archive, EVERYTHING, limit=2)
+        assert page.total == 7 and len(page.hits) == 2
+        sqlite = archive.engine.dialect.name == "sqlite"
+        if sqlite:
+            count, ranking, rows = statements
+            assert count.startswith("SELECT count(*)") and "search_entries" not in count
+            assert "bm25(" in ranking and "snippet(" not in ranking
+            assert ranking.startswith("SELECT search_fts.rowid FROM search_fts WHERE")
+            assert "snippet(" in rows and "bm25(" not in rows and " IN (" in rows
+        else:
+            (statement,) = statements
+            assert "count(*) OVER ()" in statement and "MATERIALIZED" in statement
+            ranked = statement[statement.index("ranked AS") : statement.index("SELECT page")]
+            assert "ts_rank_cd" in ranked and "ts_headline" not in ranked
+            assert "platforms" not in ranked  # joined for the platform filter only
+        statements.clear()
+        beyond = search(archive, EVERYTHING, limit=2, offset=9)
+        assert beyond.total == 7 and beyond.hits == []
+        assert len(statements) == (1 if sqlite else 2)  # nothing ranked, or counted apart
+    finally:
+        event.remove(archive.engine, "before_cursor_execute", seen)
+
+
+def fts_segments(archive: Archive) -> int:
+    with archive.sessions() as session:
+        return int(session.scalar(sql_text("SELECT count(DISTINCT segid) FROM search_fts_idx")))
+
+
+@pytest.mark.parametrize("threshold", [1, 1000])
+def test_a_bulk_analyse_merges_the_fts5_index(
+    archive: Archive,
+    populated: dict[str, int],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    threshold: int,
+) -> None:
+    if archive.engine.dialect.name != "sqlite":
+        pytest.skip("FTS5 segments are SQLite's")
+    monkeypatch.setattr("clausewatch.analysis.service.OPTIMISE_AFTER_DOCUMENTS", threshold)
+    analyse(archive)
+    # one segment per document's rewrite unless merged after the bulk refresh
+    assert (fts_segments(archive) == 1) is (threshold <= len(populated))
+    assert search(archive, EVERYTHING).total == 7

@@ -114,3 +114,56 @@ def test_empty_query_shows_the_form(client: TestClient) -> None:
     assert response.status_code == 200
     assert "Type some words" in response.text
     assert api(client)["total"] == 0
+
+
+def test_filter_options_list_every_platform_in_order(client: TestClient) -> None:
+    """The platform and clause-type options (escaped once per archive state, not per page:
+    issue #13) are the platform list's, in its order, with the chosen one selected."""
+    platforms = client.get("/api/v1/platforms", params={"limit": 500}).json()["items"]
+    page = client.get("/search", params={"q": "privacy", "platform": platforms[1]["slug"]}).text
+    select = page[page.index('<select id="search-platform"') : page.index("</select>")]
+    options = re.findall(r'<option value="([^"]*)" ?(selected)?>([^<]*)</option>', select)
+    assert [(v, html.unescape(n)) for v, _, n in options] == [("", "All platforms")] + [
+        (p["slug"], p["name"]) for p in platforms
+    ]
+    assert [v for v, chosen, _ in options if chosen] == [platforms[1]["slug"]]
+    types = page[page.index('<select id="search-type"') :]
+    types = types[: types.index("</select>")]
+    assert 'value="arbitration" >' in types and "selected" not in types
+    chosen = client.get("/search", params={"q": "privacy", "type": "arbitration"}).text
+    assert 'value="arbitration" selected>' in chosen
+
+
+def test_options_markup_is_the_templates() -> None:
+    """options_html writes what the template's loop wrote, escaped, whatever the names hold."""
+    from jinja2 import Environment
+
+    from clausewatch.web.search import _option, options_html
+
+    loop = Environment(autoescape=True).from_string(
+        '{% for v, n in items %}<option value="{{ v }}" '
+        "{% if v == chosen %}selected{% endif %}>{{ n }}</option>{% endfor %}"
+    )
+    items = [("a", "Alpha"), ('x"><script>', "<b>{0} & {x}</b>"), ("é-1", "Ünïcode’s")]
+    options = [_option(v, n) for v, n in items]
+    for chosen in (None, "a", 'x"><script>', "é-1", "nope"):
+        assert str(options_html(options, chosen)) == loop.render(items=items, chosen=chosen)
+
+
+def test_api_body_is_the_search_json(client: TestClient) -> None:
+    """The API answers search_json's dict as JSON directly (no encoder walk): the same body."""
+    import json
+
+    from clausewatch import search as fulltext
+
+    archive = client.app.state.archive  # type: ignore[attr-defined]
+    cases: list[tuple[str, int, int]] = [("privacy data", 7, 3), ("café OR “x”", 20, 0)]
+    for q, limit, offset in cases:
+        response = client.get("/api/v1/search", params={"q": q, "limit": limit, "offset": offset})
+        assert response.headers["content-type"] == "application/json"
+        expected = fulltext.search_json(archive, q, limit=limit, offset=offset)
+        assert response.json() == json.loads(json.dumps(expected))
+        assert (
+            response.content
+            == json.dumps(expected, ensure_ascii=False, separators=(",", ":")).encode()
+        )

@@ -26,6 +26,7 @@ from clausewatch.classify.model import ARTIFACT_DIR, INFERENCE_RULES, ClauseClas
 from clausewatch.classify.taxonomy import SEVERITIES, TAXONOMY_PATH, Taxonomy
 from clausewatch.config import Settings
 from clausewatch.jobs.pool import report_progress, run_shares
+from clausewatch.search import OPTIMISE_AFTER_DOCUMENTS, index_current_provisions, optimise_index
 from clausewatch.storage.db import transaction, utcnow
 from clausewatch.storage.models import (
     ChangeItem,
@@ -139,6 +140,8 @@ def analyse(
         report.documents += 1
         if progress:
             progress(1)
+    if len(documents) >= OPTIMISE_AFTER_DOCUMENTS:
+        optimise_index(archive)
     if documents or full:
         refresh_similarity(archive)
         report.similarity_refreshed = True
@@ -297,8 +300,6 @@ def severity_order(severity: str | None) -> int:
 def refresh_document(session: Session, document_id: int, analyser: str, *, archive: Archive) -> int:
     """Rewrite the analysis rows of a document's provisions for its current version, and its
     search entries (read from its current text) in the same transaction."""
-    from clausewatch.search import index_current_provisions
-
     document = session.get(Document, document_id)
     assert document is not None
     current: set[int] = set()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from clausewatch.search.backends import (
@@ -23,6 +23,7 @@ from clausewatch.search.backends import (
     parse_query,
     search_backend,
 )
+from clausewatch.storage.db import transaction
 from clausewatch.storage.models import (
     Document,
     Platform,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from clausewatch.archive.service import Archive
 
 __all__ = [
+    "OPTIMISE_AFTER_DOCUMENTS",
     "Fts5Search",
     "ParsedQuery",
     "PostgresSearch",
@@ -45,6 +47,7 @@ __all__ = [
     "SearchRow",
     "fts5_query",
     "index_current_provisions",
+    "optimise_index",
     "parse_query",
     "search",
     "search_backend",
@@ -112,6 +115,20 @@ def index_current_provisions(archive: Archive, session: Session, document_id: in
     rows = current_rows(archive, session, document_id)
     search_backend(session).index_document(session, document_id, rows)
     return len(rows)
+
+
+# Refreshing this many documents at once rewrites enough of the FTS5 index to merge it after.
+OPTIMISE_AFTER_DOCUMENTS = 20
+
+
+def optimise_index(archive: Archive) -> None:
+    """Merge the SQLite FTS5 index into one segment after a bulk refresh: each document's
+    rewrite adds segments (17 after a cold analyse of 500 documents), and every search reads
+    all of them (issue #13: reading a page's rows 1.3 → 0.3 ms, ranking 10-15 % faster).
+    PostgreSQL's GIN index needs nothing here."""
+    with transaction(archive.sessions) as session:
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(text("INSERT INTO search_fts(search_fts) VALUES ('optimize')"))
 
 
 def search(

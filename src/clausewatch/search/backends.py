@@ -19,21 +19,22 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import (
     Connection,
     Engine,
     Float,
-    Integer,
+    TextClause,
+    bindparam,
     delete,
     func,
     insert,
     literal_column,
     select,
+    text,
 )
-from sqlalchemy import column as sql_column
-from sqlalchemy import table as sql_table
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.elements import ColumnClause
@@ -289,14 +290,66 @@ class _Entries:
         )
 
 
-_FTS = sql_table("search_fts", sql_column("rowid", Integer))
 # bm25 weights, in the FTS5 table's column order:
 # title, heading, body, platform, document_type, primary_type, severity
 BM25_WEIGHTS = (10.0, 4.0, 1.0, 2.0, 2.0, 2.0, 1.0)
 
 
+# The FTS5 statements, written out: SQLite only, fixed in shape (a few filter fragments), and
+# executed on the session's connection without building an expression per search (issue #13:
+# that was about 2 ms of a search's 7-8 ms CPU at 100k provisions).
+_FTS_JOIN = (
+    "FROM search_fts JOIN search_entries AS e ON e.provision_id = search_fts.rowid "
+    "JOIN platforms AS p ON p.id = e.platform_id WHERE search_fts MATCH :q"
+)
+_FTS_FILTERS = (
+    ("platform", " AND p.slug = :platform"),
+    ("severity", " AND e.severity = :severity"),
+    # any clause type of the provision, as the counts elsewhere do
+    (
+        "clause_type",
+        " AND EXISTS (SELECT 1 FROM classifications AS c "
+        "WHERE c.revision_id = e.revision_id AND c.type_id = :clause_type)",
+    ),
+)
+_BM25 = "bm25(search_fts, " + ", ".join(repr(w) for w in BM25_WEIGHTS) + ")"
+_FTS_ROWS = text(
+    "SELECT e.provision_id, e.title, e.platform, e.document_id, e.document_type, e.severity, "
+    "e.primary_type, p.slug, snippet(search_fts, 2, :start, :stop, :ellipsis, :words) AS snippet "
+    f"{_FTS_JOIN} AND search_fts.rowid IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+
+@lru_cache(maxsize=16)
+def _fts_statements(filters: tuple[str, ...]) -> tuple[TextClause, TextClause]:
+    """(count, ranking) for the filters in use: over the FTS table alone when there are none
+    (every FTS row has exactly one entry, kept in step by the triggers, and every entry one
+    platform), else over the join with the filters' conditions."""
+    if filters:
+        where = _FTS_JOIN + "".join(sql for name, sql in _FTS_FILTERS if name in filters)
+    else:
+        where = "FROM search_fts WHERE search_fts MATCH :q"
+    return (
+        text(f"SELECT count(*) {where}"),
+        text(
+            f"SELECT search_fts.rowid {where} ORDER BY {_BM25}, search_fts.rowid "
+            "LIMIT :limit OFFSET :offset"
+        ),
+    )
+
+
 class Fts5Search(_Entries):
-    """SQLite FTS5 (see migration 0004 for the table and its triggers)."""
+    """SQLite FTS5 (see migration 0004 for the table and its triggers).
+
+    Three statements, each as narrow as it can be (issue #13: a broad two-word query over 64k
+    entries took seconds under load, every match carried through the sort with its columns):
+
+    1. the total: ``count(*)`` over the MATCH (alone when no filter needs the entry's columns);
+    2. the page's rowids: ``bm25()`` over every match (exact ranking: best first, ties by id),
+       carrying nothing but the rowid through the sort;
+    3. the page's rows: columns and ``snippet()`` for those rowids only (``rowid IN (...)`` with
+       the same MATCH, which ``snippet()`` needs), put back in rank order here.
+    """
 
     def search(
         self,
@@ -312,27 +365,25 @@ class Fts5Search(_Entries):
         expression = fts5_query(parse_query(query))
         if not expression:
             return SearchPage(0)
-        fts: ColumnClause[Any] = literal_column("search_fts")
-        base = (
-            select(SearchEntry.provision_id)
-            .select_from(_FTS)
-            .join(SearchEntry, SearchEntry.provision_id == _FTS.c.rowid)
-            .join(Platform, Platform.id == SearchEntry.platform_id)
-            .where(fts.op("MATCH")(expression))
-        )
-        base = self._filtered(base, platform, clause_type, severity)
-        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+        chosen = {"platform": platform, "clause_type": clause_type, "severity": severity}
+        params: dict[str, Any] = {"q": expression} | {k: v for k, v in chosen.items() if v}
+        count, ranking = _fts_statements(tuple(sorted(k for k, v in chosen.items() if v)))
+        connection = session.connection()
+        total = connection.execute(count, params).scalar() or 0
         if total <= offset:
             return SearchPage(total)
-        rank = func.bm25(fts, *BM25_WEIGHTS, type_=Float)
-        snippet = func.snippet(fts, 2, START, STOP, ELLIPSIS, SNIPPET_WORDS)
-        rows = session.execute(
-            base.add_columns(*_HIT_COLUMNS, snippet.label("snippet"))
-            .order_by(rank, SearchEntry.provision_id)
-            .limit(limit)
-            .offset(offset)
+        ids = list(
+            connection.execute(ranking, params | {"limit": limit, "offset": offset}).scalars()
+        )
+        if not ids:
+            return SearchPage(total)
+        rows = connection.execute(
+            _FTS_ROWS,
+            {"q": expression, "ids": ids, "start": START, "stop": STOP, "ellipsis": ELLIPSIS}
+            | {"words": SNIPPET_WORDS},
         ).all()
-        return SearchPage(total, [self._hit(row, row.snippet) for row in rows])
+        by_id = {row.provision_id: row for row in rows}
+        return SearchPage(total, [self._hit(by_id[i], by_id[i].snippet) for i in ids if i in by_id])
 
 
 PG_CONFIG: ColumnClause[Any] = literal_column(
@@ -371,7 +422,14 @@ HEADLINE_OPTIONS = (
 
 
 class PostgresSearch(_Entries):
-    """PostgreSQL full-text search on the generated ``search_entries.search_vector``."""
+    """PostgreSQL full-text search on the generated ``search_entries.search_vector``.
+
+    One statement (issue #13): a materialised CTE ranks every match (``ts_rank_cd`` needs each
+    match's vector: exact, best first) carrying only (id, rank); the page is cut from it with
+    the total as ``count(*) OVER ()`` over those narrow rows, which costs next to nothing where
+    a separate ``count(*)`` visited every matching heap row again; ``ts_headline`` and the
+    display columns are read for the page's rows only. The platform join is there only when
+    the platform filter needs it. A page past the last one still needs a count of its own."""
 
     def search(
         self,
@@ -388,32 +446,42 @@ class PostgresSearch(_Entries):
         if tsquery is None:
             return SearchPage(0)
         vector: ColumnClause[Any] = literal_column("search_entries.search_vector")
-        base = (
+        matched = (
             select(SearchEntry.provision_id)
-            .join(Platform, Platform.id == SearchEntry.platform_id)
+            .select_from(SearchEntry)
             .where(vector.op("@@")(tsquery))
         )
-        base = self._filtered(base, platform, clause_type, severity)
-        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-        if total <= offset:
-            return SearchPage(total)
-        # rank only (id, rank) of every match, then read the page's rows: carrying the wide
-        # columns (body above all) through the sort of every match took about as long again
+        if platform:
+            matched = matched.join(Platform, Platform.id == SearchEntry.platform_id)
+        matched = self._filtered(matched, platform, clause_type, severity)
+        # MATERIALIZED: else the planner inlines the CTE and carries every match's wide row
+        # (vector included) through the window aggregate, to a temporary file
+        ranked = (
+            matched.add_columns(func.ts_rank_cd(vector, tsquery, type_=Float).label("rank"))
+            .cte("ranked")
+            .prefix_with("MATERIALIZED")
+        )
         page = (
-            base.add_columns(func.ts_rank_cd(vector, tsquery, type_=Float).label("rank"))
-            .order_by(literal_column("rank").desc(), SearchEntry.provision_id)
+            select(ranked.c.provision_id, ranked.c.rank, func.count().over().label("total"))
+            .order_by(ranked.c.rank.desc(), ranked.c.provision_id)
             .limit(limit)
             .offset(offset)
-            .subquery()
+            .subquery("page")
         )
         # ts_headline is slow: only on the rows of this page
         headline = func.ts_headline(PG_CONFIG, SearchEntry.body, tsquery, HEADLINE_OPTIONS)
         rows = session.execute(
-            select(page.c.provision_id, *_HIT_COLUMNS, headline.label("snippet"))
+            select(page.c.provision_id, page.c.total, *_HIT_COLUMNS, headline.label("snippet"))
             .join(SearchEntry, SearchEntry.provision_id == page.c.provision_id)
             .join(Platform, Platform.id == SearchEntry.platform_id)
             .order_by(page.c.rank.desc(), page.c.provision_id)
         ).all()
+        if rows:
+            total = int(rows[0].total)
+        elif offset:  # past the last page (or nothing matches): count on its own
+            total = session.scalar(select(func.count()).select_from(matched.subquery())) or 0
+        else:
+            total = 0
         return SearchPage(total, [self._hit(row, row.snippet) for row in rows])
 
 
