@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 from clausewatch.archive.service import Archive
 from clausewatch.changes.redline import DiffOp, render_redline
 from clausewatch.ids import format_id
+from clausewatch.provisions.service import item_redlines
 from clausewatch.storage.models import (
     Capture,
     ChangeItem,
@@ -255,17 +256,24 @@ def list_changes(
     return [_change_row(r, documents[r.document_id]) for r in records]
 
 
-def _redline_text(stored: list[list[str]]) -> str:
-    ops = [DiffOp(op, text) for op, text in stored]  # type: ignore[arg-type]
+def _redline_text(ops: list[DiffOp]) -> str:
     return render_redline(ops, "text") if ops else ""
 
 
 def change_detail(archive: Archive, change_id: int) -> dict[str, Any]:
+    return _change_detail(archive, change_id)[0]
+
+
+def _change_detail(
+    archive: Archive, change_id: int
+) -> tuple[dict[str, Any], dict[int, list[DiffOp]]]:
+    """:func:`change_detail` and its items' redlines (item id -> operations)."""
     with archive.sessions() as session:
         record = session.get(ChangeRecord, change_id)
         if record is None:
             raise LookupError(f"no change record {format_id('C', change_id)}")
         items = list(record.items)
+        redlines = item_redlines(archive, session, record, items)  # computed, not stored
         titles = dict(
             session.execute(
                 select(Provision.id, Provision.title).where(
@@ -274,7 +282,7 @@ def change_detail(archive: Archive, change_id: int) -> dict[str, Any]:
             ).all()
         )
     document = archive.document(record.document_id)
-    return {
+    detail = {
         **_change_row(record, document),
         "items": [
             {
@@ -285,11 +293,12 @@ def change_detail(archive: Archive, change_id: int) -> dict[str, Any]:
                 "similarity": item.similarity,
                 "sentences": item.sentences,
                 "parameter_changes": [p["description"] for p in item.parameter_changes],
-                "redline": _redline_text(item.redline),
+                "redline": _redline_text(redlines.get(item.id, [])),
             }
             for item in items
         ],
     }
+    return detail, redlines
 
 
 # --- read paths of the web pages and the API ---------------------------------------------------
@@ -909,7 +918,7 @@ def provision_evidence(archive: Archive, provision_id: int) -> dict[str, Any]:
 
 def change_page(archive: Archive, change_id: int) -> dict[str, Any]:
     """:func:`change_detail` plus the assessment reasons and each item's redline operations."""
-    detail = change_detail(archive, change_id)
+    detail, redlines = _change_detail(archive, change_id)
     with archive.sessions() as session:
         record = session.get(ChangeRecord, change_id)
         assert record is not None
@@ -919,7 +928,7 @@ def change_page(archive: Archive, change_id: int) -> dict[str, Any]:
         slug = document.platform.slug
         assessment = list(record.assessment)
     for out, item in zip(detail["items"], items, strict=True):
-        out["redline_ops"] = [[op, text] for op, text in item.redline]
+        out["redline_ops"] = [[op.op, op.text] for op in redlines.get(item.id, [])]
         out["severity"] = item.severity
         out["direction"] = item.direction
         out["assessment"] = list(item.assessment)

@@ -21,6 +21,7 @@ from clausewatch.changes.parameters import (
     extract_parameters,
 )
 from clausewatch.changes.redline import (
+    DiffOp,
     is_substantive,
     redline,
     sentence_changes,
@@ -345,8 +346,7 @@ def _revise(session: Session, provision: Provision, version: Version, seg: Segme
             end=seg.end,
             text_sha256=sha,
             kind=seg.kind,
-            label=seg.label,
-            heading_path=list(seg.heading_path),
+            label=seg.label,  # its heading path is the layout's (ProvisionRevision.heading_path)
             parameters=[_parameter_json(p, seg.start) for p in extract_parameters(seg.text)],
         )
     )
@@ -377,7 +377,6 @@ class _ItemContent:
 
     substantive: bool
     sentence_count: int = 0  # of an added or removed provision
-    redline: list[list[str]] | None = None
     sentences: dict[str, int] | None = None
     parameter_changes: list[ParameterChange] = field(default_factory=list)
 
@@ -385,7 +384,8 @@ class _ItemContent:
 def _item_content(
     match: Match, segments: Sequence[Segment], previous: Sequence[tuple[int, Segment]]
 ) -> _ItemContent:
-    """Redline, sentence counts and parameter changes of a touched provision."""
+    """Sentence counts and parameter changes of a touched provision (its redline is not
+    stored: :func:`item_redlines` computes it from the two version texts when it is read)."""
     old = previous[match.old][1] if match.old is not None else None
     new = segments[match.new] if match.new is not None else None
     if old is None or new is None:
@@ -401,10 +401,7 @@ def _item_content(
         old_text = "\n\n".join(
             previous[k][1].text for k in sorted([match.old or 0, *match.related])
         )
-    content = _ItemContent(
-        substantive=is_substantive(old_text, new_text),
-        redline=[[op.op, op.text] for op in redline(old.text, new.text)],
-    )
+    content = _ItemContent(substantive=is_substantive(old_text, new_text))
     if content.substantive:
         content.sentences = asdict(sentence_changes(old_text, new_text))
         content.parameter_changes = compare_parameters(
@@ -421,7 +418,7 @@ def _item(
     ids: dict[int, int],
     tally: _Tally,
 ) -> ChangeItem:
-    """One provision touched by the change, with its redline, sentence counts and parameters."""
+    """One provision touched by the change, with its sentence counts and parameters."""
     old = previous[match.old][1] if match.old is not None else None
     new = segments[match.new] if match.new is not None else None
     # split pieces are new-side indices; merged sources are old-side indices
@@ -441,7 +438,6 @@ def _item(
             getattr(tally, side).append(piece.title)
             tally.sentences[side] += content.sentence_count
         return item
-    item.redline = content.redline or []
     if not content.substantive:
         tally.moved += match.kind == "moved"
         return item
@@ -498,3 +494,39 @@ def _change_record(
     )
     session.add(record)
     return record
+
+
+# -- redlines, computed when read ---------------------------------------------------------------
+
+
+def item_redlines(
+    archive: Archive, session: Session, record: ChangeRecord, items: Sequence[ChangeItem]
+) -> dict[int, list[DiffOp]]:
+    """Change item id -> the word-level redline of its provision, from its text in the record's
+    old version to its text in the new one (the two versions' stored layouts give the spans).
+
+    Redlines are not stored (they were most of ``change_items``): a provision in both versions
+    is what build compared (modified, moved, and the primary of a split or merge keep their
+    provision's ID), and ``redline`` is a pure function of the two archived texts, so this is
+    what build computed. Items without a provision on both sides (added, removed, secondary
+    split pieces and merge sources) have none. Not cached here: the web layer caches whole
+    responses (docs/web.md#http-caching); the largest record of the pga history (1,418 items)
+    takes about 0.1 s of CPU more than reading stored redlines did."""
+    wanted = {i.provision_id for i in items if i.kind != "added" and i.kind != "removed"}
+    if not wanted:
+        return {}
+    sides = []
+    for version_id in (record.from_version_id, record.to_version_id):
+        version = session.get(Version, version_id)
+        layout = session.get(VersionLayout, version_id)
+        if version is None or layout is None:
+            return {}
+        spans = {row[0]: (row[1], row[2]) for row in layout.segments if row[0] in wanted}
+        sides.append((archive.version_text(version) if spans else "", spans))
+    (old_text, old_spans), (new_text, new_spans) = sides
+    out: dict[int, list[DiffOp]] = {}
+    for item in items:
+        old, new = old_spans.get(item.provision_id), new_spans.get(item.provision_id)
+        if old is not None and new is not None:
+            out[item.id] = redline(old_text[old[0] : old[1]], new_text[new[0] : new[1]])
+    return out

@@ -15,10 +15,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session, relationship
 
 from clausewatch.ids import format_id
-from clausewatch.storage.compressed import CompressedJSON
+from clausewatch.storage.compressed import CompressedJSON, LayoutJSON, Sha256Digest
 from clausewatch.storage.db import JSONType, UTCDateTime, utcnow
 
 # Named constraints so that Alembic batch migrations work on SQLite.
@@ -230,7 +230,7 @@ class Provision(Base):
     revisions: Mapped[int] = mapped_column(Integer, default=0)  # versions in which it changed
     title: Mapped[str] = mapped_column(Text)
     heading_path: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    text_sha256: Mapped[str] = mapped_column(String(64))  # of its latest text
+    text_sha256: Mapped[str] = mapped_column(Sha256Digest)  # of its latest text
     # Whether it is in the document's current version is read from that version's layout
     # (provisions/queries.py), since a flip-flop can make an older version current again.
 
@@ -246,15 +246,26 @@ class ProvisionRevision(Base):
     __table_args__ = (UniqueConstraint("provision_id", "version_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    provision_id: Mapped[int] = mapped_column(ForeignKey("provisions.id"), index=True)
+    # looked up by provision through the unique (provision_id, version_id) index (migration 0010
+    # dropped the single-column one it made redundant)
+    provision_id: Mapped[int] = mapped_column(ForeignKey("provisions.id"))
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
-    text_sha256: Mapped[str] = mapped_column(String(64))
+    text_sha256: Mapped[str] = mapped_column(Sha256Digest)
     kind: Mapped[str] = mapped_column(String(20))
     label: Mapped[str | None] = mapped_column(String(50))
-    heading_path: Mapped[list[str]] = mapped_column(JSONType, default=list)
     parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+
+    @property
+    def heading_path(self) -> list[str]:
+        """The provision's heading path in this revision's version, as that version's layout
+        holds it (not stored twice since migration 0010). Read in the revision's session."""
+        session = object_session(self)
+        if session is None:
+            raise RuntimeError(f"revision {self.id} is not in a session: its layout is needed")
+        layout = session.get(VersionLayout, self.version_id)
+        return layout.heading_path_of(self.provision_id) if layout is not None else []
 
 
 class VersionLayout(Base):
@@ -266,9 +277,19 @@ class VersionLayout(Base):
     segmenter_version: Mapped[str] = mapped_column(String(20))
     # [[provision_id, start, end, kind, label, heading path index], ...] in text order; the
     # heading paths are stored once each, since most provisions share theirs with neighbours;
-    # both zstd-compressed (migration 0009): most of the database otherwise
-    segments: Mapped[list[list[Any]]] = mapped_column(CompressedJSON)
+    # both zstd-compressed (migration 0009): most of the database otherwise; the segments as
+    # columns of differences (migration 0010, storage.compressed.LayoutJSON)
+    segments: Mapped[list[list[Any]]] = mapped_column(LayoutJSON)
     heading_paths: Mapped[list[list[str]]] = mapped_column(CompressedJSON, default=list)
+
+    def heading_path_of(self, provision_id: int) -> list[str]:
+        """The heading path of a provision of this version ([] when it is not in it)."""
+        index: dict[int, int] | None = self.__dict__.get("_path_index")
+        if index is None:
+            index = {row[0]: row[5] for row in self.segments}
+            self.__dict__["_path_index"] = index
+        at = index.get(provision_id)
+        return list(self.heading_paths[at]) if at is not None else []
 
 
 class ChangeRecord(Base):
@@ -311,7 +332,8 @@ class ChangeItem(Base):
     kind: Mapped[str] = mapped_column(String(20))  # added removed modified moved split merged
     substantive: Mapped[bool] = mapped_column(default=True)
     similarity: Mapped[float | None] = mapped_column(default=None)
-    redline: Mapped[list[list[str]]] = mapped_column(JSONType, default=list)  # [[op, text], ...]
+    # No stored redline (migration 0010): provisions.service.item_redlines computes it from the
+    # provision's text in the record's two versions when the record is read.
     sentences: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     parameter_changes: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     related: Mapped[list[int]] = mapped_column(JSONType, default=list)  # split/merge partners
