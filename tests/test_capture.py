@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
+import httpx2
 import pytest
+import stamina
 from loopback import (
     EXTRACTION_DIR,
     LAST_MODIFIED,
@@ -28,6 +30,7 @@ from loopback import (
     real_page_paths,
     redirect,
     sequence,
+    slow,
 )
 
 from clausewatch.capture import (
@@ -42,7 +45,9 @@ from clausewatch.capture import (
     fetch_all,
     parse_retry_after,
 )
+from clausewatch.capture import assess as assess_module
 from clausewatch.capture.body import body_problem
+from clausewatch.capture.pool import PerHostTransport
 from clausewatch.config import Settings
 
 UA = "clausewatch-test/1.0 (+https://example.org/bot)"
@@ -73,7 +78,7 @@ async def _get(url: str, request_kw: dict[str, Any], fetcher_kw: dict[str, Any])
 
 
 def get(server: LoopbackServer, path: str, **fetcher_kw: Any) -> FetchResult:
-    request_fields = ("etag", "last_modified", "ignore_robots")
+    request_fields = ("etag", "last_modified", "ignore_robots", "known_sha256")
     request_kw: dict[str, Any] = {k: fetcher_kw.pop(k) for k in request_fields if k in fetcher_kw}
     return run(_get(server.url(path), request_kw, fetcher_kw))
 
@@ -610,3 +615,107 @@ def test_client_without_browser(loopback: LoopbackServer) -> None:
 
     result = run(go())
     assert result.error == "document needs the browser, but no browser is configured"
+
+
+# --- the unchanged-capture path (issue #13) -------------------------------------------------------
+
+
+def test_keep_alive_connections_are_kept_per_host(loopback: LoopbackServer) -> None:
+    """More hosts than a shared pool keeps alive (httpx keeps 20): the second round reuses
+    every host's connection (no TCP connect), each host holding one."""
+    bases = [loopback.base_url] + [loopback.add_listener() for _ in range(29)]
+
+    async def go() -> tuple[list[FetchResult], list[FetchResult], int]:
+        async with make_fetcher(concurrency=8) as fetcher:
+            first = await fetch_all(fetcher, [FetchRequest(f"{b}/ok") for b in bases])
+            second = await fetch_all(fetcher, [FetchRequest(f"{b}/nonce") for b in bases])
+            transport = fetcher._client._transport
+            assert isinstance(transport, PerHostTransport)
+            return first, second, transport.hosts
+
+    first, second, hosts = run(go())
+    assert all(r.ok for r in first + second)
+    assert [r.url for r in second if "connect_ms" in r.timings] == []
+    assert hosts == len(bases)
+
+
+def test_per_host_pools_are_bounded_and_busy_ones_stay_open(loopback: LoopbackServer) -> None:
+    loopback.route("/slow-ok", slow(Response(body=policy_page("Slow")), 0.5))
+    bases = [loopback.base_url] + [loopback.add_listener() for _ in range(3)]
+
+    async def go() -> tuple[list[int], httpx2.Response, int]:
+        transport = PerHostTransport(max_hosts=2)
+        async with httpx2.AsyncClient(transport=transport) as client:
+            slow_one = asyncio.create_task(client.get(f"{bases[0]}/slow-ok"))
+            await asyncio.sleep(0.1)  # in flight on host 0
+            statuses = [(await client.get(f"{b}/ok")).status_code for b in bases[1:]]
+            held = transport.hosts
+            return statuses, await slow_one, held
+
+    statuses, slow_response, held = run(go())
+    assert statuses == [200, 200, 200]
+    assert slow_response.status_code == 200 and "Slow" in slow_response.text  # never cut
+    assert held == 2
+
+
+def test_a_known_page_is_not_parsed_again_but_still_judged(
+    loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = policy_page("Terms of Service")
+    known = hashlib.sha256(page.encode()).hexdigest()
+    loopback.route("/known", Response(body=page))
+    loopback.route("/known-walled", Response(body=page, headers={"cf-mitigated": "challenge"}))
+    loopback.route("/known-gone", Response(status=404, body=page))
+    parsed: list[bytes] = []
+    original = assess_module._Page.parse
+
+    def parse(cls: type, raw: bytes) -> Any:
+        parsed.append(raw)
+        return original(raw)
+
+    monkeypatch.setattr(assess_module._Page, "parse", classmethod(parse))
+
+    def fetch(path: str, sha: str | None) -> FetchResult:
+        return run(_get(loopback.url(path), {"known_sha256": sha}, {"retries": 0}))
+
+    assert fetch("/known", known).ok and parsed == []
+    assert fetch("/known-walled", known).blocked_reason == BlockedReason.BOT_WALL
+    assert fetch("/known-gone", known).blocked_reason == BlockedReason.NOT_FOUND
+    assert fetch("/known", "0" * 64).ok and len(parsed) == 2  # other bytes (and the 404 page)
+    # a wall whose bytes are not the known ones is judged as always
+    loopback.route("/wall", Response(body=RECAPTCHA_PAGE))
+    assert fetch("/wall", known).blocked_reason == BlockedReason.CAPTCHA
+
+
+def test_assess_known_page_keeps_the_checks_that_do_not_read_the_page() -> None:
+    page = policy_page("Terms of Service").encode()
+    html = {"content-type": "text/html"}
+    assert assess_response(200, html, page, "https://a.test/terms", known_page=True) is None
+    login = assess_response(200, html, page, "https://a.test/login", known_page=True)
+    assert login == BlockedReason.LOGIN_WALL
+    walled = {**html, "x-amzn-waf-action": "captcha"}
+    assert assess_response(200, walled, page, "https://a.test/t", known_page=True) == "bot wall"
+    assert assess_response(503, html, page, "https://a.test/t", known_page=True) == "http 5xx"
+    assert assess_response(200, html, b"", "https://a.test/t", known_page=True) == "empty body"
+
+
+def test_a_fetch_that_succeeds_at_once_sets_up_no_retries(
+    loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = stamina.retry_context
+    used: list[int] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        used.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stamina, "retry_context", counting)
+    assert get(loopback, "/ok").ok and used == []
+    loopback.route(
+        "/flaky", fail_then(2, Response(status=503, body="busy"), Response(body=policy_page("F")))
+    )
+    result = get(loopback, "/flaky")
+    assert result.ok and result.attempts == 3 and used == [1]
+    assert len(loopback.requests_for("/flaky")) == 3
+    gone = get(loopback, "/status/503", retries=1)
+    assert gone.attempts == 2 and len(loopback.requests_for("/status/503")) == 2

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -17,10 +17,13 @@ from archive_fixtures import *  # noqa: F403
 from archive_fixtures import make_settings
 from loopback import LoopbackServer, Response, conditional, policy_page
 
+from clausewatch.archive import cycle as cycle_module
 from clausewatch.archive.cycle import CaptureCycle
 from clausewatch.archive.decide import Outcome
 from clausewatch.archive.evidence import verify_archive
 from clausewatch.archive.service import Archive
+from clausewatch.capture import assess as assess_module
+from clausewatch.capture.assess import ASSESS_VERSION, BlockedReason
 from clausewatch.capture.http import HttpFetcher
 from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
 
@@ -32,7 +35,7 @@ CHANGED = policy_page(
 )
 
 
-def register(archive: Archive, *docs: tuple[str, list[str | SourceDeclaration]]) -> list[int]:
+def register(archive: Archive, *docs: tuple[str, Sequence[str | SourceDeclaration]]) -> list[int]:
     """One platform with documents named by type, each with its sources (URLs or declarations)."""
     archive.sync_registry(
         [
@@ -425,3 +428,54 @@ def test_clausewatch_check_survives_unreadable_bodies(
     assert done.returncode == 0, done.stdout + done.stderr
     _check_unreadable(archive, expected)
     archive.close()
+
+
+def test_unchanged_bytes_are_recognised_without_a_query_or_a_parse(
+    archive: Archive, loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+):
+    """The document keeps, beside its validators, the SHA-256 of the bytes that gave the current
+    text and that were judged the document: the same bytes again need neither the snapshot
+    query nor another parse of the page to be judged, and are a verification."""
+    loopback.route("/doc", Response(body=GOOD))
+    (doc,) = register(archive, ("Terms of Service", [loopback.url("/doc")]))
+    assert run_check(archive, doc) == Outcome.FIRST_VERSION
+    document = archive.document(doc)
+    kept = document.validators[loopback.url("/doc")]
+    assert kept["snapshot_sha256"] == archive.captures(doc)[-1].snapshot_sha256
+    assert document.current_version is not None
+    assert kept["text_sha256"] == document.current_version.text_sha256
+    assert kept["assessed"] == ASSESS_VERSION
+
+    def no_query(*args: object, **kwargs: object) -> None:
+        raise AssertionError("last_snapshot asked")
+
+    parsed: list[bytes] = []
+    original = assess_module._Page.parse
+
+    def parse(cls: type, raw: bytes) -> object:
+        parsed.append(raw)
+        return original(raw)
+
+    monkeypatch.setattr(archive, "last_snapshot", no_query)
+    monkeypatch.setattr(assess_module._Page, "parse", classmethod(parse))
+    assert run_check(archive, doc) == Outcome.VERIFIED
+    assert parsed == []
+    # new bytes are judged (parsed) and extracted as always; the change waits for confirmation
+    loopback.route("/doc", Response(body=CHANGED))
+    monkeypatch.undo()
+    assert run_check(archive, doc) == Outcome.NEW_VERSION
+    kept = archive.document(doc).validators[loopback.url("/doc")]
+    assert kept["snapshot_sha256"] == archive.captures(doc)[-1].snapshot_sha256
+
+
+def test_kept_bytes_of_an_older_assessment_are_judged_again(
+    archive: Archive, loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+):
+    """After the rules change (`ASSESS_VERSION`), unchanged bytes are parsed and judged again:
+    a page the new rules call a wall is not verified."""
+    loopback.route("/doc", Response(body=GOOD))
+    (doc,) = register(archive, ("Terms of Service", [loopback.url("/doc")]))
+    assert run_check(archive, doc) == Outcome.FIRST_VERSION
+    monkeypatch.setattr(cycle_module, "ASSESS_VERSION", "a newer one")
+    monkeypatch.setattr(assess_module, "_html_reason", lambda page: BlockedReason.COOKIE_WALL)
+    assert run_check(archive, doc) == Outcome.SUSPICIOUS

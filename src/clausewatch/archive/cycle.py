@@ -20,7 +20,7 @@ from clausewatch.archive.decide import Outcome
 from clausewatch.archive.quality import LOST_TEXT, assess_text
 from clausewatch.archive.service import Archive, CheckInput, CheckRecord, SourceCapture
 from clausewatch.archive.snapshots import SnapshotDamaged, SnapshotNotFound
-from clausewatch.capture.assess import BlockedReason
+from clausewatch.capture.assess import ASSESS_VERSION, BlockedReason
 from clausewatch.capture.base import FetchRequest, FetchResult
 from clausewatch.registry.models import DocumentDeclaration, SourceDeclaration
 from clausewatch.storage.db import utcnow
@@ -66,6 +66,7 @@ def requests_for(document: Document) -> list[tuple[SourceDeclaration, FetchReque
     pairs = []
     for source in decl.sources:
         validators = document.validators.get(source.url, {})
+        known = validators.get("assessed") == ASSESS_VERSION
         pairs.append(
             (
                 source,
@@ -75,6 +76,7 @@ def requests_for(document: Document) -> list[tuple[SourceDeclaration, FetchReque
                     etag=validators.get("etag"),
                     last_modified=validators.get("last_modified"),
                     ignore_robots=source.ignore_robots,
+                    known_sha256=validators.get("snapshot_sha256") if known else None,
                 ),
             )
         )
@@ -154,9 +156,21 @@ def extract_document(
     return ExtractedText(text=text, sha256=extract.text_sha256(text))
 
 
-def validators_of(results: Sequence[FetchResult]) -> dict[str, dict[str, str]]:
+def validators_of(
+    results: Sequence[FetchResult],
+    snapshots: Sequence[str | None] = (),
+    text_sha256: str | None = None,
+) -> dict[str, dict[str, str]]:
+    """What the document keeps of each source that answered with content, for the next check:
+    the validators of a conditional GET (``etag``, ``last_modified``) and, with the text they
+    gave, the raw bytes' SHA-256 (``snapshot_sha256``, ``text_sha256``), so that the next check
+    can tell unchanged bytes without a query (`CaptureCycle.unchanged_bytes`), and the
+    `ASSESS_VERSION` that judged them the document (``assessed``), so that the same bytes are
+    not parsed again to be judged (`FetchRequest.known_sha256`). The archive keeps them only
+    from checks whose text is the current version's (or becomes it), whose every source was
+    judged the document."""
     out: dict[str, dict[str, str]] = {}
-    for result in results:
+    for index, result in enumerate(results):
         if result.not_modified or not result.ok:
             continue
         kept = {
@@ -164,6 +178,13 @@ def validators_of(results: Sequence[FetchResult]) -> dict[str, dict[str, str]]:
             for key in ("etag", "last-modified")
             if key in result.headers
         }
+        snapshot = snapshots[index] if index < len(snapshots) else None
+        if snapshot is not None and text_sha256 is not None:
+            kept |= {
+                "snapshot_sha256": snapshot,
+                "text_sha256": text_sha256,
+                "assessed": ASSESS_VERSION,
+            }
         out[result.url] = kept
     return out
 
@@ -283,7 +304,7 @@ class CaptureCycle:
                 reason=extracted.reason,
                 confirm_after=self.confirm_delay,
                 extractor_version=extract.EXTRACTOR_VERSION,
-                validators=validators_of(results),
+                validators=validators_of(results, snapshots, extracted.sha256),
             )
         )
         if record.outcome == Outcome.CHANGE_DETECTED and not confirming:
@@ -322,7 +343,12 @@ class CaptureCycle:
         for (source, _), result in zip(pairs, results, strict=True):
             if result.not_modified:
                 continue
-            last = self.archive.last_snapshot(document.id, source.url, current.text_sha256)
+            kept = document.validators.get(source.url, {})
+            if kept.get("text_sha256") == current.text_sha256 and kept.get("snapshot_sha256"):
+                # the bytes of the last check that gave the current text: no query needed
+                last = kept["snapshot_sha256"]
+            else:  # recorded before the document kept them, or they are of another text
+                last = self.archive.last_snapshot(document.id, source.url, current.text_sha256)
             if last != result.sha256:
                 return False
         return True

@@ -122,20 +122,34 @@ _INVISIBLE = ("script", "style", "noscript", "template", "svg")
 
 Kind = Literal["html", "pdf", "text", "other"]
 
+# The rules above, by version: a page judged the document under one version is not parsed
+# again while its bytes stay the same (`assess_response`'s ``known_page``, the capture cycle's
+# `FetchRequest.known_sha256`). Raise it whenever a rule changes what a page is judged to be.
+ASSESS_VERSION = "1"
+
 
 def assess_response(
-    status: int | None, headers: dict[str, str], body: bytes | str, final_url: str
+    status: int | None,
+    headers: dict[str, str],
+    body: bytes | str,
+    final_url: str,
+    *,
+    known_page: bool = False,
 ) -> str | None:
     """A short reason (a `BlockedReason`) when this response is not the document, else None.
 
-    ``status`` None (no response) and 304 (not modified) are not judged here.
+    ``status`` None (no response) and 304 (not modified) are not judged here. ``known_page``:
+    these very bytes were judged the document before, by these rules (`ASSESS_VERSION`), so
+    on a 2xx the page itself is not parsed again (the verdict on its markup and text could
+    only be the same); the status, headers, content type and final URL are still judged.
     """
     if status is None or status == 304:
         return None
     raw = body.encode("utf-8") if isinstance(body, str) else body
     lower_headers = {k.lower(): v for k, v in headers.items()}
     kind = content_kind(lower_headers.get("content-type", ""), raw)
-    page = _Page.parse(raw) if kind == "html" and raw.strip() else None
+    known = known_page and 200 <= status < 300
+    page = _Page.parse(raw) if kind == "html" and raw.strip() and not known else None
     if not 200 <= status < 300:
         return _wall_reason(page, lower_headers, short_only=False) or _status_reason(status)
     if _LOGIN_PATH.search(urlsplit(final_url).path.lower()):
@@ -144,8 +158,8 @@ def assess_response(
         return BlockedReason.EMPTY_BODY
     if kind == "other":
         return BlockedReason.NOT_DOCUMENT
-    if page is None:  # pdf or plain text
-        return None
+    if page is None:  # pdf or plain text, or a page judged before: only its headers
+        return _header_wall(lower_headers) if known and kind == "html" else None
     return _wall_reason(page, lower_headers, short_only=True) or _html_reason(page)
 
 
@@ -187,10 +201,8 @@ def _wall_reason(
     page: _Page | None, headers: dict[str, str], *, short_only: bool
 ) -> BlockedReason | None:
     """Bot wall or captcha. On a 2xx only short pages count (``short_only``)."""
-    if headers.get("cf-mitigated", "").lower() == "challenge":
-        return BlockedReason.BOT_WALL
-    if headers.get("x-amzn-waf-action", "").lower() in {"challenge", "captcha"}:
-        return BlockedReason.BOT_WALL
+    if wall := _header_wall(headers):
+        return wall
     if page is None or (short_only and page.words >= SHORT_PAGE_WORDS):
         return None
     in_text = wall_in_text(page.title, page.text)
@@ -198,6 +210,15 @@ def _wall_reason(
         return BlockedReason.BOT_WALL
     if any(m in page.html for m in _CAPTCHA_MARKERS) or in_text == BlockedReason.CAPTCHA:
         return BlockedReason.CAPTCHA
+    return None
+
+
+def _header_wall(headers: dict[str, str]) -> BlockedReason | None:
+    """A challenge announced in the response headers (whatever the page says)."""
+    if headers.get("cf-mitigated", "").lower() == "challenge":
+        return BlockedReason.BOT_WALL
+    if headers.get("x-amzn-waf-action", "").lower() in {"challenge", "captcha"}:
+        return BlockedReason.BOT_WALL
     return None
 
 

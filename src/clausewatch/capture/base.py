@@ -17,6 +17,9 @@ class FetchRequest:
     etag: str | None = None  # from the previous capture, for a conditional GET
     last_modified: str | None = None
     ignore_robots: bool = False
+    # The SHA-256 of bytes this URL served before that were judged the document under the
+    # current `assess.ASSESS_VERSION`: the same bytes again are not parsed to be judged again.
+    known_sha256: str | None = None
 
 
 @dataclass

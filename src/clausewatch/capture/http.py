@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ from clausewatch.capture.assess import BlockedReason, assess_response
 from clausewatch.capture.base import FetcherName, FetchRequest, FetchResult, Redirect
 from clausewatch.capture.body import body_problem, too_large
 from clausewatch.capture.pacing import HostGate
+from clausewatch.capture.pool import PerHostTransport
 from clausewatch.capture.robots import ROBOTS_MAX_BYTES, ROBOTS_TTL, RobotsCache
 from clausewatch.config import DEFAULT_USER_AGENT
 
@@ -173,7 +175,8 @@ class HttpFetcher:
             cookies=CookieJar(policy=_KeepNoCookies()),  # each fetch has its own jar
             timeout=httpx2.Timeout(timeout),
             follow_redirects=False,  # we follow ourselves, to record and police every hop
-            transport=transport,
+            # keep-alive connections per host (a pool per host, see pool.py)
+            transport=transport or PerHostTransport(max_hosts=max(64, 4 * concurrency)),
             trust_env=False,  # no surprise proxies for evidence fetching
         )
 
@@ -217,7 +220,11 @@ class HttpFetcher:
                 )
             if outcome.error is None:
                 blocked = assess_response(
-                    outcome.status, outcome.headers, outcome.content, outcome.final_url
+                    outcome.status,
+                    outcome.headers,
+                    outcome.content,
+                    outcome.final_url,
+                    known_page=_known(request, outcome.content),
                 )
         except Exception as exc:  # a bug must not lose the capture record
             outcome, attempts = _Outcome(request.url, error=f"internal error: {exc!r}"), 1
@@ -240,7 +247,16 @@ class HttpFetcher:
         return result
 
     async def _with_retries(self, request: FetchRequest) -> tuple[_Outcome, int]:
-        attempts = 0
+        # Most fetches succeed at once: the first attempt runs before stamina is set up
+        # (that setup is a good part of a loopback fetch's cost). When it must be retried,
+        # stamina's first attempt hands back that outcome instead of fetching again, so the
+        # waits, the attempt count and stamina's hooks are what they were with every attempt
+        # inside it.
+        outcome = await self._attempt(request)
+        if not outcome.retryable:
+            return outcome, 1
+        first: _Outcome | None = outcome
+        attempts = 1
         try:
             async for attempt in stamina.retry_context(
                 on=self._retry_wait,
@@ -251,8 +267,11 @@ class HttpFetcher:
                 wait_jitter=self.backoff_base,
             ):
                 with attempt:
-                    attempts += 1
-                    outcome = await self._attempt(request)
+                    if first is not None:
+                        outcome, first = first, None
+                    else:
+                        attempts += 1
+                        outcome = await self._attempt(request)
                     if outcome.retryable:
                         raise _Retry(outcome)
                     return outcome, attempts
@@ -313,12 +332,12 @@ class HttpFetcher:
             request = self._client.build_request(
                 "GET", url, headers=headers, extensions={"trace": trace}
             )
-            if jar is not None:
+            if jar:  # cookies set earlier on this redirect chain
                 jar.set_cookie_header(request)
             response = await self._client.send(request, stream=True)
             try:
                 ttfb_ms = trace.since_start()
-                if jar is not None:
+                if jar is not None and "set-cookie" in response.headers:
                     jar.extract_cookies(response)
                 content, error = await _read_capped(response, max_bytes, truncate=truncate)
             finally:
@@ -343,6 +362,14 @@ class HttpFetcher:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _known(request: FetchRequest, content: bytes) -> bool:
+    """The body is the one the request says was judged the document before."""
+    return (
+        request.known_sha256 is not None
+        and hashlib.sha256(content).hexdigest() == request.known_sha256
+    )
 
 
 def _lower(headers: httpx2.Headers) -> dict[str, str]:
