@@ -14,8 +14,9 @@ from archive_fixtures import *  # noqa: F403
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from smtp_server import Mailbox
 from sqlalchemy import update
-from test_alerts import AFTER, T0, Sink, changed, configure, make_account, smtp  # noqa: F401
+from test_alerts import AFTER, T0, changed, configure, make_account  # noqa: F401
 from web_fixtures import populate
 
 from clausewatch.accounts import service
@@ -205,7 +206,7 @@ def test_405_names_the_allowed_methods(client: TestClient, method: str, url: str
 def test_an_alert_about_a_platform_whose_name_has_a_line_break_is_delivered(
     archive: Archive,
     changed: dict[str, int],  # noqa: F811 (pytest fixtures from test_alerts)
-    smtp: tuple[Sink, int],  # noqa: F811
+    smtp: tuple[Mailbox, int],
 ) -> None:
     """The registry and the importer refuse such names now; one already in the archive (written
     here straight to the database) must not make every alert about it fail for good."""
