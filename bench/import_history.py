@@ -40,6 +40,13 @@ def raw_text_bytes() -> int:
         return sum(len((json.loads(line)["text"] or "").encode()) for line in fh)
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its finished worker processes."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write-docs", action="store_true")
@@ -50,12 +57,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         tmp = args.keep or Path(scratch)
         archive = Archive.open(Settings(data_dir=Path(tmp)))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         report = import_source(archive, JSONL, workers=args.workers)
         seconds = time.perf_counter() - start
-        start = time.perf_counter()
+        import_cpu = cpu_seconds() - cpu
+        start, cpu = time.perf_counter(), cpu_seconds()
         built = build(archive, workers=args.workers)
         build_seconds = time.perf_counter() - start
+        build_cpu = cpu_seconds() - cpu
         start = time.perf_counter()
         with archive.sessions() as session:
             verified = verify_archive(session, archive.store)
@@ -81,6 +90,8 @@ def main() -> None:
         f"| provisions build, wall time | {build_seconds:.1f} s ({built.versions:,} versions, "
         f"{built.provisions_created:,} provisions, {built.change_records:,} change records) |",
         f"| **import + provisions** | **{seconds + build_seconds:.1f} s** |",
+        f"| CPU (user + system, all processes): import / provisions build | "
+        f"{import_cpu:.1f} s / {build_cpu:.1f} s |",
         f"| peak RSS: this process / the largest worker | {peak_self:.0f} MB / "
         f"{peak_children:.0f} MB |",
         f"| raw text in the export | {raw / 1e6:.1f} MB |",

@@ -9,7 +9,7 @@ import lzma
 import subprocess
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from clausewatch.archive.evidence import verify_archive
 from clausewatch.archive.quality import assess_text
-from clausewatch.archive.service import Archive
+from clausewatch.archive.service import Archive, CheckInput, CheckRecord
 from clausewatch.cli import app
 from clausewatch.extract import normalise_for_hash
 from clausewatch.importers.ota import (
@@ -540,3 +540,61 @@ def test_import_command_fails_in_one_line_and_keeps_what_came_before(
             assert _counts(archive)["layouts"] == _counts(archive)["versions"] > 0
     finally:
         archive.close()
+
+
+def test_records_of_different_documents_share_transactions_in_order(
+    sqlite_archive: Archive, tmp_path: Path
+) -> None:
+    """Consecutive records of different documents are written together (`record_checks`), never
+    two of one document in a batch, and each document ends as its history imported alone."""
+    histories: dict[str, list[str | None]] = {
+        "Alpha": [POLICY, TIKTOK_404, POLICY, POLICY.replace("personal data", "your data")],
+        "Beta": [POLICY, POLICY, LOGIN_WALL, POLICY.replace("services", "products")],
+        "Gamma": [POLICY, POLICY.replace("services", "offerings"), POLICY, None],
+    }
+    path = tmp_path / "mixed.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for day in range(4):
+            for service, texts in histories.items():
+                row = {
+                    "service": service,
+                    "terms_type": "Privacy Policy",
+                    "recorded_at": f"2024-03-{day + 1:02d}T12:00:00Z",
+                    "kind": "first"
+                    if day == 0
+                    else ("deleted" if texts[day] is None else "change"),
+                    "text": texts[day],
+                }
+                fh.write(json.dumps(row) + "\n")
+    batches: list[list[int]] = []
+    record_checks = sqlite_archive.record_checks
+
+    def spy(checks: Sequence[CheckInput]) -> list[CheckRecord]:
+        batches.append([c.document_id for c in checks])
+        return record_checks(checks)
+
+    sqlite_archive.record_checks = spy  # type: ignore[method-assign]
+    report = import_history(sqlite_archive, read_jsonl(path))
+    assert report.records == 12 and max(len(b) for b in batches) == 3
+    assert all(len(set(b)) == len(b) for b in batches) and sum(map(len, batches)) == 12
+    # what each document became is what its own history, imported alone, gives
+    for service, texts in histories.items():
+        alone = Archive.open(make_settings(tmp_path / service))
+        try:
+            own = write_history(
+                tmp_path / f"{service}.jsonl", [t for t in texts if t], service=service
+            )
+            expected = import_history(alone, read_jsonl(own)).outcomes
+            document = next(
+                d for d in sqlite_archive.documents(active_only=False) if d.platform.name == service
+            )
+            outcomes = Counter(c.outcome for c in sqlite_archive.captures(document.id))
+            if texts[-1] is None:
+                expected = {**expected, "deleted": 1}
+            assert outcomes == expected, service
+        finally:
+            alone.close()
+    with sqlite_archive.sessions() as session:
+        assert verify_archive(session, sqlite_archive.store).ok
+    again = import_history(sqlite_archive, read_jsonl(path))
+    assert again.skipped_existing == 12 and not again.outcomes

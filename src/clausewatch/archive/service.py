@@ -130,6 +130,49 @@ class SyncReport:
     documents_updated: int = 0
 
 
+@dataclass
+class _Applied:
+    """A check decided inside a write transaction, its capture rows not yet in the log."""
+
+    document: Document
+    check: CheckInput
+    outcome: Outcome
+    version: Version | None
+    captures: list[Capture]
+
+
+@dataclass
+class _Preloaded:
+    """A batch's pending changes (by document) and variants (by document and version)."""
+
+    pending: dict[int, PendingChange] = field(default_factory=dict)
+    variants: dict[tuple[int, int | None], set[str]] = field(default_factory=dict)
+
+
+def _append(session: Session, captures: list[Capture]) -> None:
+    """Insert ``captures`` at the end of the capture log, in order, inside the caller's
+    transaction: as `chain.append` does, with one insert for them all (each record's hash
+    commits to its id, so the ids are assigned first, then each row's link and hash are set
+    in order and written in one update)."""
+    if not captures:
+        return
+    head = chain.lock_head(session)
+    for capture in captures:
+        capture.chain_prev = head.chain_hash  # the real link is set below, once ids exist
+        capture.chain_hash = _PENDING_PREFIX + uuid.uuid4().hex  # unique until then
+    session.add_all(captures)
+    session.flush()
+    for capture in captures:
+        capture.chain_prev = head.chain_hash
+        capture.chain_hash = chain.record_hash(capture)
+        head.chain_hash = capture.chain_hash
+        head.last_capture_id = capture.id
+    session.flush()
+
+
+_PENDING_PREFIX = "pending-"
+
+
 def _validate(check: CheckInput) -> None:
     if check.text is not None and check.text_sha256 is None:
         raise ValueError("CheckInput.text given without text_sha256")
@@ -328,14 +371,24 @@ class Archive:
     # -- the write path --------------------------------------------------------------------
 
     def state(
-        self, session: Session, document: Document, text_sha: str | None = None
+        self,
+        session: Session,
+        document: Document,
+        text_sha: str | None = None,
+        preloaded: _Preloaded | None = None,
     ) -> DocumentState:
         """What ``decide`` compares a new text with. Given ``text_sha``, the text being decided:
         when it is the current version's own text, the variants, the predecessor and when the
         current text was last seen cannot change the outcome (verified, or unconfirmed while a
-        change waits), so they are not read — the common check of an unchanged document."""
+        change waits), so they are not read — the common check of an unchanged document.
+        ``preloaded``: the pending changes and variants of a batch's documents, read together
+        under their locks (`record_checks`)."""
         current = document.current_version
-        pending = session.get(PendingChange, document.id)
+        pending = (
+            preloaded.pending.get(document.id)
+            if preloaded is not None
+            else session.get(PendingChange, document.id)
+        )
         if current is not None and text_sha == current.text_sha256:
             return DocumentState(
                 current_sha=current.text_sha256,
@@ -344,11 +397,15 @@ class Archive:
                 current_key=self._version_key(current),
                 pending_key=self._text_key(pending.text_sha256) if pending else None,
             )
-        variants = frozenset(
-            session.scalars(
-                select(Variant.text_sha256).where(
-                    Variant.document_id == document.id,
-                    Variant.version_id == document.current_version_id,
+        variants = (
+            frozenset(preloaded.variants.get((document.id, document.current_version_id), ()))
+            if preloaded is not None
+            else frozenset(
+                session.scalars(
+                    select(Variant.text_sha256).where(
+                        Variant.document_id == document.id,
+                        Variant.version_id == document.current_version_id,
+                    )
                 )
             )
         )
@@ -374,12 +431,6 @@ class Archive:
         if version.comparison_sha256 is None:
             version.comparison_sha256 = self._text_key(version.text_sha256)
         return version.comparison_sha256
-
-    def prepare_text(self, text_sha: str, text: str) -> None:
-        """Compute a text's comparison key now, before `record_check` takes the write lock
-        (an import calls it for every record, so that processes importing other documents do
-        not wait on this CPU work)."""
-        self._text_key(text_sha, text)
 
     def _text_key(self, text_sha: str, text: str | None = None) -> str:
         """The comparison key of a text (read from the store unless given), computed once."""
@@ -408,25 +459,29 @@ class Archive:
     def record_check(self, check: CheckInput) -> CheckRecord:
         """Apply one check to the archive in one short transaction. Blobs are already stored."""
         _validate(check)
+        self._prepare_keys([check])
         with transaction(self.sessions) as session:
-            return self._record(session, check)
+            (record,) = self._record_all(session, [check], {check.document_id: None})
+            return record
 
     def record_checks(self, checks: Sequence[CheckInput]) -> list[CheckRecord]:
         """Apply several checks, of different documents, in one transaction: each exactly as
-        ``record_check`` would, one after another, but with one BEGIN, one log-head lock and one
-        commit for all (the capture cycle's unchanged documents are mostly this bookkeeping).
+        ``record_check`` would, one after another, but with one BEGIN, one log-head lock (their
+        captures appended to the log together, in order) and one commit for all (the capture
+        cycle's unchanged documents are mostly this bookkeeping; an import's records too).
         All or nothing: an error in any check rolls every one back and is raised; the caller
         may then record them one by one. Blobs are already stored."""
         if len({c.document_id for c in checks}) != len(checks):
             raise ValueError("record_checks: one check per document in a batch")
         for check in checks:
             _validate(check)
+        self._prepare_keys(checks)
         ids = sorted(check.document_id for check in checks)
         with transaction(self.sessions) as session:
             # Every document of the batch locked first, in id order, before any check takes the
             # log head: two batches, or a batch and a single check, never wait on each other
             # in a cycle (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers).
-            locked = {
+            locked: dict[int, Document | None] = {
                 document.id: document
                 for document in session.scalars(
                     select(Document)
@@ -443,44 +498,92 @@ class Archive:
                 .join(Document, Document.current_version_id == Version.id)
                 .where(Document.id.in_(ids))
             ).all()
-            records = [
-                self._record(session, check, locked.get(check.document_id)) for check in checks
-            ]
-            del current
+            # and their predecessors, pending changes and variants: one query each, not one
+            # each per check
+            previous = session.scalars(
+                select(Version).where(
+                    Version.id.in_([v.predecessor_id for v in current if v.predecessor_id])
+                )
+            ).all()
+            preloaded = _Preloaded()
+            for pending in session.scalars(
+                select(PendingChange).where(PendingChange.document_id.in_(ids))
+            ):
+                preloaded.pending[pending.document_id] = pending
+            for document_id, version_id, text_sha in session.execute(
+                select(Variant.document_id, Variant.version_id, Variant.text_sha256).where(
+                    Variant.document_id.in_(ids)
+                )
+            ):
+                preloaded.variants.setdefault((document_id, version_id), set()).add(text_sha)
+            records = self._record_all(session, checks, locked, preloaded)
+            del current, previous
             return records
 
-    def _record(
-        self, session: Session, check: CheckInput, document: Document | None = None
-    ) -> CheckRecord:
-        """One check, inside the caller's write transaction (``document``: its row, already
-        locked by the caller)."""
-        if document is None:
-            document = session.get(Document, check.document_id, with_for_update=True)
-        if document is None:
-            raise LookupError(f"no document D-{check.document_id:05d}")
-        if check.import_ref is not None:
-            # Read under the document's lock (SQLite: the write lock), so a concurrent
-            # import of the same record has committed or not started; the unique index
-            # on import_ref is the backstop.
-            existing = session.scalars(
-                select(Capture).where(Capture.import_ref == check.import_ref)
-            ).first()
+    def _prepare_keys(self, checks: Sequence[CheckInput]) -> None:
+        """The comparison keys of the checks' texts, computed before the write lock is taken
+        (CPU work that writers in other processes would otherwise wait on)."""
+        for check in checks:
+            if check.text is not None and check.text_sha256 is not None:
+                self._text_key(check.text_sha256, check.text)
+
+    def _record_all(
+        self,
+        session: Session,
+        checks: Sequence[CheckInput],
+        documents: dict[int, Document | None],
+        preloaded: _Preloaded | None = None,
+    ) -> list[CheckRecord]:
+        """Checks of different documents, in order, inside the caller's write transaction
+        (``documents``: their rows, already locked by the caller where not None). Their
+        captures are appended to the log together, after every check was decided."""
+        refs = [check.import_ref for check in checks if check.import_ref is not None]
+        # Read under the documents' locks (SQLite: the write lock), so a concurrent import of
+        # the same record has committed or not started; the unique index on import_ref is the
+        # backstop.
+        imported = (
+            {
+                row.import_ref: row
+                for row in session.scalars(select(Capture).where(Capture.import_ref.in_(refs)))
+            }
+            if refs
+            else {}
+        )
+        applied: list[CheckRecord | _Applied] = []
+        for check in checks:
+            document = documents.get(check.document_id)
+            if document is None:
+                document = session.get(Document, check.document_id, with_for_update=True)
+            if document is None:
+                raise LookupError(f"no document D-{check.document_id:05d}")
+            existing = imported.get(check.import_ref) if check.import_ref is not None else None
             if existing is not None:
-                return CheckRecord(
-                    document_id=document.id,
-                    outcome=Outcome(existing.outcome),
-                    reason=existing.reason,
-                    capture_ids=[existing.id],
-                    version_id=existing.version_id,
-                    already_imported=True,
+                applied.append(
+                    CheckRecord(
+                        document_id=document.id,
+                        outcome=Outcome(existing.outcome),
+                        reason=existing.reason,
+                        capture_ids=[existing.id],
+                        version_id=existing.version_id,
+                        already_imported=True,
+                    )
                 )
-        outcome, version = self._apply(session, document, check)
-        check_id = uuid.uuid4().hex
-        captures = [
-            self._capture_row(document, check, check_id, source, index, outcome, version)
-            for index, source in enumerate(check.captures)
-        ]
-        chain.append(session, captures)
+                continue
+            outcome, version = self._apply(session, document, check, preloaded)
+            check_id = uuid.uuid4().hex
+            captures = [
+                self._capture_row(document, check, check_id, source, index, outcome, version)
+                for index, source in enumerate(check.captures)
+            ]
+            applied.append(_Applied(document, check, outcome, version, captures))
+        _append(session, [row for a in applied if isinstance(a, _Applied) for row in a.captures])
+        return [a if isinstance(a, CheckRecord) else self._finish(session, a) for a in applied]
+
+    @staticmethod
+    def _finish(session: Session, applied: _Applied) -> CheckRecord:
+        """What a decided check writes once its captures are in the log (they have ids)."""
+        document, check, outcome = applied.document, applied.check, applied.outcome
+        version, captures = applied.version, applied.captures
         if version is not None:
             for row in captures:
                 session.add(VersionCapture(version_id=version.id, capture_id=row.id))
@@ -516,7 +619,11 @@ class Archive:
         )
 
     def _apply(
-        self, session: Session, document: Document, check: CheckInput
+        self,
+        session: Session,
+        document: Document,
+        check: CheckInput,
+        preloaded: _Preloaded | None = None,
     ) -> tuple[Outcome, Version | None]:
         if check.failure is not None:
             if check.failure == Outcome.DELETED:
@@ -524,7 +631,7 @@ class Archive:
             return check.failure, None
         assert check.text_sha256 is not None
         document.active = True  # a text arrived: the document exists (again)
-        state = self.state(session, document, check.text_sha256)
+        state = self.state(session, document, check.text_sha256, preloaded)
         if check.technical and state.current_sha not in (None, check.text_sha256):
             return Outcome.TECHNICAL, self._new_version(session, document, check, "technical")
         # no text: unchanged bytes whose extraction was skipped, compared by SHA alone

@@ -1,7 +1,8 @@
 """Import Open Terms Archive history: dataset archives (.zip), `*-versions` git clones and the
 JSON-lines export. Every record goes through the same gate (`archive.quality.assess_text`) and the
-same `Archive.record_check` path as a live capture, so quality checks (error pages, walls, stubs,
-lost text) and noise rules (normalisation, flip-flops, technical re-extractions) apply equally."""
+same write path as a live capture (`Archive.record_checks`, as the capture cycle's batches), so
+quality checks (error pages, walls, stubs, lost text) and noise rules (normalisation, flip-flops,
+technical re-extractions) apply equally."""
 
 from __future__ import annotations
 
@@ -89,6 +90,23 @@ class _DocumentGate:
     shrunk: str | None = None
     shrunk_technical: bool = False
     last_snapshot: str | None = None  # the store's delta hint for the next record's snapshot
+    # The gate's recent answers by (text, current text, shrunk text) SHA-256s: most records
+    # normalise to a text seen before (verified, variants), judged against the same version.
+    assessed: dict[tuple[str, str | None, str | None], str | None] = field(default_factory=dict)
+
+    def assess(self, text: str, sha: str, previous: str | None) -> str | None:
+        """`quality.assess_text` of a text against the current version, remembered: a
+        pure function of the three texts, asked again for every repeat of a text."""
+        key = (
+            sha,
+            self.current[0] if previous is not None and self.current else None,
+            extract.text_sha256(self.shrunk) if self.shrunk is not None else None,
+        )
+        if key not in self.assessed:
+            if len(self.assessed) >= 64:
+                self.assessed.clear()
+            self.assessed[key] = quality.assess_text(text, previous, shrunk=self.shrunk)
+        return self.assessed[key]
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -370,7 +388,9 @@ def import_history(
     category: str = "social-media",
     progress: Callable[[OtaRecord], None] | None = None,
 ) -> ImportReport:
-    """Import records in order, each in its own transaction. A record already imported (its
+    """Import records in order: consecutive records of different documents are written in one
+    transaction (up to `BATCH`), so each document's records are applied one after another, as
+    one at a time would apply them. A record already imported (its
     capture's ``import_ref``, unique in the database) is skipped, checked again under the
     document's lock when it is recorded: imports of one source running at once record each
     record once, and end as one import would. A faulty record stops the import with an
@@ -384,6 +404,20 @@ def import_history(
     return report
 
 
+# Records applied in one transaction (`Archive.record_checks`): consecutive records of different
+# documents, so that each document's records are still applied in order, one after another.
+BATCH = 64
+
+
+@dataclass
+class _Pending:
+    """A record read and waiting for its batch: its reference and the document it lands on."""
+
+    record: OtaRecord
+    ref: str
+    document_id: int
+
+
 def _import_all(
     archive: Archive,
     records: Iterator[OtaRecord],
@@ -393,47 +427,95 @@ def _import_all(
 ) -> None:
     documents: dict[tuple[str, str], int] = {}
     gates: dict[int, _DocumentGate] = {}
-    for record in records:
-        check_record(record, record.location or record.ref)
-        report.records += 1
-        source_ref = f"ota:{record.collection}/{record.service}/{record.terms_type}@{record.ref}"
-        existing = _imported(archive, source_ref)
-        if existing is None:
+    batch: list[_Pending] = []
+    try:
+        for record in records:
+            check_record(record, record.location or record.ref)
+            report.records += 1
             key = (record.service, record.terms_type)
             if key not in documents:
                 platform = _platform_for(record, category)
                 documents[key] = archive.ensure_document(platform, platform.documents[0].type)
             document_id = documents[key]
-            gate = gates.setdefault(document_id, _DocumentGate())
-            result, problem = _import_record(archive, document_id, record, source_ref, gate)
-            if result is None:  # recorded meanwhile by an import running beside this one
-                existing = _imported(archive, source_ref)
-                if existing is None:
-                    raise RuntimeError(f"{source_ref}: refused as imported, but not recorded")
-            else:
-                _follow(gate, record, str(result.outcome), result.reason)
-                report.add(str(result.outcome))
-                if problem is not None:
-                    report.reject(problem)
-                report.documents.add(f"{record.service} / {record.terms_type}")
-        if existing is not None:
+            if len(batch) >= BATCH or any(p.document_id == document_id for p in batch):
+                _import_batch(archive, batch, gates, progress, report)
+                batch = []
+            ref = f"ota:{record.collection}/{record.service}/{record.terms_type}@{record.ref}"
+            batch.append(_Pending(record, ref, document_id))
+    finally:  # also before a faulty record's error: the records before it are imported
+        if batch:
+            _import_batch(archive, batch, gates, progress, report)
+
+
+def _import_batch(
+    archive: Archive,
+    batch: list[_Pending],
+    gates: dict[int, _DocumentGate],
+    progress: Callable[[OtaRecord], None] | None,
+    report: ImportReport,
+) -> None:
+    """Records of different documents: those not yet imported are checked by the gate and
+    written in one transaction; what the gate knows follows each record's outcome."""
+    existing = _imported_many(archive, [p.ref for p in batch])
+    todo = [p for p in batch if p.ref not in existing]
+    current = _current_shas(archive, [p.document_id for p in todo])
+    prepared: list[tuple[_Pending, CheckInput, str | None]] = []
+    for pending in todo:
+        gate = gates.setdefault(pending.document_id, _DocumentGate())
+        check, problem = _prepare(archive, pending, gate, current.get(pending.document_id))
+        prepared.append((pending, check, problem))
+    results = _record_all(archive, [check for _, check, _ in prepared])
+    for (pending, _check, problem), result in zip(prepared, results, strict=True):
+        record = pending.record
+        gate = gates[pending.document_id]
+        if result is None:  # recorded meanwhile by an import running beside this one
+            found = _imported(archive, pending.ref)
+            if found is None:
+                raise RuntimeError(f"{pending.ref}: refused as imported, but not recorded")
+            existing[pending.ref] = found
+            continue
+        _follow(gate, record, str(result.outcome), result.reason)
+        report.add(str(result.outcome))
+        if problem is not None:
+            report.reject(problem)
+        report.documents.add(f"{record.service} / {record.terms_type}")
+    for pending in batch:
+        if pending.ref in existing:
             # What the gate knows follows the stored outcome, as if this import had recorded it
-            document_id, outcome, reason = existing
-            _follow(gates.setdefault(document_id, _DocumentGate()), record, outcome, reason)
+            document_id, outcome, reason = existing[pending.ref]
+            _follow(gates.setdefault(document_id, _DocumentGate()), pending.record, outcome, reason)
             report.skipped_existing += 1
         if progress:
-            progress(record)
+            progress(pending.record)
 
 
 def _imported(archive: Archive, ref: str) -> tuple[int, str, str | None] | None:
     """(document id, outcome, reason) of the capture that recorded ``ref``, if there is one."""
-    with archive.sessions() as session:
-        row = session.execute(
-            select(Capture.document_id, Capture.outcome, Capture.reason).where(
-                Capture.import_ref == ref
+    return _imported_many(archive, [ref]).get(ref)
+
+
+def _imported_many(archive: Archive, refs: list[str]) -> dict[str, tuple[int, str, str | None]]:
+    """Reference -> (document id, outcome, reason) of those of ``refs`` already recorded."""
+    with archive.engine.connect() as conn:
+        rows = conn.execute(
+            select(Capture.import_ref, Capture.document_id, Capture.outcome, Capture.reason).where(
+                Capture.import_ref.in_(refs)
             )
-        ).first()
-    return (row[0], row[1], row[2]) if row is not None else None
+        )
+        return {str(row[0]): (row[1], row[2], row[3]) for row in rows}
+
+
+def _current_shas(archive: Archive, document_ids: list[int]) -> dict[int, str]:
+    """Document id -> the text SHA-256 of its current version (documents with one)."""
+    if not document_ids:
+        return {}
+    with archive.engine.connect() as conn:
+        rows = conn.execute(
+            select(Document.id, Version.text_sha256)
+            .join(Version, Document.current_version_id == Version.id)
+            .where(Document.id.in_(document_ids))
+        )
+        return {row[0]: row[1] for row in rows}
 
 
 def _follow(gate: _DocumentGate, record: OtaRecord, outcome: str, reason: str | None) -> None:
@@ -462,13 +544,8 @@ def _platform_for(record: OtaRecord, category: str) -> PlatformDeclaration:
     )
 
 
-def _current_text(archive: Archive, document_id: int, gate: _DocumentGate) -> str | None:
-    with archive.sessions() as session:
-        sha = session.scalar(
-            select(Version.text_sha256)
-            .join(Document, Document.current_version_id == Version.id)
-            .where(Document.id == document_id)
-        )
+def _current_text(archive: Archive, sha: str | None, gate: _DocumentGate) -> str | None:
+    """The text of the document's current version (SHA-256 ``sha``), read once per version."""
     if sha is None:
         return None
     if gate.current is None or gate.current[0] != sha:
@@ -476,15 +553,12 @@ def _current_text(archive: Archive, document_id: int, gate: _DocumentGate) -> st
     return gate.current[1]
 
 
-def _import_record(
-    archive: Archive,
-    document_id: int,
-    record: OtaRecord,
-    ref: str,
-    gate: _DocumentGate,
-) -> tuple[CheckRecord | None, str | None]:
-    """Record one record: (the check, the gate's refusal if any); (None, None) when another
-    import recorded it first."""
+def _prepare(
+    archive: Archive, pending: _Pending, gate: _DocumentGate, current_sha: str | None
+) -> tuple[CheckInput, str | None]:
+    """A record's check, its blobs stored (the snapshot, and the normalised text), and the
+    gate's refusal if any. Only reads the archive: the check is applied by the caller."""
+    record, ref, document_id = pending.record, pending.ref, pending.document_id
     raw = (record.text or "").encode("utf-8")
     snapshot = None
     if record.text is not None:
@@ -508,58 +582,60 @@ def _import_record(
         "kind": record.kind,
     }
     if record.kind == "deleted" or record.text is None:
-        return _record(
-            archive,
-            CheckInput(
-                document_id=document_id,
-                captures=[capture],
-                checked_at=record.recorded_at,
-                failure=Outcome.DELETED,
-                reason="deleted in the source archive",
-                import_ref=ref,
-            ),
+        return CheckInput(
+            document_id=document_id,
+            captures=[capture],
+            checked_at=record.recorded_at,
+            failure=Outcome.DELETED,
+            reason="deleted in the source archive",
+            import_ref=ref,
         ), None
     text = extract.normalise_for_hash(record.text)
+    sha = extract.text_sha256(text)
     technical = record.kind == "technical_upgrade"
-    previous = _current_text(archive, document_id, gate)
-    problem = quality.assess_text(text, previous, shrunk=gate.shrunk)
+    previous = _current_text(archive, current_sha, gate)
+    problem = gate.assess(text, sha, previous)
     if problem is not None:
         # The same refusal as a live capture's: a failed capture with the reason, the record's
         # text kept as its snapshot, no version, no change; the next record is compared with
         # the current version as if this one had never come.
-        result = _record(
-            archive,
-            CheckInput(
-                document_id=document_id,
-                captures=[capture],
-                checked_at=record.recorded_at,
-                failure=Outcome.SUSPICIOUS,
-                reason=problem,
-                import_ref=ref,
-            ),
-        )
-        return result, problem if result is not None else None
-    if gate.shrunk is not None and quality.assess_text(text, previous) is not None:
-        # Accepted only as the shrink the refused record began: technical if that was an upgrade.
-        technical = technical or gate.shrunk_technical
-    sha = extract.text_sha256(text)
-    archive.store.put(text.encode("utf-8"), base=snapshot)  # the text is its snapshot, normalised
-    archive.prepare_text(sha, text)
-    return _record(
-        archive,
-        CheckInput(
+        return CheckInput(
             document_id=document_id,
             captures=[capture],
             checked_at=record.recorded_at,
-            text=text,
-            text_sha256=sha,
-            require_confirmation=False,  # the source archive recorded it as a change already
-            technical=technical,
-            origin=origin,
-            extractor_version=f"ota:{record.collection}",
+            failure=Outcome.SUSPICIOUS,
+            reason=problem,
             import_ref=ref,
-        ),
+        ), problem
+    if gate.shrunk is not None and quality.assess_text(text, previous) is not None:
+        # Accepted only as the shrink the refused record began: technical if that was an upgrade.
+        technical = technical or gate.shrunk_technical
+    archive.store.put(text.encode("utf-8"), base=snapshot)  # the text is its snapshot, normalised
+    return CheckInput(
+        document_id=document_id,
+        captures=[capture],
+        checked_at=record.recorded_at,
+        text=text,
+        text_sha256=sha,
+        require_confirmation=False,  # the source archive recorded it as a change already
+        technical=technical,
+        origin=origin,
+        extractor_version=f"ota:{record.collection}",
+        import_ref=ref,
     ), None
+
+
+def _record_all(archive: Archive, checks: list[CheckInput]) -> list[CheckRecord | None]:
+    """Apply checks of different documents in one transaction; a batch the database refuses
+    (a record imported meanwhile by an import beside this one: the unique index) is applied
+    again check by check. None for a check whose record was already imported."""
+    if not checks:
+        return []
+    try:
+        results = archive.record_checks(checks)
+    except IntegrityError:
+        return [_record(archive, check) for check in checks]
+    return [None if result.already_imported else result for result in results]
 
 
 def _record(archive: Archive, check: CheckInput) -> CheckRecord | None:

@@ -12,12 +12,13 @@ pass over lines followed by a few classification passes; it never raises on odd 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import statistics
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 SegmentKind = Literal["clause", "paragraph", "list_item", "table_row"]
@@ -81,6 +82,12 @@ TINY_RUN_CHARS = 1200  # ...up to this length
 MENU_REPEATS = 3  # a mostly-links list repeated this often in one document is a site menu
 GIANT_CHARS = 6000  # a provision longer than this is split at inline bold clause labels, if any
 
+# The string functions below are pure and asked again and again of the same paragraphs, lines
+# and provisions: within a text (a provision's words are counted while classifying, splitting
+# and titling it) and across the versions of a document, which share most of their text. They
+# are memoised; the cache holds about the paragraphs of a build's documents.
+_memo = functools.lru_cache(maxsize=32768)
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -122,9 +129,13 @@ def titled(segments: list[Segment]) -> list[Segment]:
     from clausewatch.provisions.titles import titles_for
 
     titles = titles_for(segments)
-    return [replace(s, doc_title=t) for s, t in zip(segments, titles, strict=True)]
+    return [  # as ``dataclasses.replace`` would, without its cost per field
+        Segment(s.start, s.end, s.text, s.heading_path, s.kind, s.label, s.context, t)
+        for s, t in zip(segments, titles, strict=True)
+    ]
 
 
+@_memo
 def _has_words(markdown: str) -> bool:
     """Readable words, not bare "*", "|" or markup such as "<br>": else not a provision."""
     return _WORD.search(plain_text(markdown)) is not None
@@ -144,6 +155,7 @@ def substantive_spans(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in spans if _has_words(text[s:e])]
 
 
+@_memo
 def plain_text(markdown: str) -> str:
     """Markdown → readable text: link targets, emphasis marks, `<br>` and pipes dropped."""
     text = _LINK.sub(lambda m: m[1], markdown) if "](" in markdown else markdown
@@ -155,6 +167,7 @@ def plain_text(markdown: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+@_memo
 def split_label(text: str) -> tuple[str | None, str]:
     """(clause label, rest) of a provision or heading text; emphasis around the label is ignored."""
     stripped = text.lstrip("#> \t")
@@ -172,6 +185,7 @@ def split_label(text: str) -> tuple[str | None, str]:
     return label, stripped[match.end() :].lstrip(" .:-–—\t")
 
 
+@_memo
 def word_count(markdown: str) -> int:
     """Words of the visible text (link targets are not words)."""
     if "](" in markdown:
@@ -576,11 +590,13 @@ def _is_menu(body: str, lists: Counter[str]) -> bool:
     return linked * 2 >= word_count(body)
 
 
+@_memo
 def _heading_key(body: str) -> str:
     _, rest = split_label(plain_text(body))
     return " ".join(_WORD.findall(rest.lower()))
 
 
+@_memo
 def _link_only(body: str) -> bool:
     """Nothing but links (and a list number): "1. [Introduction](#introduction)"."""
     body = split_label(body)[1]
