@@ -7,6 +7,7 @@ no layout yet, each in one transaction (predecessors always have smaller IDs).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -184,6 +185,7 @@ class VersionPlan:
     previous: list[tuple[int, Segment]]
     matches: list[Match]
     changes: dict[int, _ItemContent]  # index in ``matches`` -> content of its change item
+    effective: dt.date | None = None  # the effective date the text states (change records)
 
 
 def plan_version(archive: Archive, session: Session, version_id: int) -> VersionPlan | None:
@@ -219,7 +221,8 @@ def plan_version(archive: Archive, session: Session, version_id: int) -> Version
     for m in matches:  # texts that will be new revisions: their parameters, computed now
         if m.new is not None and m.kind != "unchanged":
             extract_parameters(segments[m.new].text)  # memoised for _revise, in the write
-    return VersionPlan(text, list(segments), previous, list(matches), changes)
+    effective = effective_date(text) if version.predecessor_id is not None else None
+    return VersionPlan(text, list(segments), previous, list(matches), changes, effective)
 
 
 def build_version(
@@ -468,7 +471,7 @@ def _change_record(
         status = "retracted"  # folded into a variant of its predecessor
     else:
         status = "substantive" if any(i.substantive for i in items) else "non_substantive"
-    effective = effective_date(plan.text)
+    effective = plan.effective  # found in plan_version, outside the write transaction
     record = ChangeRecord(
         document_id=version.document_id,
         from_version_id=version.predecessor_id,
