@@ -277,7 +277,7 @@ def test_check_names_an_unknown_document_in_a_synced_archive(imported: list[str]
 def test_an_unexpected_error_is_one_line(
     imported: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from clausewatch.provisions import queries
+    from clausewatch.changes import queries
 
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("boom")

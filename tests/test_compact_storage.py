@@ -16,9 +16,10 @@ from sqlalchemy import inspect, select, text
 
 from clausewatch.archive.evidence import verify_archive
 from clausewatch.archive.service import Archive
+from clausewatch.changes.queries import change_detail, change_page
 from clausewatch.changes.redline import redline, render_redline
 from clausewatch.importers.ota import import_history, read_jsonl
-from clausewatch.provisions.queries import change_detail, change_page, provision_detail
+from clausewatch.provisions.queries import provision_detail
 from clausewatch.provisions.service import build
 from clausewatch.storage.compressed import (
     ZSTD_MAGIC,

@@ -39,6 +39,8 @@ def loaded_after(modules: list[str]) -> set[str]:
             ("clausewatch.jobs",),
         ),
         (["clausewatch.registry.loader"], ("clausewatch.jobs", "clausewatch.alerts")),
+        # change records are read by changes/queries.py; provisions' read path uses it, not back
+        (["clausewatch.changes.queries"], ("clausewatch.provisions.queries", "clausewatch.web")),
     ],
 )
 def test_lower_stages_do_not_import_higher_ones(

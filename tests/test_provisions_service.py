@@ -9,9 +9,8 @@ from sqlalchemy import select
 from test_archive import T0, check, new_document
 
 from clausewatch.archive.service import Archive
+from clausewatch.changes.queries import change_detail, list_changes
 from clausewatch.provisions.queries import (
-    change_detail,
-    list_changes,
     list_provisions,
     provision_detail,
     stability,

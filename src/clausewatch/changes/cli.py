@@ -45,7 +45,7 @@ def changes_list(
     fmt: Fmt = "table",
 ) -> None:
     """List change records, newest first."""
-    from clausewatch.provisions.queries import list_changes
+    from clausewatch.changes.queries import list_changes
 
     number = doc_id(document)
     with open_archive(data_dir) as archive:
@@ -74,7 +74,7 @@ def changes_show(
     fmt: Fmt = "table",
 ) -> None:
     """A change record: the provisions it touches, with a word-level redline for each."""
-    from clausewatch.provisions.queries import change_detail
+    from clausewatch.changes.queries import change_detail
 
     found = detail(change_detail, change, "C", data_dir)
     if fmt == "json":

@@ -1,5 +1,6 @@
-"""Read paths for provisions and change records, shared by the CLI and (later) the web and API,
-so that every figure about a provision is computed in one place."""
+"""Read paths for provisions, documents, platforms and versions, shared by the CLI, the web pages
+and the API, so that every figure about a provision is computed in one place (change records
+are read through `clausewatch.changes.queries`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from clausewatch.archive.service import Archive
-from clausewatch.changes.redline import DiffOp, render_redline
+from clausewatch.changes.queries import list_changes, list_changes_page, recent_changes_query
 from clausewatch.ids import format_id
-from clausewatch.provisions.service import item_redlines
+from clausewatch.storage.db import count_rows as _count
+from clausewatch.storage.db import list_page as _page
 from clausewatch.storage.models import (
     Capture,
     ChangeItem,
@@ -220,87 +222,6 @@ def provision_detail(archive: Archive, provision_id: int) -> dict[str, Any]:
     }
 
 
-def _change_row(record: ChangeRecord, document: Document) -> dict[str, Any]:
-    return {
-        "id": record.public_id,
-        "document": document.public_id,
-        "platform": document.platform.name,
-        "document_type": document.doc_type,
-        "from_version": format_id("V", record.from_version_id),
-        "to_version": format_id("V", record.to_version_id),
-        "recorded_at": record.recorded_at.isoformat(),
-        "status": record.status,
-        "summary": record.summary,
-        "effective_date": record.effective_date,
-        "severity": record.severity,
-        "direction": record.direction,
-        "counts": record.counts,
-    }
-
-
-def list_changes(
-    archive: Archive, document_id: int | None = None, *, substantive_only: bool = True
-) -> list[dict[str, Any]]:
-    with archive.sessions() as session:
-        query = select(ChangeRecord).order_by(ChangeRecord.recorded_at.desc(), ChangeRecord.id)
-        if document_id is not None:
-            query = query.where(ChangeRecord.document_id == document_id)
-        if substantive_only:
-            query = query.where(ChangeRecord.status == "substantive")
-        records = list(session.scalars(query))
-    wanted = sorted({r.document_id for r in records})
-    documents = {
-        d.id: d
-        for d in archive.documents(active_only=False, ids=[format_id("D", i) for i in wanted])
-    }
-    return [_change_row(r, documents[r.document_id]) for r in records]
-
-
-def _redline_text(ops: list[DiffOp]) -> str:
-    return render_redline(ops, "text") if ops else ""
-
-
-def change_detail(archive: Archive, change_id: int) -> dict[str, Any]:
-    return _change_detail(archive, change_id)[0]
-
-
-def _change_detail(
-    archive: Archive, change_id: int
-) -> tuple[dict[str, Any], dict[int, list[DiffOp]]]:
-    """:func:`change_detail` and its items' redlines (item id -> operations)."""
-    with archive.sessions() as session:
-        record = session.get(ChangeRecord, change_id)
-        if record is None:
-            raise LookupError(f"no change record {format_id('C', change_id)}")
-        items = list(record.items)
-        redlines = item_redlines(archive, session, record, items)  # computed, not stored
-        titles = dict(
-            session.execute(
-                select(Provision.id, Provision.title).where(
-                    Provision.id.in_([i.provision_id for i in items])
-                )
-            ).all()
-        )
-    document = archive.document(record.document_id)
-    detail = {
-        **_change_row(record, document),
-        "items": [
-            {
-                "provision": format_id("P", item.provision_id),
-                "title": titles.get(item.provision_id, ""),
-                "kind": item.kind,
-                "substantive": item.substantive,
-                "similarity": item.similarity,
-                "sentences": item.sentences,
-                "parameter_changes": [p["description"] for p in item.parameter_changes],
-                "redline": _redline_text(redlines.get(item.id, [])),
-            }
-            for item in items
-        ],
-    }
-    return detail, redlines
-
-
 # --- read paths of the web pages and the API ---------------------------------------------------
 # Lists return {"total", "limit", "offset", "items"}; every filter is applied in SQL.
 
@@ -309,14 +230,6 @@ RECENT_DAYS = 30
 
 def _now(now: dt.datetime | None) -> dt.datetime:
     return now or dt.datetime.now(dt.UTC)
-
-
-def _page(total: int, items: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]:
-    return {"total": total, "limit": limit, "offset": offset, "items": items}
-
-
-def _count(session: Any, query: Any) -> int:
-    return int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())))
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -335,12 +248,6 @@ def _current_provision_counts(
     return {doc_id: len(segments) for doc_id, segments in session.execute(query)}
 
 
-def _recent_changes_query(since: dt.datetime) -> Any:
-    return select(ChangeRecord).where(
-        ChangeRecord.status == "substantive", ChangeRecord.recorded_at >= since
-    )
-
-
 def site_stats(archive: Archive, *, now: dt.datetime | None = None) -> dict[str, Any]:
     """The home page's live figures."""
     since = _now(now) - dt.timedelta(days=RECENT_DAYS)
@@ -353,7 +260,7 @@ def site_stats(archive: Archive, *, now: dt.datetime | None = None) -> dict[str,
             .select_from(ChangeRecord)
             .where(ChangeRecord.status == "substantive")
         )
-        recent = _count(session, _recent_changes_query(since))
+        recent = _count(session, recent_changes_query(since))
     return {
         "platforms": counts["platforms"],
         "documents": counts["documents"],
@@ -502,50 +409,6 @@ def list_documents(
     return _page(total, items, limit, offset)
 
 
-def list_changes_page(
-    archive: Archive,
-    *,
-    platform: str | None = None,
-    document_id: int | None = None,
-    severity: str | None = None,
-    direction: str | None = None,
-    since: dt.datetime | None = None,
-    substantive_only: bool = True,
-    limit: int = 50,
-    offset: int = 0,
-) -> dict[str, Any]:
-    """Change records, newest first, filtered and paginated in SQL."""
-    from sqlalchemy.orm import selectinload
-
-    with archive.sessions() as session:
-        query = (
-            select(ChangeRecord, Document)
-            .join(Document, Document.id == ChangeRecord.document_id)
-            .join(Platform, Platform.id == Document.platform_id)
-            .options(selectinload(Document.platform))
-            .order_by(ChangeRecord.recorded_at.desc(), ChangeRecord.id.desc())
-        )
-        if platform:
-            query = query.where(Platform.slug == platform)
-        if document_id is not None:
-            query = query.where(ChangeRecord.document_id == document_id)
-        if severity:
-            query = query.where(ChangeRecord.severity == severity)
-        if direction:
-            query = query.where(ChangeRecord.direction == direction)
-        if since is not None:
-            query = query.where(ChangeRecord.recorded_at >= since)
-        if substantive_only:
-            query = query.where(ChangeRecord.status == "substantive")
-        total = _count(session, query)
-        rows = session.execute(query.limit(limit).offset(offset)).all()
-        items = [
-            {**_change_row(record, document), "platform_slug": document.platform.slug}
-            for record, document in rows
-        ]
-    return _page(total, items, limit, offset)
-
-
 def platform_detail(
     archive: Archive, slug: str, *, now: dt.datetime | None = None
 ) -> dict[str, Any]:
@@ -571,7 +434,7 @@ def platform_detail(
         def changes_since(days: int) -> int:
             return _count(
                 session,
-                _recent_changes_query(when - dt.timedelta(days=days)).where(
+                recent_changes_query(when - dt.timedelta(days=days)).where(
                     ChangeRecord.document_id.in_([d.id for d in documents])
                 ),
             )
@@ -914,25 +777,6 @@ def provision_evidence(archive: Archive, provision_id: int) -> dict[str, Any]:
         "captures": rows,
         "checked_at": dt.datetime.now(dt.UTC).isoformat(),
     }
-
-
-def change_page(archive: Archive, change_id: int) -> dict[str, Any]:
-    """:func:`change_detail` plus the assessment reasons and each item's redline operations."""
-    detail, redlines = _change_detail(archive, change_id)
-    with archive.sessions() as session:
-        record = session.get(ChangeRecord, change_id)
-        assert record is not None
-        items = list(record.items)
-        document = session.get(Document, record.document_id)
-        assert document is not None
-        slug = document.platform.slug
-        assessment = list(record.assessment)
-    for out, item in zip(detail["items"], items, strict=True):
-        out["redline_ops"] = [[op.op, op.text] for op in redlines.get(item.id, [])]
-        out["severity"] = item.severity
-        out["direction"] = item.direction
-        out["assessment"] = list(item.assessment)
-    return {**detail, "platform_slug": slug, "assessment": assessment}
 
 
 def document_redline(

@@ -22,6 +22,8 @@ from sqlalchemy import (
     create_engine,
     event,
     exc,
+    func,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -257,3 +259,16 @@ def state_memo(bind: Engine | Session, key: Any, compute: Callable[[], T]) -> T:
             values.clear()
         values[key] = compute()
     return cast(T, values[key])
+
+
+# -- lists of the read paths: {"total", "limit", "offset", "items"} -------------------------------
+
+
+def count_rows(session: Any, query: Any) -> int:
+    """How many rows ``query`` selects (its ORDER BY dropped)."""
+    return int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())))
+
+
+def list_page(total: int, items: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]:
+    """One page of a list, as the API returns it."""
+    return {"total": total, "limit": limit, "offset": offset, "items": items}

@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from clausewatch.analysis import queries as analysis
+from clausewatch.changes import queries as change_records
 from clausewatch.provisions import queries as provisions
 from clausewatch.storage.db import state_memo
 from clausewatch.web import citation
@@ -255,7 +256,7 @@ def changes(
     offset: Offset = 0,
 ) -> JSON:
     doc_id = query_number(document, "D", "document") if document else None
-    return provisions.list_changes_page(
+    return change_records.list_changes_page(
         archive,
         platform=platform,
         document_id=doc_id,
@@ -268,7 +269,7 @@ def changes(
 
 @router.get("/changes/{change_id}", summary="One change record with word-level redlines")
 def change(archive: ArchiveDep, change_id: str) -> JSON:
-    return found(provisions.change_page, archive, number(change_id, "C"))
+    return found(change_records.change_page, archive, number(change_id, "C"))
 
 
 @router.get("/clause-types", summary="Every clause type with its prevalence")

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from clausewatch.analysis import queries as analysis
 from clausewatch.analysis.service import BOILERPLATE
+from clausewatch.changes import queries as change_records
 from clausewatch.provisions import queries as provisions
 from clausewatch.storage.db import state_memo
 from clausewatch.web import charts
@@ -58,7 +59,7 @@ def home(request: Request, archive: ArchiveDep) -> Response:
 def home_figures(archive: ArchiveDep) -> dict[str, Any]:
     return {
         "stats": provisions.site_stats(archive),
-        "changes": provisions.list_changes_page(archive, limit=10)["items"],
+        "changes": change_records.list_changes_page(archive, limit=10)["items"],
         "types": [t for t in analysis.clause_type_summary(archive) if t["provisions"]][:8],
         "activity_chart": activity_chart(
             archive, "activity", "Substantive change records per month"
@@ -293,7 +294,7 @@ def changes_page(
     severity: Severity | None = None,
     offset: Offset = 0,
 ) -> Response:
-    page = provisions.list_changes_page(
+    page = change_records.list_changes_page(
         archive, platform=platform or None, severity=severity, limit=PAGE_SIZE, offset=offset
     )
     everyone = provisions.list_platforms(archive, limit=500)["items"]
@@ -311,7 +312,7 @@ def changes_page(
 def change_page(request: Request, archive: ArchiveDep, change_id: str) -> Response:
     from clausewatch.changes.summary import reader_view
 
-    change = found(provisions.change_page, archive, number(change_id, "C"))
+    change = found(change_records.change_page, archive, number(change_id, "C"))
     reader = reader_view(change["summary"], change["items"])
     return render(request, "change.html", change=change, reader=reader)
 
