@@ -45,7 +45,6 @@ from loopback import LoopbackServer, Request, Response, policy_page
 
 PG_ADMIN = os.environ.get("CLAUSEWATCH_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("CLAUSEWATCH_BENCH_REDIS", "redis://127.0.0.1:6379")
-PER_PLATFORM = 100
 DUE_AGAIN = "UPDATE documents SET last_checked_at = last_checked_at - interval '2 days'"
 
 
@@ -137,31 +136,10 @@ class PageServer:
 
 
 def declare(bases: list[str], n: int) -> list[Any]:
-    from clausewatch.registry.models import (
-        DocumentDeclaration,
-        PlatformDeclaration,
-        SourceDeclaration,
-    )
+    """The same declarations as the capture-cycle bench (100 documents a platform)."""
+    from capture_cycle import declare as declarations  # imports clausewatch: only when needed
 
-    platforms = []
-    for p in range(0, n, PER_PLATFORM):
-        docs = tuple(
-            DocumentDeclaration(
-                type=f"Policy {i}",
-                sources=(SourceDeclaration(url=f"{bases[i % len(bases)]}/bench/{i}"),),
-            )
-            for i in range(p, min(n, p + PER_PLATFORM))
-        )
-        platforms.append(
-            PlatformDeclaration(
-                slug=f"bench-{p}",
-                name=f"Bench {p}",
-                category="developer-tools",
-                website="http://127.0.0.1",
-                documents=docs,
-            )
-        )
-    return platforms
+    return declarations(bases, n)
 
 
 def admin_execute(sql: str) -> None:

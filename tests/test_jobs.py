@@ -401,6 +401,20 @@ def redis_settings(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
     client.close()
 
 
+# Two real pages and a cookie policy on the loopback server (its one host)
+THREE_PAGES = {
+    "Terms of Service": "/pages/ChatGPT/Privacy Policy/source-1.html",
+    "Privacy Policy": "/pages/ChatGPT/Privacy Policy/source-0.html",
+    "Cookie Policy": "/cookie",
+}
+
+
+def three_documents(archive: Archive, loopback: LoopbackServer) -> dict[str, int]:
+    """The documents of `THREE_PAGES`, registered: document type -> id."""
+    loopback.route("/cookie", Response(body=policy_page("Cookie Policy")))
+    return register(archive, {t: (loopback.url(p), None) for t, p in THREE_PAGES.items()})
+
+
 def test_redis_queue_with_a_real_consumer(
     redis_settings: tuple[Settings, str], loopback: LoopbackServer
 ) -> None:
@@ -408,13 +422,7 @@ def test_redis_queue_with_a_real_consumer(
     archive = Archive.open(settings)
     huey = make_huey(settings, name=name)
     assert type(huey).__name__ == "RedisExpireHuey"
-    pages = {
-        "Terms of Service": "/pages/ChatGPT/Privacy Policy/source-1.html",
-        "Privacy Policy": "/pages/ChatGPT/Privacy Policy/source-0.html",
-        "Cookie Policy": "/cookie",
-    }
-    loopback.route("/cookie", Response(body=policy_page("Cookie Policy")))
-    ids = register(archive, {t: (loopback.url(p), None) for t, p in pages.items()})
+    ids = three_documents(archive, loopback)
     first, second = Scheduler(archive, huey), Scheduler(archive, huey)
     assert isinstance(first.lock, RedisLeaderLock)
     try:
@@ -428,7 +436,7 @@ def test_redis_queue_with_a_real_consumer(
         with BackgroundConsumer(huey, workers=2):
             wait_for(lambda: all(archive.versions(i) for i in ids.values()), what="versions")
             wait_for(lambda: settled(archive, huey), what="derive")
-        for path in pages.values():
+        for path in THREE_PAGES.values():
             assert len(loopback.requests_for(path)) == 1, path
         assert first.run_once(utcnow()).captures == []
         first.lock.release()

@@ -25,10 +25,12 @@ from archive_fixtures import _fresh_pg
 from loopback import LoopbackServer, Request, Response, policy_page
 from test_jobs import (
     REDIS_URL,
+    THREE_PAGES,
     _redis_unreachable,
     job_settings,
     register,
     settled,
+    three_documents,
     wait_for,
 )
 
@@ -66,13 +68,7 @@ def test_postgres_queue_with_a_real_consumer(
     name = f"cwpg{uuid.uuid4().hex[:10]}"
     huey = make_huey(settings, name=name)
     assert type(huey).__name__ == "PostgresHuey"
-    pages = {
-        "Terms of Service": "/pages/ChatGPT/Privacy Policy/source-1.html",
-        "Privacy Policy": "/pages/ChatGPT/Privacy Policy/source-0.html",
-        "Cookie Policy": "/cookie",
-    }
-    loopback.route("/cookie", Response(body=policy_page("Cookie Policy")))
-    ids = register(archive, {t: (loopback.url(p), None) for t, p in pages.items()})
+    ids = three_documents(archive, loopback)
     first, second = Scheduler(archive, huey), Scheduler(archive, huey)
     assert isinstance(first.lock, PostgresLeaderLock)
     try:
@@ -87,7 +83,7 @@ def test_postgres_queue_with_a_real_consumer(
         with BackgroundConsumer(huey, workers=2):
             wait_for(lambda: all(archive.versions(i) for i in ids.values()), what="versions")
             wait_for(lambda: settled(archive, huey), what="derive")
-        for path in pages.values():
+        for path in THREE_PAGES.values():
             assert len(loopback.requests_for(path)) == 1, path
         arrivals = sorted(r.received_at for r in loopback.requests)  # one host: its port
         assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.2

@@ -78,17 +78,20 @@ def lock_head(session: Session) -> LogHead:
 
 
 def append(session: Session, captures: list[Capture]) -> None:
-    """Insert ``captures`` at the end of the log, in order, inside the caller's transaction."""
+    """Insert ``captures`` at the end of the log, in order, inside the caller's transaction,
+    with one insert for them all: each record's hash commits to its id, so the ids are assigned
+    first (placeholder hashes, unique until then), then each row's link and hash are set in
+    order and written in one update."""
     if not captures:
         return
     head = lock_head(session)
     for capture in captures:
+        capture.chain_prev = head.chain_hash  # the real link is set below, once ids exist
+        capture.chain_hash = _PENDING_PREFIX + uuid.uuid4().hex
+    session.add_all(captures)
+    session.flush()
+    for capture in captures:
         capture.chain_prev = head.chain_hash
-        capture.chain_hash = (
-            _PENDING_PREFIX + uuid.uuid4().hex  # unique until the real hash replaces it
-        )
-        session.add(capture)
-        session.flush()  # assigns the id that the record hash commits to
         capture.chain_hash = record_hash(capture)
         head.chain_hash = capture.chain_hash
         head.last_capture_id = capture.id

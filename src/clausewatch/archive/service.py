@@ -149,30 +149,6 @@ class _Preloaded:
     variants: dict[tuple[int, int | None], set[str]] = field(default_factory=dict)
 
 
-def _append(session: Session, captures: list[Capture]) -> None:
-    """Insert ``captures`` at the end of the capture log, in order, inside the caller's
-    transaction: as `chain.append` does, with one insert for them all (each record's hash
-    commits to its id, so the ids are assigned first, then each row's link and hash are set
-    in order and written in one update)."""
-    if not captures:
-        return
-    head = chain.lock_head(session)
-    for capture in captures:
-        capture.chain_prev = head.chain_hash  # the real link is set below, once ids exist
-        capture.chain_hash = _PENDING_PREFIX + uuid.uuid4().hex  # unique until then
-    session.add_all(captures)
-    session.flush()
-    for capture in captures:
-        capture.chain_prev = head.chain_hash
-        capture.chain_hash = chain.record_hash(capture)
-        head.chain_hash = capture.chain_hash
-        head.last_capture_id = capture.id
-    session.flush()
-
-
-_PENDING_PREFIX = "pending-"
-
-
 def _validate(check: CheckInput) -> None:
     if check.text is not None and check.text_sha256 is None:
         raise ValueError("CheckInput.text given without text_sha256")
@@ -576,7 +552,9 @@ class Archive:
                 for index, source in enumerate(check.captures)
             ]
             applied.append(_Applied(document, check, outcome, version, captures))
-        _append(session, [row for a in applied if isinstance(a, _Applied) for row in a.captures])
+        chain.append(
+            session, [row for a in applied if isinstance(a, _Applied) for row in a.captures]
+        )
         return [a if isinstance(a, CheckRecord) else self._finish(session, a) for a in applied]
 
     @staticmethod

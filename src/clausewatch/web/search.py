@@ -10,13 +10,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
-from sqlalchemy import case, select
 
 from clausewatch import search as fulltext
 from clausewatch.classify.taxonomy import Taxonomy, default_taxonomy
+from clausewatch.provisions import queries as provisions
 from clausewatch.storage.db import state_memo
-from clausewatch.storage.models import Document, Version
-from clausewatch.storage.models import Platform as PlatformRow
 from clausewatch.web.deps import ArchiveDep, Limit, Offset, Severity
 
 page_router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -34,31 +32,6 @@ Platform = Annotated[str | None, Query(max_length=100, description="Platform slu
 ClauseType = Annotated[
     str | None, Query(max_length=60, description="Clause type id (any type of the provision)")
 ]
-
-
-def platform_choices(archive: ArchiveDep) -> list[dict[str, str]]:
-    """The platform filter's options: slug and name, in the platform list's order (platforms
-    with archived versions first, then by name). One narrow query, computed once per archive
-    state, not per search: it was the whole platform list (counts of versions and current
-    provisions, every current layout parsed), about 0.3 s on a cold server at 100k provisions,
-    and every request in flight on a fresh server computed it at once."""
-
-    def compute() -> list[dict[str, str]]:
-        captured = (
-            select(Version.id)
-            .join(Document, Document.id == Version.document_id)
-            .where(Document.platform_id == PlatformRow.id)
-            .exists()
-        )
-        with archive.sessions() as session:
-            rows = session.execute(
-                select(PlatformRow.slug, PlatformRow.name)
-                .order_by(case((captured, 0), else_=1), PlatformRow.name, PlatformRow.id)
-                .limit(500)
-            )
-            return [{"slug": slug, "name": name} for slug, name in rows]
-
-    return state_memo(archive.engine, ("search-platforms",), compute)
 
 
 # (value, the escaped <option> element up to where "selected" goes, the rest of it)
@@ -81,10 +54,14 @@ def options_html(options: list[Option], selected: str | None) -> Markup:
 
 
 def platform_options(archive: ArchiveDep) -> list[Option]:
+    """The platform filter's options, computed once per archive state, not per search: it was
+    the whole platform list (counts of versions and current provisions, every current layout
+    parsed), about 0.3 s on a cold server at 100k provisions, and every request in flight on a
+    fresh server computed it at once."""
     return state_memo(
         archive.engine,
         ("search-platform-options",),
-        lambda: [_option(p["slug"], p["name"]) for p in platform_choices(archive)],
+        lambda: [_option(p["slug"], p["name"]) for p in provisions.platform_names(archive)],
     )
 
 
