@@ -2,7 +2,7 @@
 texts; keyframes, deltas, one-file-per-object), the database by table and index (SQLite's
 ``dbstat``), and the disk space counting whole file-system blocks.
 
-    .venv/bin/python bench/storage_breakdown.py DATA_DIR
+    .venv/bin/python bench/storage_breakdown.py DATA_DIR [--columns]
 
 `bench/import_history.py` prints the same breakdown after its import.
 """
@@ -107,11 +107,41 @@ def breakdown(data_dir: Path) -> tuple[list[str], dict[str, int]]:
     return lines, {"database": db_bytes, "store": file_bytes + pack_bytes, "disk": disk}
 
 
+# The tables that hold most of an imported archive's database (docs/benchmarks.md § Import).
+COLUMN_TABLES = ("provisions", "captures", "provision_revisions", "version_layouts")
+
+
+def column_payloads(data_dir: Path, tables: tuple[str, ...] = COLUMN_TABLES) -> list[str]:
+    """Markdown lines: the bytes each column of ``tables`` holds (``sum(length(column))``,
+    before SQLite's record headers and page space), largest first."""
+    db = sqlite3.connect(f"file:{data_dir / 'clausewatch.db'}?mode=ro", uri=True)
+    lines = ["| table | column | bytes |", "|---|---|---|"]
+    try:
+        for table in tables:
+            columns = [row[1] for row in db.execute(f'PRAGMA table_info("{table}")')]
+            sizes = {
+                column: db.execute(
+                    f'SELECT coalesce(sum(length(CAST("{column}" AS BLOB))), 0) FROM "{table}"'
+                ).fetchone()[0]
+                for column in columns
+            }
+            for column, size in sorted(sizes.items(), key=lambda item: -item[1]):
+                lines.append(f"| `{table}` | `{column}` | {size / 1e6:.2f} MB |")
+    finally:
+        db.close()
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("data_dir", type=Path)
+    parser.add_argument(
+        "--columns", action="store_true", help="also the bytes of each column of the largest tables"
+    )
     args = parser.parse_args()
     lines, _ = breakdown(args.data_dir)
+    if args.columns:
+        lines += ["", *column_payloads(args.data_dir)]
     print("\n".join(lines))
 
 

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 from archive_fixtures import independent_snapshot, snapshot_removed
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from markupsafe import escape
+from sqlalchemy import select
 from web_fixtures import get_json, populate
 
 from clausewatch.analysis.queries import regulation_slug
@@ -437,3 +439,64 @@ def test_imported_history_without_a_declared_url(client: TestClient) -> None:
     assert crumb and "ota:" not in crumb.group(1) and "original URL not declared" in crumb.group(1)
     assert "Original: ota:" not in html
     assert "not declared for this document" in html and "Imported record" in html
+
+
+def test_template_links_are_the_routers_urls(client: TestClient) -> None:
+    """The templates' ``url_for`` keeps the route per name and parameter names (issue #13):
+    each link is still the router's own URL for its values, and an unknown name still fails."""
+    from starlette.routing import NoMatchFound
+
+    from clausewatch.web.app import _route_building
+
+    app = client.app
+    assert isinstance(app, FastAPI)
+    asks = [
+        ("provision_page", {"provision_id": "P-000001"}),
+        ("provision_page", {"provision_id": "P-000002"}),
+        ("static", {"path": "style.css"}),
+        ("home", {}),
+        ("regulation_page", {"slug": "gdpr"}),
+    ]
+    for name, params in asks:
+        route = _route_building(app.router.routes, name, params)
+        assert route.url_path_for(name, **params) == app.url_path_for(name, **params)
+    with pytest.raises(NoMatchFound):
+        _route_building(app.router.routes, "no_such_page", {})
+    p = get_json(client, "/api/v1/provisions?limit=2")["items"]
+    for item in p:  # two pages in a row: each links to its own document and PDF
+        html = page(client, f"/provisions/{item['id']}")
+        assert f'href="/provisions/{item["id"]}.pdf"' in html
+        assert f'href="/documents/{item["document"]}#{item["id"]}"' in html
+
+
+def test_provision_document_summary_follows_the_archive_state(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A provision's document summary is kept once per archive state (issue #13): a write
+    that changes the document shows on the next read."""
+    import datetime as dt
+    import shutil
+
+    from clausewatch.analysis.queries import provision_record
+    from clausewatch.storage.models import Document, Provision
+
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    archive = Archive.open(Settings(data_dir=copy))
+    try:
+        with archive.sessions() as session:
+            provision = session.scalars(select(Provision).order_by(Provision.id)).first()
+            assert provision is not None
+            pid, doc_id = provision.id, provision.document_id
+        before = provision_record(archive, pid)["document_info"]
+        assert provision_record(archive, pid)["document_info"] is before  # kept
+        when = dt.datetime(2031, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+        with transaction(archive.sessions) as session:
+            document = session.get(Document, doc_id)
+            assert document is not None
+            document.last_checked_at = when
+        after = provision_record(archive, pid)["document_info"]
+        assert after["last_checked"].startswith("2031-01-02T03:04:05")
+        assert before["last_checked"] != after["last_checked"]
+    finally:
+        archive.close()

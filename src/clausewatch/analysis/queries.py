@@ -783,7 +783,13 @@ def provision_record(archive: Archive, provision_id: int) -> dict[str, Any]:
         analysis: dict[str, Any] | None = provision_page_analysis(archive, provision_id)
     except NotAnalysed:
         analysis = None
-    document = document_summary(archive, int(detail["document"].split("-")[1]))
+    document_id = int(detail["document"].split("-")[1])
+    # the same for every provision of the document: once per archive state (issue #13)
+    document = state_memo(
+        archive.engine,
+        ("document-summary", document_id),
+        lambda: document_summary(archive, document_id),
+    )
     platform_slug = document["platform_slug"]
     return {
         **detail,
