@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -131,12 +131,7 @@ def gold_cv(cfg: TrainConfig | None = None, n_jobs: int = 2) -> dict[str, Any]:
     gold = load_gold()
     external = external_samples(taxonomy) if cfg.external else []
     cands, folds = gold_oof(taxonomy, gold, external, cfg, n_jobs)
-    shown: list[list[Prediction]] = [[] for _ in gold]
-    for k in sorted(set(folds)):
-        rest = [i for i in range(len(gold)) if folds[i] != k]
-        policy = tune_policy([cands[i] for i in rest], [gold[i] for i in rest])
-        for i in np.flatnonzero(folds == k):
-            shown[i] = apply_policy(cands[i], policy)
+    shown = cross_fitted(cands, folds, gold)
     result = {"config": asdict(cfg), **gold_metrics(shown, gold)}
     for name, keep in (
         ("random_sample", lambda g: g.sample == "random"),
@@ -147,6 +142,20 @@ def gold_cv(cfg: TrainConfig | None = None, n_jobs: int = 2) -> dict[str, Any]:
         sub.pop("per_type")
         result[name] = sub
     return result
+
+
+def cross_fitted(
+    cands: Sequence[Sequence[Prediction]], folds: np.ndarray, gold: Sequence[GoldProvision],
+    tune: Callable[[list[Sequence[Prediction]], list[GoldProvision]], Policy] = tune_policy,
+) -> list[list[Prediction]]:  # fmt: skip
+    """What each held-out fold shows under a policy tuned on the other folds' candidates."""
+    shown: list[list[Prediction]] = [[] for _ in gold]
+    for k in sorted(set(folds)):
+        rest = [i for i in range(len(gold)) if folds[i] != k]
+        policy = tune([cands[i] for i in rest], [gold[i] for i in rest])
+        for i in np.flatnonzero(folds == k).tolist():
+            shown[i] = apply_policy(list(cands[i]), policy)
+    return shown
 
 
 def claudette_cv(cfg: TrainConfig | None = None, n_jobs: int = 2) -> dict[str, Any]:

@@ -207,7 +207,9 @@ def _precise_threshold(scores: np.ndarray, y: np.ndarray, target: float) -> floa
 
 
 # --- decision policy ------------------------------------------------------------------------------
-def tune_policy(cands: Sequence[Sequence[Prediction]], gold: Sequence[GoldProvision]) -> Policy:
+def tune_policy(
+    cands: Sequence[Sequence[Prediction]], gold: Sequence[GoldProvision], beta: float = BETA
+) -> Policy:
     """Per-type thresholds for F-beta (precision first) of the shown main type, one pooled
     threshold for rare types, and the threshold of a second type."""
     main = np.array([c[0].type_id if c else "" for c in cands])
@@ -216,12 +218,12 @@ def tune_policy(cands: Sequence[Sequence[Prediction]], gold: Sequence[GoldProvis
         [bool(c) and c[0].type_id in g.types for c, g in zip(cands, gold, strict=True)]
     )
     n_carry = sum(g.carries_clause for g in gold)
-    pooled = _best_threshold(prob, correct, main != "", n_carry)
+    pooled = _best_threshold(prob, correct, main != "", n_carry, beta)
     thresholds = {}
     for type_id in sorted(set(main) - {""}):
         n_pos = sum(type_id in g.types for g in gold)
         if n_pos >= MIN_TUNE:
-            thresholds[type_id] = _best_threshold(prob, correct, main == type_id, n_pos)
+            thresholds[type_id] = _best_threshold(prob, correct, main == type_id, n_pos, beta)
     second = [c[1] if len(c) > 1 else None for c in cands]
     has_second = np.array([s is not None for s in second])
     second_prob = np.array([s.score if s else 0.0 for s in second])
@@ -229,18 +231,20 @@ def tune_policy(cands: Sequence[Sequence[Prediction]], gold: Sequence[GoldProvis
         [s is not None and s.type_id in g.types for s, g in zip(second, gold, strict=True)]
     )
     n_other = sum(len(g.other) for g in gold)
-    other = _best_threshold(second_prob, second_ok, has_second, n_other)
+    other = _best_threshold(second_prob, second_ok, has_second, n_other, beta)
     return Policy(thresholds, pooled, other)
 
 
-def _best_threshold(prob: np.ndarray, correct: np.ndarray, mask: np.ndarray, n_pos: int) -> float:
+def _best_threshold(
+    prob: np.ndarray, correct: np.ndarray, mask: np.ndarray, n_pos: int, beta: float
+) -> float:
     best, best_f = THRESHOLD_GRID[-1], -1.0
     for t in THRESHOLD_GRID:
         shown = mask & (prob >= t)
         tp = float((shown & correct).sum())
         p = tp / shown.sum() if shown.sum() else 0.0
         r = tp / n_pos if n_pos else 0.0
-        f = (1 + BETA**2) * p * r / (BETA**2 * p + r) if p + r else 0.0
+        f = (1 + beta**2) * p * r / (beta**2 * p + r) if p + r else 0.0
         if f > best_f + 1e-9:
             best, best_f = t, f
     return float(best)
