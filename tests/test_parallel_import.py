@@ -96,3 +96,37 @@ def test_shares_are_balanced_by_weight() -> None:
     finally:
         pool.MIN_SHARE_WEIGHT = saved
     assert pool.balance(weights, 4) == [list(weights)]  # too little work for a second process
+
+
+def test_a_build_reading_every_predecessor_back_ends_as_one_keeping_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build keeps the rows it has just written for a document's next version, for a
+    bounded number of documents; with none kept (every predecessor read back from the database)
+    it leaves the same provisions, layouts and change records."""
+    from clausewatch.provisions import service
+    from clausewatch.storage.models import ChangeItem, VersionLayout
+
+    def built(name: str) -> tuple[dict[str, object], list[tuple[object, ...]]]:
+        archive = Archive.open(make_settings(tmp_path / name, None))
+        try:
+            import_source(archive, SAMPLE, workers=1)
+            build(archive, workers=1)
+            with archive.sessions() as session:
+                order = select(VersionLayout).order_by(VersionLayout.version_id)
+                layouts = [
+                    (lay.version_id, json.dumps(lay.segments), json.dumps(lay.heading_paths))
+                    for lay in session.scalars(order)
+                ]
+                items = [
+                    (i.change_id, i.provision_id, i.kind, i.similarity, json.dumps(i.sentences))
+                    for i in session.scalars(select(ChangeItem).order_by(ChangeItem.id))
+                ]
+            return _shape(archive), layouts + items
+        finally:
+            archive.close()
+
+    kept = built("kept")
+    monkeypatch.setattr(service, "WRITTEN_DOCUMENTS", 0)
+    assert built("read-back") == kept
+    assert len(kept[1]) > 50

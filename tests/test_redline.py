@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clausewatch.changes import summary
 from clausewatch.changes.parameters import compare_parameters, extract_parameters
 from clausewatch.changes.redline import (
     DiffOp,
@@ -293,6 +294,34 @@ def test_substantive(old: str, new: str) -> None:
 )
 def test_effective_date(text: str, expected: dt.date | None) -> None:
     assert effective_date(text) == expected
+
+
+def _scanned_effective_date(text: str) -> dt.date | None:
+    """``effective_date`` as it was: each label pattern over the whole text."""
+    for label in (summary._EFFECTIVE, summary._UPDATED):
+        for match in label.finditer(text):
+            date = summary._date_at(text, match.end())
+            if date is not None:
+                return date
+    return None
+
+
+# Labels, their words apart, case and look-alike letters ("ı", "ſ", "İ"), dates, filler
+_DATE_PIECE = st.sampled_from(
+    ["Effective", "EFFECTIVE date", "efFect", "in", "force", "effect", "entry into", "Coming",
+     "came", "takes", "took effect", "valid from", "Applicable", "from", "Last", "updated",
+     "modified", "revised", "date of the last", "revision", "update", "Version date", "amended",
+     "changed", "on", "as of", ":", "*", "_", "—", "(", "x", "re", "lıst", "laſt", "İn", "vaLİd",
+     "4 June 2026", "June 4, 2026", "2025-01-01", "13/02/2024", "1st of Jan. 2020"]
+)  # fmt: skip
+_GAP_PIECE = st.sampled_from(["", " ", "  ", "\n", " \t\n  "])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_DATE_PIECE, _GAP_PIECE), max_size=14))
+def test_effective_date_tries_labels_only_near_their_stems(pieces: list[tuple[str, str]]) -> None:
+    text = "".join(piece + gap for piece, gap in pieces)
+    assert effective_date(text) == _scanned_effective_date(text)
 
 
 # --- summary ---------------------------------------------------------------------------------

@@ -7,11 +7,14 @@ import datetime as dt
 
 import pytest
 from archive_fixtures import *  # noqa: F403
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from test_archive import BODY, T0, check, new_document
 
 from clausewatch.archive.decide import DocumentState, Outcome, decide
 from clausewatch.archive.service import Archive
+from clausewatch.extract import normalise
 from clausewatch.extract.normalise import comparison_key, normalise_for_hash
 from clausewatch.storage.models import Variant
 
@@ -166,3 +169,18 @@ def test_a_junk_version_with_later_versions_is_reported_not_retracted(archive: A
     assert not junk.current and junk.later_versions == 1 and not junk.retractable
     with pytest.raises(ValueError, match="not the current version"):
         retract_version(archive, junk.version_id, junk.reason)
+
+
+# -ise words, words that only hold "is", look-alike letters ("ı", "ſ", "İ"), word characters
+_ISE_PIECE = st.sampled_from(
+    ["organise", "Organised", "ORGANISATION", "authorisable", "minimising", "promise", "is",
+     "isa", "ise", "isi", "otherwise", "realıse", "realiſe", "lİcense", "xise", "a_bise",
+     "ab1ise", "ise_", "isers", "ising", "isingly", "realisé", "é", "_", "1"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_ISE_PIECE, st.sampled_from(["", " ", "\n", ".", "-"])), max_size=12))
+def test_ise_spellings_are_found_from_their_stems(pieces: list[tuple[str, str]]) -> None:
+    text = "".join(piece + gap for piece, gap in pieces)
+    assert normalise._american_ise(text) == normalise._ISE.sub(normalise._ise, text)

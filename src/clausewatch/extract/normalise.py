@@ -363,17 +363,59 @@ def _key_url(url: str, depth: int = 0) -> str:
 
 def spelling_locale(text: str) -> str:
     """``text`` with British spellings written the American way (case kept)."""
-
-    def word(m: re.Match[str]) -> str:
-        american = _LOCALE_WORDS[m[0].lower()]
-        if m[0].isupper():
-            return american.upper()
-        return american[:1].upper() + american[1:] if m[0][:1].isupper() else american
-
-    def ise(m: re.Match[str]) -> str:
-        return m[1] + m[2] + ("Z" if m[3] == "S" else "z") + m[4]
-
     present = _LOCALE_WORDS.keys() & _LETTERS.findall(text.lower())
     if present:
-        text = _locale_word(frozenset(present)).sub(word, text)
-    return _ISE.sub(ise, text)
+        text = _locale_word(frozenset(present)).sub(_american, text)
+    return _american_ise(text)
+
+
+def _american(m: re.Match[str]) -> str:
+    american = _LOCALE_WORDS[m[0].lower()]
+    if m[0].isupper():
+        return american.upper()
+    return american[:1].upper() + american[1:] if m[0][:1].isupper() else american
+
+
+def _ise(m: re.Match[str]) -> str:
+    return m[1] + m[2] + ("Z" if m[3] == "S" else "z") + m[4]
+
+
+_ISE_STEM = re.compile(r"is[eai]")  # what every _ISE word holds (folded): a literal to jump to
+
+
+def _american_ise(text: str) -> str:
+    """``_ISE.sub(_ise, text)``, with the pattern tried only at the start of the words that
+    hold "is" + e, a or i: its matches are whole words, and scanning every position of a
+    long text with it was most of ``spelling_locale``."""
+    folded = ignorecase_folded(text)
+    if folded is None:
+        return _ISE.sub(_ise, text)
+    out: list[str] = []
+    done, tried = 0, -1  # end of the text copied so far; start of the last word tried
+    for stem in _ISE_STEM.finditer(folded):
+        start = stem.start()
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):  # \w
+            start -= 1
+        if start < done or start == tried:
+            continue
+        tried = start
+        match = _ISE.match(text, start)
+        if match is not None:
+            out += (text[done:start], _ise(match))
+            done = match.end()
+    return "".join(out) + text[done:] if out else text
+
+
+def ignorecase_folded(text: str) -> str | None:
+    """``text`` lower-cased as re.IGNORECASE compares ASCII letters, position for position
+    (it also takes "ı" for i and "ſ" for s), so that a plain substring search finds every
+    place a case-insensitive pattern of ASCII letters can match; None when lower-casing
+    changes the length ("İ")."""
+    low = text.lower()
+    if len(low) != len(text):
+        return None
+    if "ı" in low:
+        low = low.replace("ı", "i")
+    if "ſ" in low:
+        low = low.replace("ſ", "s")
+    return low

@@ -132,6 +132,14 @@ class _Pair:
     score: float  # word-level similarity
 
 
+# (a, the anchor pair before it, the anchor pair after it, sides swapped): where ``a`` sits
+_Around = tuple[int, tuple[int, int], tuple[int, int], bool]
+
+
+def _partner(pair: _Pair, flip: bool) -> int:
+    return pair.old if flip else pair.new
+
+
 class _State:
     def __init__(self, old: Sequence[Segment], new: Sequence[Segment]) -> None:
         self.old, self.new = old, new
@@ -190,21 +198,28 @@ class _State:
         # per purpose): place each copy between the unique texts around it.
         anchors = sorted((p.old, p.new) for p in self.by_old.values())
         ranked = sorted(
-            (self._placement(i, j, anchors), i, j) for is_, js in repeated for i in is_ for j in js
+            (self._placement(j, around), i, j)
+            for is_, js in repeated
+            for i in is_
+            for around in [self._around(anchors, i)]
+            for j in js
         )
         for _, i, j in ranked:
             if i not in self.by_old and j not in self.by_new:
                 self.pair(i, j, True, 1.0)
 
-    def _placement(
-        self, a: int, b: int, anchors: list[tuple[int, int]], flip: bool = False
-    ) -> tuple[float, ...]:
-        """How well ``b`` on one side sits where ``a`` is on the other, given matched
-        ``anchors`` (a-side, b-side) sorted by a (lower is better)."""
-        k = bisect.bisect_left(anchors, (a, -1))
-        size_a, size_b = (len(self.new), len(self.old)) if flip else (len(self.old), len(self.new))
+    def _around(self, anchors: list[tuple[int, int]], i: int) -> _Around:
+        """The matched ``anchors`` (old, new; sorted, ``i`` not among them) just before and just
+        after old index ``i``; the sides' ends where there are none."""
+        k = bisect.bisect_left(anchors, (i, -1))
         before = anchors[k - 1] if k > 0 else (-1, -1)
-        after = anchors[k] if k < len(anchors) else (size_a, size_b)
+        after = anchors[k] if k < len(anchors) else (len(self.old), len(self.new))
+        return i, before, after, False
+
+    def _placement(self, b: int, around: _Around) -> tuple[float, ...]:
+        """How well ``b`` on one side sits where ``a`` is on the other, between the anchors
+        ``around`` it (lower is better)."""
+        a, before, after, flip = around
         between = before[1] < b < after[1]
         span = max(1, after[0] - before[0])
         expected = before[1] + (a - before[0]) * (after[1] - before[1]) / span
@@ -255,28 +270,50 @@ class _State:
             for k in by:
                 if keys[k]:
                     groups[keys[k]].append(k)
+            # Re-pairing a group keeps the same matched indices on both sides, so one sorted
+            # list of them serves every group (sorting all pairs per group was most of align).
+            matched = sorted(by)
             for copies in groups.values():
                 if 2 <= len(copies) <= MAX_COPIES:
-                    self._reorder(copies, flip)
+                    self._reorder(copies, flip, matched)
 
-    def _reorder(self, copies: list[int], flip: bool) -> None:
+    def _reorder(self, copies: list[int], flip: bool, matched: list[int]) -> None:
         by = self.by_new if flip else self.by_old
         pairs = [by[k] for k in copies]
         members = set(copies)
-        anchors = sorted(
-            (p.new, p.old) if flip else (p.old, p.new)
-            for p in by.values()
-            if (p.new if flip else p.old) not in members
-        )
         # Exactness and score depend on the partner only: the copies have the same words.
         meta = {(p.old if flip else p.new): (p.exact, p.score) for p in pairs}
-        ranked = sorted((self._placement(a, b, anchors, flip), a, b) for a in copies for b in meta)
+        ranked = sorted(
+            (self._placement(b, around), a, b)
+            for a in copies
+            for around in [self._around_copy(a, flip, matched, members)]
+            for b in meta
+        )
         for pair in pairs:
             self._unpair(pair)
         for _, a, b in ranked:
             i, j = (b, a) if flip else (a, b)
             if i not in self.by_old and j not in self.by_new:
                 self.pair(i, j, *meta[b])
+
+    def _around_copy(self, a: int, flip: bool, matched: list[int], members: set[int]) -> _Around:
+        """What :meth:`_around` gives for the copy ``a`` with the matched pairs of the other
+        ``members`` of its group left out as anchors: the nearest other pairs either side."""
+        by = self.by_new if flip else self.by_old
+        k = bisect.bisect_left(matched, a)
+        low, high = k - 1, k + 1  # matched[k] is ``a``
+        while low >= 0 and matched[low] in members:
+            low -= 1
+        while high < len(matched) and matched[high] in members:
+            high += 1
+        size_a, size_b = (len(self.new), len(self.old)) if flip else (len(self.old), len(self.new))
+        before = (matched[low], _partner(by[matched[low]], flip)) if low >= 0 else (-1, -1)
+        after = (
+            (matched[high], _partner(by[matched[high]], flip))
+            if high < len(matched)
+            else (size_a, size_b)
+        )
+        return a, before, after, flip
 
     # -- 3. splits and merges --
 

@@ -8,10 +8,10 @@ no layout yet, each in one transaction (predecessors always have smaller IDs).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from clausewatch.archive.service import Archive
@@ -89,23 +89,44 @@ def build(
         ]
         return _merged(run_shares(_build_share, work, progress=progress))
     report = BuildReport()
+    written: Written = {}
     for version_id in todo:
-        build_one(archive, version_id, report)
+        build_one(archive, version_id, report, written)
         if progress:
             progress(1)
     return report
 
 
-def build_one(archive: Archive, version_id: int, report: BuildReport) -> None:
+# A provision's row as the build reads it: text SHA-256, title, heading path, revisions.
+Stored = tuple[str, str, tuple[str, ...], int]
+# Document id -> (version id, its layout's (provision id, segment) pairs, those provisions'
+# rows) of the last version this process built: its successor, built next (ID order), aligns
+# with it and compares with the rows without reading them back (no other version of the
+# document is written in between: one process builds a document's versions).
+Written = dict[int, tuple[int, list[tuple[int, Segment]], dict[int, Stored]]]
+# At most this many documents are kept (the least recently built are dropped and read back if
+# needed): an interleaved history of thousands of documents must not hold them all in memory.
+WRITTEN_DOCUMENTS = 256
+
+
+def build_one(
+    archive: Archive, version_id: int, report: BuildReport, written: Written | None = None
+) -> None:
     """One version: segmented, aligned and compared outside the write transaction (the costly
     part, so that processes building other documents run side by side on SQLite too), then its
     provisions, layout and change record written in one short transaction."""
     with archive.sessions() as session:
-        plan = plan_version(archive, session, version_id)
+        plan = plan_version(archive, session, version_id, written)
     if plan is None:
         return
     with transaction(archive.sessions) as session:
-        build_version(archive, session, version_id, report, plan)
+        built = build_version(archive, session, version_id, report, plan)
+    if written is not None and built is not None:  # committed
+        ids, rows = built
+        written.pop(plan.document_id, None)  # re-inserted last: the dict's order is recency
+        written[plan.document_id] = (version_id, _as_stored(plan.segments, ids), rows)
+        if len(written) > WRITTEN_DOCUMENTS:  # bounded memory on a history of many documents
+            del written[next(iter(written))]
 
 
 def _document_weights(session: Session, version_ids: Sequence[int]) -> dict[int, int]:
@@ -124,8 +145,9 @@ def _build_share(settings: Settings, version_ids: list[int]) -> BuildReport:
     archive = Archive.open(settings, migrate=False)
     try:
         report = BuildReport()
+        written: Written = {}
         for version_id in version_ids:
-            build_one(archive, version_id, report)
+            build_one(archive, version_id, report, written)
             report_progress(1)
         return report
     finally:
@@ -161,6 +183,14 @@ def layout_segments(text: str, layout: VersionLayout) -> list[tuple[int, Segment
     return out
 
 
+def _as_stored(segments: Sequence[Segment], ids: dict[int, int]) -> list[tuple[int, Segment]]:
+    """What :func:`layout_segments` reads back from the layout :func:`new_layout` writes."""
+    return [
+        (ids[j], Segment(s.start, s.end, s.text, s.heading_path, s.kind, s.label))
+        for j, s in enumerate(segments)
+    ]
+
+
 def new_layout(version_id: int, segments: Sequence[Segment], ids: dict[int, int]) -> VersionLayout:
     paths: dict[tuple[str, ...], int] = {}
     rows = [
@@ -180,15 +210,20 @@ class VersionPlan:
     """What building a version needs that depends only on texts: its segments, the alignment
     with its predecessor's layout and the content of its change items."""
 
+    document_id: int
     text: str
     segments: list[Segment]
     previous: list[tuple[int, Segment]]
     matches: list[Match]
     changes: dict[int, _ItemContent]  # index in ``matches`` -> content of its change item
     effective: dt.date | None = None  # the effective date the text states (change records)
+    stored: dict[int, Stored] | None = None  # the previous provisions' rows, when known
+    record: _RecordContent | None = None  # the change record's counts and reader text
 
 
-def plan_version(archive: Archive, session: Session, version_id: int) -> VersionPlan | None:
+def plan_version(
+    archive: Archive, session: Session, version_id: int, written: Written | None = None
+) -> VersionPlan | None:
     """The plan of a version without a layout; None when it has one. Reads only."""
     version = session.get(Version, version_id)
     assert version is not None
@@ -197,7 +232,11 @@ def plan_version(archive: Archive, session: Session, version_id: int) -> Version
     text = archive.version_text(version)
     segments = segment(text)
     previous: list[tuple[int, Segment]] = []
-    if version.predecessor_id is not None:
+    stored = None
+    known = (written or {}).get(version.document_id)
+    if known is not None and known[0] == version.predecessor_id:
+        _, previous, stored = known
+    elif version.predecessor_id is not None:
         layout = session.get(VersionLayout, version.predecessor_id)
         if layout is None:
             raise RuntimeError(f"V-{version.predecessor_id:06d} has no layout yet")
@@ -220,9 +259,13 @@ def plan_version(archive: Archive, session: Session, version_id: int) -> Version
     )
     for m in matches:  # texts that will be new revisions: their parameters, computed now
         if m.new is not None and m.kind != "unchanged":
-            extract_parameters(segments[m.new].text)  # memoised for _revise, in the write
-    effective = effective_date(text) if version.predecessor_id is not None else None
-    return VersionPlan(text, list(segments), previous, list(matches), changes, effective)
+            extract_parameters(segments[m.new].text)  # memoised for the write's revisions
+    plan = VersionPlan(version.document_id, text, list(segments), previous, list(matches), changes)
+    plan.stored = stored
+    if version.predecessor_id is not None:  # outside the write transaction, as all of this
+        plan.effective = effective_date(text)
+        plan.record = _record_content(plan)
+    return plan
 
 
 def build_version(
@@ -231,128 +274,136 @@ def build_version(
     version_id: int,
     report: BuildReport,
     plan: VersionPlan | None = None,
-) -> None:
+) -> tuple[dict[int, int], dict[int, Stored]] | None:
     """Write a version's provisions, layout and change record in the caller's transaction,
-    from ``plan`` (made now when not given)."""
+    from ``plan`` (made now when not given). Its segment index -> provision id, and the rows
+    of those provisions; None when a concurrent run built it."""
     # Locked (PostgreSQL; SQLite's write lock is already held), so that a concurrent build
     # waits here and then sees the layout the first one stored.
     version = session.get(Version, version_id, with_for_update=True)
     assert version is not None
     if session.get(VersionLayout, version_id) is not None:
-        return  # built by a concurrent run
+        return None  # built by a concurrent run
     plan = plan or plan_version(archive, session, version_id)
     assert plan is not None
-    ids = _assign_ids(session, version, plan.segments, plan.previous, plan.matches, report)
+    ids, rows = _assign_ids(session, version, plan, report)
     session.add(new_layout(version.id, plan.segments, ids))
     report.versions += 1
     if version.predecessor_id is not None:
         _change_record(session, version, plan, ids)
         report.change_records += 1
+    return ids, rows
 
 
 def _assign_ids(
-    session: Session,
-    version: Version,
-    segments: Sequence[Segment],
-    previous: Sequence[tuple[int, Segment]],
-    matches: Sequence[Match],
-    report: BuildReport,
-) -> dict[int, int]:
-    """New segment index -> provision id. A segment matched to an old one (unchanged, modified,
-    moved, the primary piece of a split, the survivor of a merge) keeps its provision; added
-    segments and secondary split pieces get new provisions."""
-    kept = {m.new: previous[m.old][0] for m in matches if m.new is not None and m.old is not None}
+    session: Session, version: Version, plan: VersionPlan, report: BuildReport
+) -> tuple[dict[int, int], dict[int, Stored]]:
+    """New segment index -> provision id, and the provisions' rows as written. A segment
+    matched to an old one (unchanged, modified, moved, the primary piece of a split, the
+    survivor of a merge) keeps its provision; added segments and secondary split pieces get
+    new provisions.
+
+    Written with bulk statements (an executemany each), not ORM objects: the unit of work's
+    bookkeeping was most of the write transaction. Revisions get their IDs in match order, as
+    the unit of work gave them."""
+    segments, matches = plan.segments, plan.matches
+    kept = {
+        m.new: plan.previous[m.old][0] for m in matches if m.new is not None and m.old is not None
+    }
+    stored = plan.stored if plan.stored is not None else _kept_rows(session, list(kept.values()))
     ids: dict[int, int] = {}
+    rows: dict[int, Stored] = {}
     same: list[int] = []  # text, title and headings as they were: only "last seen" moves
-    for index, provision_id, text_sha, title, heading_path in _kept_state(session, kept):
+    for index, provision_id in kept.items():
         seg = segments[index]
         ids[index] = provision_id
+        text_sha, title, heading_path, _ = stored[provision_id]
         if (text_sha, title, heading_path) == (text_sha256(seg.text), seg.title, seg.heading_path):
             same.append(provision_id)
+            rows[provision_id] = stored[provision_id]
+    seen = {"last_version_id": version.id, "last_seen_at": version.recorded_at}
     if same:  # one statement, not one ORM update per provision (most of a version's)
         session.execute(
             update(Provision)
             .where(Provision.id.in_(same))
-            .values(last_version_id=version.id, last_seen_at=version.recorded_at)
+            .values(**seen)
             .execution_options(synchronize_session=False)
         )
-    unchanged = set(same)
-    loaded = {
-        p.id: p
-        for p in session.scalars(
-            select(Provision).where(
-                Provision.id.in_([i for i in kept.values() if i not in unchanged])
+    added = [j for m in matches if (j := m.new) is not None and m.old is None]
+    if added:
+        new_ids = session.scalars(
+            insert(Provision).returning(Provision.id, sort_by_parameter_order=True),
+            [_new_provision(version, segments[index]) for index in added],
+        ).all()
+        ids.update(zip(added, new_ids, strict=True))
+        report.provisions_created += len(added)
+    changes = []
+    revision_rows = []
+    for match in matches:  # revisions in match order, as the unit of work numbered them
+        if match.new is None or ids[match.new] in rows:
+            continue  # removed, or as it was
+        seg = segments[match.new]
+        provision_id = ids[match.new]
+        sha = text_sha256(seg.text)
+        old_sha, _, _, revisions = stored.get(provision_id, ("", "", (), 0))  # new: ""
+        if old_sha and sha != old_sha:
+            revisions += 1
+        rows[provision_id] = (sha, seg.title, seg.heading_path, revisions)
+        if match.old is not None:
+            changes.append(
+                {
+                    "id": provision_id,
+                    **seen,
+                    "title": seg.title,
+                    "heading_path": list(seg.heading_path),
+                    "text_sha256": sha,
+                    "revisions": revisions,
+                }
             )
-        )
+        if sha != old_sha:  # not a new title or heading path only
+            revision_rows.append(_revision_row(provision_id, version, seg, sha))
+    if changes:  # ORM bulk UPDATE by primary key: one executemany
+        session.execute(update(Provision), changes)
+    if revision_rows:
+        session.execute(insert(ProvisionRevision), revision_rows)
+    return ids, rows
+
+
+def _kept_rows(session: Session, provision_ids: list[int]) -> dict[int, Stored]:
+    """Provision id -> its row as stored, for kept provisions."""
+    query = select(
+        Provision.id, Provision.text_sha256, Provision.title, Provision.heading_path,
+        Provision.revisions,
+    ).where(Provision.id.in_(provision_ids))  # fmt: skip
+    return {row[0]: (row[1], row[2], tuple(row[3]), row[4]) for row in session.execute(query)}
+
+
+def _new_provision(version: Version, seg: Segment) -> dict[str, object]:
+    """The row of a provision first seen in ``version`` (its first revision is ``seg``)."""
+    return {
+        "document_id": version.document_id,
+        "first_version_id": version.id,
+        "last_version_id": version.id,
+        "first_seen_at": version.recorded_at,
+        "last_seen_at": version.recorded_at,
+        "revisions": 0,
+        "title": seg.title,
+        "heading_path": list(seg.heading_path),
+        "text_sha256": text_sha256(seg.text),
     }
-    provisions: dict[int, Provision] = {}
-    with session.no_autoflush:  # one flush for all new provisions, not one per segment
-        for match in matches:
-            if match.new is None or ids.get(match.new) in unchanged:
-                continue
-            if match.old is not None:
-                provisions[match.new] = loaded[kept[match.new]]
-                continue
-            seg = segments[match.new]
-            provisions[match.new] = Provision(
-                document_id=version.document_id,
-                first_version_id=version.id,
-                last_version_id=version.id,
-                first_seen_at=version.recorded_at,
-                last_seen_at=version.recorded_at,
-                revisions=0,
-                title=seg.title,
-                heading_path=list(seg.heading_path),
-                text_sha256="",
-            )
-            session.add(provisions[match.new])
-            report.provisions_created += 1
-    session.flush()
-    with session.no_autoflush:
-        for index, provision in provisions.items():
-            _revise(session, provision, version, segments[index])
-    ids.update({index: provision.id for index, provision in provisions.items()})
-    return ids
 
 
-def _kept_state(
-    session: Session, kept: dict[int, int]
-) -> Iterator[tuple[int, int, str, str, tuple[str, ...]]]:
-    """(segment index, provision id, text SHA-256, title, heading path) of kept provisions."""
-    rows = session.execute(
-        select(Provision.id, Provision.text_sha256, Provision.title, Provision.heading_path).where(
-            Provision.id.in_(list(kept.values()))
-        )
-    )
-    state = {row[0]: row for row in rows}
-    for index, provision_id in kept.items():
-        _, text_sha, title, heading_path = state[provision_id]
-        yield index, provision_id, text_sha, title, tuple(heading_path)
-
-
-def _revise(session: Session, provision: Provision, version: Version, seg: Segment) -> None:
-    sha = text_sha256(seg.text)
-    provision.last_version_id = version.id
-    provision.last_seen_at = version.recorded_at
-    provision.title = seg.title
-    provision.heading_path = list(seg.heading_path)
-    if sha == provision.text_sha256:
-        return
-    if provision.text_sha256:
-        provision.revisions += 1
-    provision.text_sha256 = sha
-    session.add(
-        ProvisionRevision(
-            provision_id=provision.id,
-            version_id=version.id,
-            start=seg.start,
-            end=seg.end,
-            text_sha256=sha,
-            kind=seg.kind,
-            label=seg.label,  # its heading path is the layout's (ProvisionRevision.heading_path)
-            parameters=[_parameter_json(p, seg.start) for p in extract_parameters(seg.text)],
-        )
-    )
+def _revision_row(provision_id: int, version: Version, seg: Segment, sha: str) -> dict[str, object]:
+    return {
+        "provision_id": provision_id,
+        "version_id": version.id,
+        "start": seg.start,
+        "end": seg.end,
+        "text_sha256": sha,
+        "kind": seg.kind,
+        "label": seg.label,  # its heading path is the layout's (ProvisionRevision.heading_path)
+        "parameters": [_parameter_json(p, seg.start) for p in extract_parameters(seg.text)],
+    }
 
 
 def _parameter_json(parameter: Parameter, offset: int) -> dict[str, object]:
@@ -413,71 +464,49 @@ def _item_content(
     return content
 
 
-def _item(
+def _tally_item(
     match: Match,
     content: _ItemContent,
     segments: Sequence[Segment],
     previous: Sequence[tuple[int, Segment]],
-    ids: dict[int, int],
     tally: _Tally,
-) -> ChangeItem:
-    """One provision touched by the change, with its sentence counts and parameters."""
+) -> None:
+    """What one touched provision adds to its record's counts and reader text."""
     old = previous[match.old][1] if match.old is not None else None
     new = segments[match.new] if match.new is not None else None
-    # split pieces are new-side indices; merged sources are old-side indices
-    related = [ids[k] if match.kind == "split" else previous[k][0] for k in match.related]
-    provision_id = ids[match.new] if match.new is not None else previous[match.old or 0][0]
-    item = ChangeItem(
-        provision_id=provision_id,
-        kind=match.kind,
-        similarity=match.similarity,
-        related=related,
-        substantive=content.substantive,
-    )
     if old is None or new is None:
         if content.substantive:
             side, piece = ("added", new) if new is not None else ("removed", old)
             assert piece is not None
             getattr(tally, side).append(piece.title)
             tally.sentences[side] += content.sentence_count
-        return item
+        return
     if not content.substantive:
         tally.moved += match.kind == "moved"
-        return item
+        return
     assert content.sentences is not None
-    item.sentences = content.sentences
-    item.parameter_changes = [
-        {"kind": c.kind, "description": c.describe()} for c in content.parameter_changes
-    ]
     tally.parameter_changes.extend(content.parameter_changes)
     tally.modified.append((old.title, new.title))
     for key in tally.sentences:
         tally.sentences[key] += content.sentences[key]
-    return item
 
 
-def _change_record(
-    session: Session, version: Version, plan: VersionPlan, ids: dict[int, int]
-) -> ChangeRecord:
+@dataclass
+class _RecordContent:
+    """The part of a change record that depends only on the two texts."""
+
+    substantive: bool
+    counts: dict[str, object]
+    summary: str
+
+
+def _record_content(plan: VersionPlan) -> _RecordContent:
     tally = _Tally()
-    items = [
-        _item(m, plan.changes[i], plan.segments, plan.previous, ids, tally)
-        for i, m in enumerate(plan.matches)
-        if m.kind != "unchanged"
-    ]
-    if version.kind == "technical":
-        status = "technical"  # re-extraction: never a change, whatever the alignment says
-    elif version.status == "flip_flop":
-        status = "retracted"  # folded into a variant of its predecessor
-    else:
-        status = "substantive" if any(i.substantive for i in items) else "non_substantive"
-    effective = plan.effective  # found in plan_version, outside the write transaction
-    record = ChangeRecord(
-        document_id=version.document_id,
-        from_version_id=version.predecessor_id,
-        to_version_id=version.id,
-        recorded_at=version.recorded_at,
-        status=status,
+    for i, match in enumerate(plan.matches):
+        if match.kind != "unchanged":
+            _tally_item(match, plan.changes[i], plan.segments, plan.previous, tally)
+    return _RecordContent(
+        substantive=any(content.substantive for content in plan.changes.values()),
         counts={
             "added": len(tally.added),
             "removed": len(tally.removed),
@@ -492,11 +521,80 @@ def _change_record(
             moved=tally.moved,
             parameter_changes=tally.parameter_changes,
         ),
-        effective_date=effective.isoformat() if effective else None,
-        items=items,
     )
-    session.add(record)
-    return record
+
+
+def _item_row(
+    match: Match,
+    content: _ItemContent,
+    previous: Sequence[tuple[int, Segment]],
+    ids: dict[int, int],
+    change_id: int,
+) -> dict[str, object]:
+    """One provision touched by the change, with its sentence counts and parameters."""
+    # split pieces are new-side indices; merged sources are old-side indices
+    related = [ids[k] if match.kind == "split" else previous[k][0] for k in match.related]
+    provision_id = ids[match.new] if match.new is not None else previous[match.old or 0][0]
+    both = match.old is not None and match.new is not None and content.substantive
+    return {
+        "change_id": change_id,
+        "provision_id": provision_id,
+        "kind": match.kind,
+        "substantive": content.substantive,
+        "similarity": match.similarity,
+        "sentences": content.sentences if both and content.sentences is not None else {},
+        "parameter_changes": [
+            {"kind": c.kind, "description": c.describe()} for c in content.parameter_changes
+        ]
+        if both
+        else [],
+        "related": related,
+        "severity": None,
+        "direction": None,
+        "assessment": [],
+    }
+
+
+def _change_record(
+    session: Session, version: Version, plan: VersionPlan, ids: dict[int, int]
+) -> int:
+    """The record's row and its items' rows (one executemany); its content was made with the
+    plan, outside the write transaction."""
+    content = plan.record or _record_content(plan)
+    if version.kind == "technical":
+        status = "technical"  # re-extraction: never a change, whatever the alignment says
+    elif version.status == "flip_flop":
+        status = "retracted"  # folded into a variant of its predecessor
+    else:
+        status = "substantive" if content.substantive else "non_substantive"
+    effective = plan.effective  # found in plan_version, outside the write transaction
+    change_id = session.scalars(
+        insert(ChangeRecord).returning(ChangeRecord.id),
+        [
+            {
+                "document_id": version.document_id,
+                "from_version_id": version.predecessor_id,
+                "to_version_id": version.id,
+                "recorded_at": version.recorded_at,
+                "status": status,
+                "counts": content.counts,
+                "summary": content.summary,
+                "effective_date": effective.isoformat() if effective else None,
+                "severity": None,
+                "direction": None,
+                "assessment": [],
+                "analyser": None,
+            }
+        ],
+    ).one()
+    items = [
+        _item_row(m, plan.changes[i], plan.previous, ids, change_id)
+        for i, m in enumerate(plan.matches)
+        if m.kind != "unchanged"
+    ]
+    if items:
+        session.execute(insert(ChangeItem), items)
+    return change_id
 
 
 # -- redlines, computed when read ---------------------------------------------------------------
