@@ -500,3 +500,128 @@ def test_provision_document_summary_follows_the_archive_state(
         assert before["last_checked"] != after["last_checked"]
     finally:
         archive.close()
+
+
+def test_provision_record_follows_the_archive_state(data_dir: Path, tmp_path: Path) -> None:
+    """What a provision page keeps per archive state (issue #13: "how other platforms handle
+    this" labels and excerpts, the document's other risks, its current provisions) shows a
+    change on the next read: a renamed platform, a new title, a new supporting text."""
+    import shutil
+
+    from sqlalchemy import update
+
+    from clausewatch.analysis.queries import provision_record
+    from clausewatch.storage.models import Classification, Platform, Provision, ProvisionAnalysis
+
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    archive = Archive.open(Settings(data_dir=copy))
+    try:
+        with archive.sessions() as session:
+            current = session.scalars(
+                select(ProvisionAnalysis.provision_id)
+                .where(ProvisionAnalysis.current.is_(True))
+                .order_by(ProvisionAnalysis.provision_id)
+            ).all()
+        records = (provision_record(archive, pid) for pid in current)
+        record = next(r for r in records if r["analysis"]["how_others_handle"])
+        pid = int(record["id"][2:])
+        other = record["analysis"]["how_others_handle"][0]
+        other_id = int(other["id"][2:])
+        assert provision_record(archive, pid) == record  # read again: the same (kept)
+        with transaction(archive.sessions) as session:
+            session.execute(
+                update(Platform)
+                .where(Platform.slug == other["platform_slug"])
+                .values(name="Renamed Platform")
+            )
+            session.execute(
+                update(Provision).where(Provision.id == other_id).values(title="A new title")
+            )
+            session.execute(
+                update(Classification)
+                .where(Classification.provision_id == other_id)
+                .values(supporting_text="new supporting words")
+            )
+        shown = provision_record(archive, pid)["analysis"]["how_others_handle"][0]
+        assert shown["id"] == other["id"] and shown["platform"] == "Renamed Platform"
+        assert shown["title"] == "A new title" and shown["excerpt"] == "new supporting words"
+    finally:
+        archive.close()
+
+
+def test_evidence_checks_rerun_once_per_interval(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blob is re-hashed at most once per ``http_cache_seconds`` (issue #13); the record
+    says when its checks ran (the oldest of them), and an interval of 0 checks every time."""
+    import datetime as dt
+
+    from clausewatch.archive import evidence
+    from clausewatch.provisions.queries import checked_blob
+
+    archive = Archive.open(Settings(data_dir=data_dir))
+    try:
+        with archive.sessions() as session:
+            sha = session.scalars(select(Version.text_sha256).limit(1)).one()
+        calls: list[str] = []
+        real = evidence.check_blob
+
+        def counted(store: Any, digest: str) -> dict[str, Any]:
+            calls.append(digest)
+            return real(store, digest)
+
+        monkeypatch.setattr(evidence, "check_blob", counted)
+        times: list[dt.datetime] = []
+        first = checked_blob(archive.store, sha, 3600, times)
+        again = checked_blob(archive.store, sha, 3600, times)
+        assert first == again == {"stored": True, "verified": True, "problem": None}
+        assert calls == [sha] and times[0] == times[1]  # kept: checked once, at one time
+        checked_blob(archive.store, sha, 0, times)
+        assert calls == [sha, sha] and times[2] >= times[1]  # interval 0: every time
+        again["verified"] = False  # the caller's copy, not the kept check
+        assert checked_blob(archive.store, sha, 3600, [])["verified"]
+    finally:
+        archive.close()
+
+
+def test_a_cold_provision_record_takes_one_pooled_connection(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A provision record reads in one session, the per-state figures it computes included
+    (issue #13): a second pooled connection per request deadlocks the pool when every worker
+    thread holds one and waits for another (32 requests in flight)."""
+    import shutil
+
+    from sqlalchemy import event, update
+
+    from clausewatch.analysis.queries import provision_record
+    from clausewatch.storage.models import Document, ProvisionAnalysis
+
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    archive = Archive.open(Settings(data_dir=copy))
+    held, most = [0], [0]
+
+    def checkout(*_: Any) -> None:
+        held[0] += 1
+        most[0] = max(most[0], held[0])
+
+    def checkin(*_: Any) -> None:
+        held[0] -= 1
+
+    try:
+        with archive.sessions() as session:
+            pid = session.scalars(
+                select(ProvisionAnalysis.provision_id).where(ProvisionAnalysis.current.is_(True))
+            ).first()
+        with transaction(archive.sessions) as session:  # a new archive state: nothing kept
+            session.execute(update(Document).values(last_checked_at=Document.created_at))
+        event.listen(archive.engine, "checkout", checkout)
+        event.listen(archive.engine, "checkin", checkin)
+        record = provision_record(archive, pid)
+        assert record["analysis"] is not None and most[0] == 1
+    finally:
+        event.remove(archive.engine, "checkout", checkout)
+        event.remove(archive.engine, "checkin", checkin)
+        archive.close()

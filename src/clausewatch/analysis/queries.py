@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from clausewatch.analysis.service import (
@@ -186,36 +186,44 @@ def _labels(session: Session, provision_ids: Iterable[int]) -> dict[int, dict[st
     ids = list(set(provision_ids))
     if not ids:
         return {}
-    rows = session.execute(
-        select(Provision.id, Provision.title, Document.id, Document.doc_type, Platform)
+    rows = session.connection().execute(  # columns, not Platform entities (issue #13)
+        select(
+            Provision.id,
+            Provision.title,
+            Document.id,
+            Document.doc_type,
+            Platform.name,
+            Platform.slug,
+        )
         .join(Document, Document.id == Provision.document_id)
         .join(Platform, Platform.id == Document.platform_id)
         .where(Provision.id.in_(ids))
-    ).all()
+    )
     return {
         pid: {
             "id": format_id("P", pid),
             "title": title,
             "document": format_id("D", doc_id),
             "document_type": doc_type,
-            "platform": platform.name,
-            "platform_slug": platform.slug,
+            "platform": name,
+            "platform_slug": slug,
         }
-        for pid, title, doc_id, doc_type, platform in rows
+        for pid, title, doc_id, doc_type, name, slug in rows
     }
 
 
-def _classifications(session: Session, revision_ids: Sequence[int]) -> list[Classification]:
-    return list(
-        session.scalars(
-            select(Classification)
-            .where(Classification.revision_id.in_(revision_ids))
-            .order_by(Classification.revision_id, Classification.rank)
-        )
-    )
+_CLASSIFICATIONS = (
+    select(*Classification.__table__.c)
+    .where(Classification.revision_id == bindparam("rid"))
+    .order_by(Classification.rank)
+)
+_ANALYSIS = select(*ProvisionAnalysis.__table__.c).where(
+    ProvisionAnalysis.provision_id == bindparam("pid")
+)
 
 
-def _classification_json(c: Classification, taxonomy: Taxonomy) -> dict[str, Any]:
+def _classification_json(c: Any, taxonomy: Taxonomy) -> dict[str, Any]:
+    """One classification (a ``Classification`` or its row) as the page and the API show it."""
     ctype = taxonomy.by_id[c.type_id]
     return {
         "type": c.type_id,
@@ -235,24 +243,36 @@ def provision_analysis(
     archive: Archive, provision_id: int, *, taxonomy: Taxonomy | None = None
 ) -> dict[str, Any]:
     """Everything the analysis sections of a provision page show, from stored rows."""
-    taxonomy = taxonomy or default_taxonomy()
     with archive.sessions() as session:
-        analysis = session.get(ProvisionAnalysis, provision_id)
-        if analysis is None:
-            if session.get(Provision, provision_id) is None:
-                raise LookupError(f"no provision {format_id('P', provision_id)}")
-            raise NotAnalysed(
-                f"{format_id('P', provision_id)} has not been analysed yet: "
-                "run `clausewatch analyse`"
-            )
-        found = _classifications(session, [analysis.revision_id])
-        prev = prevalence(session)
-        others = _how_others_handle(session, analysis, prev)
-        risks = _other_risks(session, analysis, prev)
-        labels = _labels(session, [provision_id])
+        return _analysis_in(session, provision_id, taxonomy or default_taxonomy())[0]
+
+
+def _analysis_in(
+    session: Session,
+    provision_id: int,
+    taxonomy: Taxonomy,
+    own: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], Any]:
+    """:func:`provision_analysis` in the caller's session, and the provision's analysis row.
+    ``own``: the provision's platform, platform slug and title when the caller has read them.
+    Core rows, not ORM entities (issue #13)."""
+    conn = session.connection()
+    analysis = conn.execute(_ANALYSIS, {"pid": provision_id}).first()
+    if analysis is None:
+        if session.get(Provision, provision_id) is None:
+            raise LookupError(f"no provision {format_id('P', provision_id)}")
+        raise NotAnalysed(
+            f"{format_id('P', provision_id)} has not been analysed yet: run `clausewatch analyse`"
+        )
+    found = conn.execute(_CLASSIFICATIONS, {"rid": analysis.revision_id}).all()
+    prev = prevalence(session)
+    others = _how_others_handle(session, analysis, prev)
+    risks = _other_risks(session, analysis, prev)
+    if own is None:
+        own = _labels(session, [provision_id])[provision_id]
     substantive = [c for c in found if c.type_id != BOILERPLATE]
     primary = found[0] if found else None
-    return {
+    result = {
         "id": format_id("P", provision_id),
         "analyser": analysis.analyser,
         "analysed_at": analysis.analysed_at.isoformat(),
@@ -271,13 +291,12 @@ def provision_analysis(
         "how_others_handle": others,
         "regulations": regulations(taxonomy.by_id[c.type_id] for c in substantive),
         "other_risks": risks,
-        **{k: labels[provision_id][k] for k in ("platform", "platform_slug", "title")},
+        **{k: own[k] for k in ("platform", "platform_slug", "title")},
     }
+    return result, analysis
 
 
-def _how_others_handle(
-    session: Session, analysis: ProvisionAnalysis, prev: Prevalence
-) -> list[dict[str, Any]]:
+def _how_others_handle(session: Session, analysis: Any, prev: Prevalence) -> list[dict[str, Any]]:
     """Provisions of the primary type on other platforms, one per platform, the most similar
     first. The candidates are the provisions that the rarity counts count
     (:func:`prevalence`): whenever those say another platform has the type, one is shown.
@@ -310,18 +329,31 @@ def _how_others_handle(
             break
         if platform_id != analysis.platform_id and platform_id not in best:
             chosen.append(pid)
-    labels = _labels(session, chosen)
-    excerpts = _supporting_texts(session, chosen, type_id)
+    # the labels and excerpts depend only on the archive state: kept per type and provisions
+    shown = state_memo(
+        session,
+        ("how-others", type_id, tuple(chosen)),
+        lambda: _labelled_excerpts(session, chosen, type_id),
+    )
     return [
         {
-            **labels[pid],
+            **label,
             "severity": prev.severity.get((pid, type_id)),
             "similarity": similarity.get(pid),
-            "excerpt": excerpts.get(pid, ""),
+            "excerpt": excerpt,
         }
-        for pid in chosen
-        if pid in labels
+        for pid, label, excerpt in shown
     ]
+
+
+def _labelled_excerpts(
+    session: Session, provision_ids: Sequence[int], type_id: str
+) -> list[tuple[int, dict[str, Any], str]]:
+    """(provision id, labels, supporting text of ``type_id``) of the provisions that exist, in
+    the given order."""
+    labels = _labels(session, provision_ids)
+    excerpts = _supporting_texts(session, provision_ids, type_id)
+    return [(pid, labels[pid], excerpts.get(pid, "")) for pid in provision_ids if pid in labels]
 
 
 def _supporting_texts(
@@ -340,9 +372,7 @@ def _supporting_texts(
     return {pid: text for pid, text in rows}
 
 
-def _other_risks(
-    session: Session, analysis: ProvisionAnalysis, prev: Prevalence
-) -> list[dict[str, Any]]:
+def _other_risks(session: Session, analysis: Any, prev: Prevalence) -> list[dict[str, Any]]:
     """Other current provisions of the same document with a High or Medium severity, one row
     per clause type (its most severe, most confident provision; ``provisions`` lists every
     provision of the type, that one first), at most :data:`OTHER_RISKS_SHOWN` types. The
@@ -589,21 +619,38 @@ def provision_page_analysis(
 ) -> dict[str, Any]:
     """:func:`provision_analysis` plus the grounded narrative (template, or the LLM writer's
     rephrasing when one is configured and its output passes the grounding check)."""
+    taxonomy = taxonomy or default_taxonomy()
+    with archive.sessions() as session:  # one session, one query for the text's source
+        result, analysis = _analysis_in(session, provision_id, taxonomy)
+        text, document_name = _analysed_text(archive, session, analysis.revision_id)
+    return _narrated(archive, result, text, document_name, taxonomy)
+
+
+def _analysed_text(archive: Archive, session: Session, revision_id: int) -> tuple[str, str]:
+    """The text of the analysed revision and its document's name ("Platform Terms")."""
+    start, end, sha, doc_type, platform_name = session.execute(
+        select(
+            ProvisionRevision.start,
+            ProvisionRevision.end,
+            Version.text_sha256,
+            Document.doc_type,
+            Platform.name,
+        )
+        .join(Version, Version.id == ProvisionRevision.version_id)
+        .join(Document, Document.id == Version.document_id)
+        .join(Platform, Platform.id == Document.platform_id)
+        .where(ProvisionRevision.id == revision_id)
+    ).one()
+    return archive.store.get(sha).decode("utf-8")[start:end], f"{platform_name} {doc_type}"
+
+
+def _narrated(
+    archive: Archive, result: dict[str, Any], text: str, document_name: str, taxonomy: Taxonomy
+) -> dict[str, Any]:
+    """``result`` (:func:`provision_analysis`) with its narrative; outside any session (the
+    LLM writer's cache is written in a transaction of its own)."""
     from clausewatch.analysis.narrative import NarrativeInput, narrate
 
-    taxonomy = taxonomy or default_taxonomy()
-    result = provision_analysis(archive, provision_id, taxonomy=taxonomy)
-    with archive.sessions() as session:  # one query, not one per row (round trips: issue #13)
-        revision, version, doc_type, platform_name = session.execute(
-            select(ProvisionRevision, Version, Document.doc_type, Platform.name)
-            .join(ProvisionAnalysis, ProvisionAnalysis.revision_id == ProvisionRevision.id)
-            .join(Version, Version.id == ProvisionRevision.version_id)
-            .join(Document, Document.id == ProvisionAnalysis.document_id)
-            .join(Platform, Platform.id == Document.platform_id)
-            .where(ProvisionAnalysis.provision_id == provision_id)
-        ).one()
-        document_name = f"{platform_name} {doc_type}"
-    text = archive.version_text(version)[revision.start : revision.end]
     rarity = result["rarity"] or {}
     inp = NarrativeInput(
         platform=result["platform"],
@@ -770,33 +817,51 @@ def list_analysed_provisions(
 
 def provision_record(archive: Archive, provision_id: int) -> dict[str, Any]:
     """Everything a provision page and the API's provision detail show: the provision and its
-    history, its document, the evidence checks (run now) and, once analysed, its analysis and
-    narrative (``analysis`` is None before ``clausewatch analyse`` has covered it)."""
+    history, its document, the evidence checks and, once analysed, its analysis and narrative
+    (``analysis`` is None before ``clausewatch analyse`` has covered it). One session; what
+    depends only on the archive state is kept per state (issue #13)."""
     from clausewatch.provisions.queries import (
-        document_summary,
-        provision_detail,
-        provision_evidence,
+        document_summary_in,
+        provision_detail_in,
+        provision_evidence_in,
     )
 
-    detail = provision_detail(archive, provision_id)
-    try:
-        analysis: dict[str, Any] | None = provision_page_analysis(archive, provision_id)
-    except NotAnalysed:
-        analysis = None
-    document_id = int(detail["document"].split("-")[1])
-    # the same for every provision of the document: once per archive state (issue #13)
-    document = state_memo(
-        archive.engine,
-        ("document-summary", document_id),
-        lambda: document_summary(archive, document_id),
-    )
-    platform_slug = document["platform_slug"]
+    taxonomy = default_taxonomy()
+    with archive.sessions() as session:
+        detail, latest = provision_detail_in(archive, session, provision_id)
+        document_id = int(detail["document"].split("-")[1])
+        # the same for every provision of the document: once per archive state; in this
+        # session (one pooled connection per request: under load a second one waits forever)
+        document = state_memo(
+            session,
+            ("document-summary", document_id),
+            lambda: document_summary_in(session, document_id),
+        )
+        own = {
+            "platform": document["platform"],
+            "platform_slug": document["platform_slug"],
+            "title": detail["title"],
+        }
+        source: tuple[str, str] | None = None
+        try:
+            result, analysis = _analysis_in(session, provision_id, taxonomy, own)
+        except NotAnalysed:
+            result = None
+        else:
+            source = (
+                (detail["text"], f"{detail['platform']} {detail['document_type']}")
+                if analysis.revision_id == latest.revision_id  # the text the detail shows
+                else _analysed_text(archive, session, analysis.revision_id)
+            )
+        evidence = provision_evidence_in(archive, session, latest.version_id)
+    if result is not None and source is not None:
+        result = _narrated(archive, result, source[0], source[1], taxonomy)
     return {
         **detail,
-        "platform_slug": platform_slug,
+        "platform_slug": document["platform_slug"],
         "document_info": document,
-        "evidence": provision_evidence(archive, provision_id),
-        "analysis": analysis,
+        "evidence": evidence,
+        "analysis": result,
     }
 
 

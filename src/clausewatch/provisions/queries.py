@@ -5,9 +5,12 @@ are read through `clausewatch.changes.queries`)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
+import weakref
+from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import joinedload
 
 from clausewatch.archive.service import Archive
@@ -15,6 +18,7 @@ from clausewatch.changes.queries import list_changes, list_changes_page, recent_
 from clausewatch.ids import format_id
 from clausewatch.storage.db import count_rows as _count
 from clausewatch.storage.db import list_page as _page
+from clausewatch.storage.db import state_memo
 from clausewatch.storage.models import (
     Capture,
     ChangeItem,
@@ -25,6 +29,7 @@ from clausewatch.storage.models import (
     ProvisionRevision,
     Variant,
     Version,
+    VersionCapture,
     VersionLayout,
 )
 
@@ -55,8 +60,7 @@ def _current_ids(archive: Archive, document: Document) -> set[int]:
 def _current_ids_in(session: Any, document: Document) -> set[int]:
     if document.current_version_id is None:
         return set()
-    layout = session.get(VersionLayout, document.current_version_id)
-    return {row[0] for row in layout.segments} if layout else set()
+    return _layout_ids(session, document.current_version_id)
 
 
 def _substantive_changes(archive: Archive, provision_ids: list[int]) -> dict[int, int]:
@@ -68,15 +72,24 @@ def _substantive_changes_in(session: Any, provision_ids: list[int]) -> dict[int,
     rows = session.execute(
         select(ChangeItem.provision_id, func.count())
         .join(ChangeRecord, ChangeRecord.id == ChangeItem.change_id)
-        .where(
-            ChangeItem.provision_id.in_(provision_ids),
-            ChangeItem.substantive.is_(True),
-            ChangeItem.kind.in_(["modified", "moved", "split", "merged"]),
-            ChangeRecord.status == "substantive",
-        )
+        .where(ChangeItem.provision_id.in_(provision_ids), *_SUBSTANTIVE)
         .group_by(ChangeItem.provision_id)
     )
     return {pid: n for pid, n in rows}
+
+
+# a substantive modification of a provision (what its stability counts)
+_SUBSTANTIVE = (
+    ChangeItem.substantive.is_(True),
+    ChangeItem.kind.in_(["modified", "moved", "split", "merged"]),
+    ChangeRecord.status == "substantive",
+)
+_SUBSTANTIVE_CHANGES = (
+    select(func.count())
+    .select_from(ChangeItem)
+    .join(ChangeRecord, ChangeRecord.id == ChangeItem.change_id)
+    .where(ChangeItem.provision_id == bindparam("pid"), *_SUBSTANTIVE)
+)
 
 
 def _document(session: Any, document_id: int) -> Document:
@@ -158,35 +171,107 @@ def provision_text(archive: Archive, revision: ProvisionRevision) -> str:
 
 
 def provision_detail(archive: Archive, provision_id: int) -> dict[str, Any]:
-    # one session for every read (each session is a pooled checkout, BEGIN and ROLLBACK: round
-    # trips that cost more than the queries on PostgreSQL)
+    """A provision with its lifecycle, latest text, revisions and parameter timeline."""
     with archive.sessions() as session:
-        provision = session.get(Provision, provision_id)
-        if provision is None:
-            raise LookupError(f"no provision {format_id('P', provision_id)}")
-        revisions = list(
-            session.scalars(
-                select(ProvisionRevision)
-                .where(ProvisionRevision.provision_id == provision_id)
-                .order_by(ProvisionRevision.version_id)
-            )
-        )
-        recorded = dict(
-            session.execute(
-                select(Version.id, Version.recorded_at).where(
-                    Version.id.in_([r.version_id for r in revisions])
-                )
-            ).all()
-        )
-        document = _document(session, provision.document_id)
-        present = provision.id in _current_ids_in(session, document)
-        changes = _substantive_changes_in(session, [provision.id]).get(provision.id, 0)
-        latest = session.get(Version, revisions[-1].version_id)
-    assert latest is not None
-    text = archive.version_text(latest)[revisions[-1].start : revisions[-1].end]
+        return provision_detail_in(archive, session, provision_id)[0]
+
+
+def provision_detail_in(
+    archive: Archive, session: Any, provision_id: int
+) -> tuple[dict[str, Any], Any]:
+    """:func:`provision_detail` in the caller's session, and the row of the provision's latest
+    revision (``revision_id``, ``version_id``, ``start``, ``end``, ``version_sha256``: the
+    text it is sliced from), for the rest of a provision page. Core queries, no ORM entities:
+    on a cold page the ORM cost 5–10× the statements (issue #13)."""
+    conn = session.connection()
+    head = conn.execute(_PROVISION_HEAD, {"pid": provision_id}).first()
+    if head is None:
+        raise LookupError(f"no provision {format_id('P', provision_id)}")
+    revisions = conn.execute(_REVISIONS, {"pid": provision_id}).all()
+    present = provision_id in _current_ids_memo(session, head.current_version_id)
+    changes = conn.execute(_SUBSTANTIVE_CHANGES, {"pid": provision_id}).scalar_one()
+    latest = revisions[-1]
+    text = archive.store.get(latest.version_sha256).decode("utf-8")[latest.start : latest.end]
+    detail = {
+        "id": format_id("P", provision_id),
+        "document": format_id("D", head.document_id),
+        "platform": head.platform,
+        "document_type": head.doc_type,
+        "title": head.title,
+        "heading_path": head.heading_path,
+        "text": text,
+        "label": latest.label,
+        **lifecycle(head, head, present, changes),
+        "revisions": [
+            {
+                "version": format_id("V", r.version_id),
+                "recorded_at": r.recorded_at.isoformat(),
+                "sha256": r.text_sha256,
+                "label": r.label,
+            }
+            for r in revisions
+        ],
+        "parameters": _parameter_timeline(revisions),
+    }
+    return detail, latest
+
+
+_PROVISION_HEAD = (
+    select(
+        Provision.document_id,
+        Provision.title,
+        Provision.heading_path,
+        Provision.first_seen_at,
+        Provision.last_seen_at,
+        Provision.revisions,
+        Document.doc_type,
+        Document.current_version_id,
+        Document.last_verified_at,
+        Platform.name.label("platform"),
+    )
+    .join(Document, Document.id == Provision.document_id)
+    .join(Platform, Platform.id == Document.platform_id)
+    .where(Provision.id == bindparam("pid"))
+)
+_REVISIONS = (
+    select(
+        ProvisionRevision.id.label("revision_id"),
+        ProvisionRevision.version_id,
+        ProvisionRevision.start,
+        ProvisionRevision.end,
+        ProvisionRevision.text_sha256,
+        ProvisionRevision.label,
+        ProvisionRevision.parameters,
+        Version.recorded_at,
+        Version.text_sha256.label("version_sha256"),
+    )
+    .join(Version, Version.id == ProvisionRevision.version_id)
+    .where(ProvisionRevision.provision_id == bindparam("pid"))
+    .order_by(ProvisionRevision.version_id)
+)
+
+
+def _current_ids_memo(session: Any, version_id: int | None) -> frozenset[int]:
+    """The provisions of a document's current version, once per archive state (its layout's
+    JSON is parsed once, not on every provision page)."""
+    if version_id is None:
+        return frozenset()
+    return state_memo(
+        session,
+        ("current-provision-ids", version_id),
+        lambda: frozenset(_layout_ids(session, version_id)),
+    )
+
+
+def _layout_ids(session: Any, version_id: int) -> set[int]:
+    layout = session.get(VersionLayout, version_id)
+    return {row[0] for row in layout.segments} if layout else set()
+
+
+def _parameter_timeline(revisions: Sequence[Any]) -> list[dict[str, Any]]:
     timeline: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for r in revisions:  # a value stated twice on one day is one row of the timeline
-        day = recorded[r.version_id].date().isoformat()
+        day = r.recorded_at.date().isoformat()
         for p in r.parameters:
             timeline.setdefault(
                 (day, p["kind"], str(p["value"]), p["quote"]),
@@ -198,28 +283,7 @@ def provision_detail(archive: Archive, provision_id: int) -> dict[str, Any]:
                     "quote": p["quote"],
                 },
             )
-    parameters = list(timeline.values())
-    return {
-        "id": provision.public_id,
-        "document": document.public_id,
-        "platform": document.platform.name,
-        "document_type": document.doc_type,
-        "title": provision.title,
-        "heading_path": provision.heading_path,
-        "text": text,
-        "label": revisions[-1].label,
-        **lifecycle(provision, document, present, changes),
-        "revisions": [
-            {
-                "version": format_id("V", r.version_id),
-                "recorded_at": recorded[r.version_id].isoformat(),
-                "sha256": r.text_sha256,
-                "label": r.label,
-            }
-            for r in revisions
-        ],
-        "parameters": parameters,
-    }
+    return list(timeline.values())
 
 
 # --- read paths of the web pages and the API ---------------------------------------------------
@@ -468,11 +532,17 @@ def document_summary(archive: Archive, document_id: int) -> dict[str, Any]:
     """:func:`document_detail` without its version history and change records (what a
     provision page shows of its document): three small queries, one session."""
     with archive.sessions() as session:
-        document = _document(session, document_id)
-        counts = _current_provision_counts(session, [document_id])
-        captures = session.scalar(
-            select(func.count()).select_from(Capture).where(Capture.document_id == document_id)
-        )
+        return document_summary_in(session, document_id)
+
+
+def document_summary_in(session: Any, document_id: int) -> dict[str, Any]:
+    """:func:`document_summary` in the caller's session (a second pooled connection per
+    request deadlocks the pool under load)."""
+    document = _document(session, document_id)
+    counts = _current_provision_counts(session, [document_id])
+    captures = session.scalar(
+        select(func.count()).select_from(Capture).where(Capture.document_id == document_id)
+    )
     return {**_document_row(document, counts.get(document_id, 0)), "captures": captures or 0}
 
 
@@ -723,50 +793,51 @@ def document_segments(archive: Archive, document_id: int) -> dict[str, Any]:
     }
 
 
-def _declared_urls(document: Document | None) -> list[str | None]:
-    """The source URLs a document's declaration names (imported captures link to these)."""
+def _declared_urls(document: Any) -> list[str | None]:
+    """The source URLs a document's declaration names (imported captures link to these);
+    ``document``: a Document, a row with its ``declaration``, or None."""
     declaration = document.declaration if document is not None else {}
     return [s.get("url") for s in (declaration or {}).get("sources", [])]
 
 
 def provision_evidence(archive: Archive, provision_id: int) -> dict[str, Any]:
     """Evidence for a provision's latest text: the captures its version came from, each with
-    checks that run now (the snapshot is in the store and re-hashes to its SHA-256), and the same
-    check of the version text the quote is sliced from."""
-    from clausewatch.archive.evidence import check_blob, source_links
-    from clausewatch.storage.models import VersionCapture
-
+    checks (the snapshot is in the store and re-hashes to its SHA-256), and the same check of
+    the version text the quote is sliced from; see :func:`provision_evidence_in`."""
     with archive.sessions() as session:
-        revision = session.scalars(
-            select(ProvisionRevision)
+        version_id = session.scalar(
+            select(ProvisionRevision.version_id)
             .where(ProvisionRevision.provision_id == provision_id)
             .order_by(ProvisionRevision.version_id.desc())
             .limit(1)
-        ).first()
-        if revision is None:
+        )
+        if version_id is None:
             raise LookupError(f"no provision {format_id('P', provision_id)}")
-        version = session.get(Version, revision.version_id)
-        assert version is not None
-        declared = _declared_urls(session.get(Document, version.document_id))
-        captures = list(
-            session.scalars(
-                select(Capture)
-                .join(VersionCapture, VersionCapture.capture_id == Capture.id)
-                .where(VersionCapture.version_id == version.id)
-                .order_by(Capture.id)
-            )
-        )
+        return provision_evidence_in(archive, session, version_id)
+
+
+def provision_evidence_in(archive: Archive, session: Any, version_id: int) -> dict[str, Any]:
+    """The evidence of the version ``version_id`` (a provision's latest) in the caller's
+    session: two Core queries. Each blob is re-hashed at most once per
+    ``http_cache_seconds`` (:func:`checked_blob`); ``checked_at`` is when the oldest of the
+    checks shown ran."""
+    from clausewatch.archive.evidence import source_links
+
+    conn = session.connection()
+    version = conn.execute(_EVIDENCE_VERSION, {"vid": version_id}).one()
+    declared = _declared_urls(version)
+    interval = archive.settings.http_cache_seconds
+    times: list[dt.datetime] = []
     rows = []
-    for capture in captures:
-        check = (
-            check_blob(archive.store, capture.snapshot_sha256)
-            if capture.snapshot_sha256
-            else {"stored": False, "verified": False, "problem": "no snapshot was recorded"}
-        )
+    for capture in conn.execute(_EVIDENCE_CAPTURES, {"vid": version_id}):
+        if capture.snapshot_sha256:
+            check = checked_blob(archive.store, capture.snapshot_sha256, interval, times)
+        else:
+            check = {"stored": False, "verified": False, "problem": "no snapshot was recorded"}
         source, web_archive = source_links(capture.url, declared, capture.started_at)
         rows.append(
             {
-                "id": capture.public_id,
+                "id": format_id("CAP", capture.id),
                 "url": capture.url,
                 "final_url": capture.final_url,
                 "source_url": source,
@@ -780,9 +851,9 @@ def provision_evidence(archive: Archive, provision_id: int) -> dict[str, Any]:
                 "problem": check["problem"],
             }
         )
-    text_check = check_blob(archive.store, version.text_sha256)
+    text_check = checked_blob(archive.store, version.text_sha256, interval, times)
     return {
-        "version": version.public_id,
+        "version": format_id("V", version_id),
         "version_recorded_at": version.recorded_at.isoformat(),
         "origin": version.origin,
         "text_sha256": version.text_sha256,
@@ -790,8 +861,55 @@ def provision_evidence(archive: Archive, provision_id: int) -> dict[str, Any]:
         "text_verified": text_check["verified"],
         "text_problem": text_check["problem"],
         "captures": rows,
-        "checked_at": dt.datetime.now(dt.UTC).isoformat(),
+        "checked_at": min(times).isoformat(),
     }
+
+
+_EVIDENCE_VERSION = (
+    select(Version.recorded_at, Version.origin, Version.text_sha256, Document.declaration)
+    .join(Document, Document.id == Version.document_id)
+    .where(Version.id == bindparam("vid"))
+)
+_EVIDENCE_CAPTURES = (
+    select(
+        Capture.id,
+        Capture.url,
+        Capture.final_url,
+        Capture.fetcher,
+        Capture.started_at,
+        Capture.status_code,
+        Capture.snapshot_sha256,
+    )
+    .join(VersionCapture, VersionCapture.capture_id == Capture.id)
+    .where(VersionCapture.version_id == bindparam("vid"))
+    .order_by(Capture.id)
+)
+
+# store -> blob SHA-256 -> (monotonic time, wall time, check): per store object, so an archive
+# opened again (a new app) checks afresh
+_BLOB_CHECKS: weakref.WeakKeyDictionary[Any, dict[str, tuple[float, dt.datetime, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+_BLOB_CHECKS_KEPT = 50_000  # per store (an entry is ~300 bytes)
+
+
+def checked_blob(store: Any, sha: str, interval: float, times: list[dt.datetime]) -> dict[str, Any]:
+    """``check_blob`` of ``sha``, re-run only when the last check is ``interval`` seconds old
+    or more (issue #13: a page of the same version no longer re-hashes its blobs); the time
+    the check ran is appended to ``times``."""
+    from clausewatch.archive.evidence import check_blob
+
+    checks = _BLOB_CHECKS.setdefault(store, {})
+    kept = checks.get(sha)
+    now = time.monotonic()
+    if kept is None or now - kept[0] >= interval:
+        check = check_blob(store, sha)
+        kept = (now, dt.datetime.now(dt.UTC), check)
+        if len(checks) >= _BLOB_CHECKS_KEPT:
+            checks.clear()
+        checks[sha] = kept
+    times.append(kept[1])
+    return dict(kept[2])
 
 
 def document_redline(

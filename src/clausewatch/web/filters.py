@@ -7,6 +7,7 @@ templates escape."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from markupsafe import Markup
@@ -88,7 +89,14 @@ def archived(value: Any) -> Markup:
 
 def plain_line(value: Any) -> str:
     """Archived text (a title, an excerpt, a quote) as one line of clean text; escaped later."""
-    return render.to_plain_line(None if value is None else str(value))
+    return _plain_line(None if value is None else str(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _plain_line(text: str | None) -> str:
+    # a pure function of the text, and pages repeat titles and excerpts of other provisions
+    # (other risks, how other platforms handle this): a third of a page's rendering (issue #13)
+    return render.to_plain_line(text)
 
 
 def change_lead(summary: Any) -> str:
