@@ -4,6 +4,7 @@ text following the live page when a flip-flop variant is all that is served."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from archive_fixtures import *  # noqa: F403
@@ -184,3 +185,12 @@ _ISE_PIECE = st.sampled_from(
 def test_ise_spellings_are_found_from_their_stems(pieces: list[tuple[str, str]]) -> None:
     text = "".join(piece + gap for piece, gap in pieces)
     assert normalise._american_ise(text) == normalise._ISE.sub(normalise._ise, text)
+
+
+def test_the_comparison_key_folds_every_whitespace_re_would() -> None:
+    """``comparison_key`` collapses whitespace with str.split(), not re's ``\\s+``: the two
+    must take the same characters, or keys of archived versions would change."""
+    spaces = {chr(c) for c in range(0x110000) if re.fullmatch(r"\s", chr(c))}
+    assert spaces == {chr(c) for c in range(0x110000) if chr(c).isspace()}
+    text = "a" + "".join(sorted(spaces)) + "b\u2028c \u00a0d\u3000"
+    assert comparison_key(text) == re.sub(r"\s+", " ", text).strip() == "a b c d"
