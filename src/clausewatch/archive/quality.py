@@ -56,12 +56,14 @@ def assess_text(text: str, previous: str | None, *, shrunk: str | None = None) -
 
 
 def _lost(new_words: tuple[str, ...], old_words: tuple[str, ...]) -> str | None:
-    old = Counter(old_words)
-    if not old:
+    if not old_words:
         return None
-    kept = sum((Counter(new_words) & old).values()) / sum(old.values())
-    ratio = len(new_words) / sum(old.values())
-    if kept < MIN_KEPT_SHARE and ratio < MIN_LENGTH_RATIO:
+    ratio = len(new_words) / len(old_words)
+    if ratio >= MIN_LENGTH_RATIO:  # long enough whatever it kept: no need to count words
+        return None
+    old = Counter(old_words)
+    kept = sum((Counter(new_words) & old).values()) / len(old_words)
+    if kept < MIN_KEPT_SHARE:
         return f"{LOST_TEXT} (kept {kept:.0%} of its words, {ratio:.0%} of its length)"
     return None
 
