@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
@@ -179,6 +180,17 @@ def server(settings: Settings, workers: int, pythonpath: str | None) -> Iterator
         process.wait(30)
 
 
+def prime(base: str, paths: list[str], workers: int) -> None:
+    """Ask ``paths`` before a row: a server process computes its per-state figures on its first
+    requests. With several processes the kernel hands each new connection to one of them, so
+    each path is asked by 6 connections per process at once: every process gets some (a row
+    that timed a process's start-up instead was the trouble with `--workers 2` before)."""
+    at_once = 1 if workers == 1 else 6 * workers
+    with ThreadPoolExecutor(at_once) as pool:
+        for path in paths:
+            list(pool.map(lambda url: httpx2.get(url, timeout=600), [base + path] * at_once))
+
+
 def rss_mb(pid: int) -> tuple[float, float]:
     """(sum, largest) VmRSS in MB of the process and its children."""
     pids = [pid, *_children(pid)]
@@ -278,9 +290,9 @@ def main() -> None:
                 for connections in (8, 32):
                     # a fresh server per cold row: nothing rendered before
                     with server(settings, args.workers, args.pythonpath) as (base, pid):
-                        httpx2.get(f"{base}/api/v1/clause-types", timeout=600)  # prevalence
-                        if name in PRIME:
-                            httpx2.get(base + PRIME[name], timeout=600)
+                        primes = ["/api/v1/clause-types"]  # prevalence
+                        primes += [PRIME[name]] if name in PRIME else []
+                        prime(base, primes, args.workers)
                         chosen = paths
                         if mode == "warm":
                             chosen = paths[:200]
