@@ -558,7 +558,7 @@ def test_evidence_checks_rerun_once_per_interval(
     import datetime as dt
 
     from clausewatch.archive import evidence
-    from clausewatch.provisions.queries import checked_blob
+    from clausewatch.archive.evidence import checked_blob
 
     archive = Archive.open(Settings(data_dir=data_dir))
     try:

@@ -641,7 +641,7 @@ def _analysed_text(archive: Archive, session: Session, revision_id: int) -> tupl
         .join(Platform, Platform.id == Document.platform_id)
         .where(ProvisionRevision.id == revision_id)
     ).one()
-    return archive.store.get(sha).decode("utf-8")[start:end], f"{platform_name} {doc_type}"
+    return archive.text(sha)[start:end], f"{platform_name} {doc_type}"
 
 
 def _narrated(

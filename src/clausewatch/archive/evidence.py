@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -315,3 +317,30 @@ def check_blob(store: SnapshotStore, sha: str) -> dict[str, Any]:
         "verified": False,
         "problem": f"stored blob {sha} is damaged: {problem}",
     }
+
+
+# store -> blob SHA-256 -> (monotonic time, wall time, check): per store object, so an archive
+# opened again (a new app) checks afresh
+_BLOB_CHECKS: weakref.WeakKeyDictionary[
+    SnapshotStore, dict[str, tuple[float, dt.datetime, Any]]
+] = weakref.WeakKeyDictionary()
+_BLOB_CHECKS_KEPT = 50_000  # per store (an entry is ~300 bytes)
+
+
+def checked_blob(
+    store: SnapshotStore, sha: str, interval: float, times: list[dt.datetime]
+) -> dict[str, Any]:
+    """:func:`check_blob` of ``sha``, re-run only when the last check is ``interval`` seconds
+    old or more (issue #13: a page of the same version no longer re-hashes its blobs); the time
+    the check ran is appended to ``times``."""
+    checks = _BLOB_CHECKS.setdefault(store, {})
+    kept = checks.get(sha)
+    now = time.monotonic()
+    if kept is None or now - kept[0] >= interval:
+        check = check_blob(store, sha)
+        kept = (now, dt.datetime.now(dt.UTC), check)
+        if len(checks) >= _BLOB_CHECKS_KEPT:
+            checks.clear()
+        checks[sha] = kept
+    times.append(kept[1])
+    return dict(kept[2])

@@ -282,7 +282,11 @@ class Archive:
             return doc
 
     def version_text(self, version: Version) -> str:
-        return self.store.get(version.text_sha256).decode("utf-8")
+        return self.text(version.text_sha256)
+
+    def text(self, sha256: str) -> str:
+        """An archived text (a version's) by its SHA-256, for read paths holding only the hash."""
+        return self.store.get(sha256).decode("utf-8")
 
     def versions(self, document_id: int) -> list[Version]:
         with self.sessions() as session:

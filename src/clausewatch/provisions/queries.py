@@ -5,8 +5,6 @@ are read through `clausewatch.changes.queries`)."""
 from __future__ import annotations
 
 import datetime as dt
-import time
-import weakref
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -191,7 +189,7 @@ def provision_detail_in(
     present = provision_id in _current_ids_memo(session, head.current_version_id)
     changes = conn.execute(_SUBSTANTIVE_CHANGES, {"pid": provision_id}).scalar_one()
     latest = revisions[-1]
-    text = archive.store.get(latest.version_sha256).decode("utf-8")[latest.start : latest.end]
+    text = archive.text(latest.version_sha256)[latest.start : latest.end]
     detail = {
         "id": format_id("P", provision_id),
         "document": format_id("D", head.document_id),
@@ -819,9 +817,9 @@ def provision_evidence(archive: Archive, provision_id: int) -> dict[str, Any]:
 def provision_evidence_in(archive: Archive, session: Any, version_id: int) -> dict[str, Any]:
     """The evidence of the version ``version_id`` (a provision's latest) in the caller's
     session: two Core queries. Each blob is re-hashed at most once per
-    ``http_cache_seconds`` (:func:`checked_blob`); ``checked_at`` is when the oldest of the
-    checks shown ran."""
-    from clausewatch.archive.evidence import source_links
+    ``http_cache_seconds`` (:func:`clausewatch.archive.evidence.checked_blob`); ``checked_at``
+    is when the oldest of the checks shown ran."""
+    from clausewatch.archive.evidence import checked_blob, source_links
 
     conn = session.connection()
     version = conn.execute(_EVIDENCE_VERSION, {"vid": version_id}).one()
@@ -884,32 +882,6 @@ _EVIDENCE_CAPTURES = (
     .where(VersionCapture.version_id == bindparam("vid"))
     .order_by(Capture.id)
 )
-
-# store -> blob SHA-256 -> (monotonic time, wall time, check): per store object, so an archive
-# opened again (a new app) checks afresh
-_BLOB_CHECKS: weakref.WeakKeyDictionary[Any, dict[str, tuple[float, dt.datetime, Any]]] = (
-    weakref.WeakKeyDictionary()
-)
-_BLOB_CHECKS_KEPT = 50_000  # per store (an entry is ~300 bytes)
-
-
-def checked_blob(store: Any, sha: str, interval: float, times: list[dt.datetime]) -> dict[str, Any]:
-    """``check_blob`` of ``sha``, re-run only when the last check is ``interval`` seconds old
-    or more (issue #13: a page of the same version no longer re-hashes its blobs); the time
-    the check ran is appended to ``times``."""
-    from clausewatch.archive.evidence import check_blob
-
-    checks = _BLOB_CHECKS.setdefault(store, {})
-    kept = checks.get(sha)
-    now = time.monotonic()
-    if kept is None or now - kept[0] >= interval:
-        check = check_blob(store, sha)
-        kept = (now, dt.datetime.now(dt.UTC), check)
-        if len(checks) >= _BLOB_CHECKS_KEPT:
-            checks.clear()
-        checks[sha] = kept
-    times.append(kept[1])
-    return dict(kept[2])
 
 
 def document_redline(
