@@ -7,6 +7,7 @@ per item and per request and a rate limit per API key or client address."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import threading
@@ -23,6 +24,7 @@ from fastapi.testclient import TestClient
 from web_fixtures import populate
 
 from clausewatch.accounts.service import create_api_key, sign_up
+from clausewatch.archive import evidence
 from clausewatch.config import Settings
 from clausewatch.web import create_app, exports
 from clausewatch.web.api import CLASSIFY_MAX_ITEM_CHARS, CLASSIFY_MAX_ITEMS
@@ -140,6 +142,10 @@ def test_an_identical_pdf_is_served_from_the_cache(
         return real(html, base_url)
 
     monkeypatch.setattr(exports, "pdf_from_html", counting)
+    # the page says when its evidence checks ran (to the minute); the second server process
+    # checks again, so pin the clock: a run across a minute boundary is a different page
+    checked = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(evidence, "utcnow", lambda: checked)
     url, app = served()
     provision = httpx2.get(f"{url}/api/v1/provisions?limit=1").json()["items"][0]["id"]
     first = httpx2.get(f"{url}/provisions/{provision}.pdf", timeout=60)

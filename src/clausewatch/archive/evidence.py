@@ -23,6 +23,7 @@ from clausewatch.archive.snapshots import (
     sha256_hex,
 )
 from clausewatch.ids import format_id
+from clausewatch.storage.db import utcnow
 from clausewatch.storage.models import Capture, LogHead, Version
 
 WAYBACK = "https://web.archive.org/web/{stamp}/{url}"
@@ -338,7 +339,7 @@ def checked_blob(
     now = time.monotonic()
     if kept is None or now - kept[0] >= interval:
         check = check_blob(store, sha)
-        kept = (now, dt.datetime.now(dt.UTC), check)
+        kept = (now, utcnow(), check)
         if len(checks) >= _BLOB_CHECKS_KEPT:
             checks.clear()
         checks[sha] = kept
