@@ -388,6 +388,75 @@ def test_a_damaged_delta_is_named_and_its_siblings_still_read(tmp_path: Path, ho
     assert [store.get(s) for s in (keyframe, first, last)] == [_page(0), _page(1), _page(3)]
 
 
+def _normalised(page: bytes) -> bytes:
+    """A version text made from its snapshot: nearly the snapshot."""
+    return page.replace(b"changed", b"Changed") + b"\n"
+
+
+def test_a_text_derived_from_a_delta_is_a_delta_of_that_delta(tmp_path: Path) -> None:
+    store = LocalSnapshotStore(tmp_path / "blobs")
+    keyframe = store.put(_page(0))
+    snapshot = store.put(_page(300), base=keyframe)  # 300 words from its keyframe
+    text = store.put(_normalised(_page(300)), base=snapshot, derived=True)
+    hinted = store.put(_normalised(_page(301)), base=snapshot)  # not derived: the keyframe
+    bases = _bases(store)
+    assert bases[snapshot] == keyframe and bases[text] == snapshot and bases[hinted] == keyframe
+    assert len(_Stored(store, text).read_bytes()) < len(_Stored(store, hinted).read_bytes()) / 4
+    assert store.get(text) == _normalised(_page(300))
+    assert store.get(hinted) == _normalised(_page(301))
+    # at most two levels: an object derived from a derived one, or hinted by one, is a delta
+    # of the keyframe under it
+    again = store.put(_normalised(_page(300)) + b"more", base=text, derived=True)
+    later = store.put(_page(302), base=text)
+    assert _bases(store)[again] == keyframe and _bases(store)[later] == keyframe
+    assert store.get(again) == _normalised(_page(300)) + b"more"
+    assert store.get(later) == _page(302)
+    # derived from a keyframe: an ordinary delta of it
+    plain = store.put(_normalised(_page(0)), base=keyframe, derived=True)
+    assert _bases(store)[plain] == keyframe
+    assert text in store.dependents(keyframe) and store.dependents(snapshot) == [text]
+
+
+@pytest.mark.parametrize("damaged", ["keyframe", "source"])
+def test_a_damaged_object_under_a_derived_one_is_named(tmp_path: Path, damaged: str) -> None:
+    store = LocalSnapshotStore(tmp_path / "blobs")
+    keyframe, (first, *_) = _keyframe_and_deltas(store, n=2)
+    text = store.put(_normalised(_page(1)), base=first, derived=True)
+    assert _bases(store)[text] == first
+    _damage(store, keyframe if damaged == "keyframe" else first, "truncated")
+    with pytest.raises(SnapshotDamaged, match=text) as raised:
+        store.get(text)
+    assert raised.value.reason == "damaged base" and raised.value.base == first
+    assert first in raised.value.detail and "truncated" in raised.value.detail
+    if damaged == "keyframe":
+        assert keyframe in raised.value.detail
+        assert store.dependents(keyframe) == sorted([first, text])
+    checked = check_blob(store, text)
+    assert not checked["verified"] and first in checked["problem"]
+    # nothing new is derived from a damaged object
+    fresh = store.put(_normalised(_page(1)) + b"!", base=first, derived=True)
+    assert _bases(store)[fresh] != first and store.get(fresh) == _normalised(_page(1)) + b"!"
+
+
+def test_a_delta_of_a_delta_of_a_delta_is_refused_as_damage(tmp_path: Path) -> None:
+    """Written by nothing here: the reader holds to two levels all the same."""
+    store = LocalSnapshotStore(tmp_path / "blobs")
+    keyframe, (first, *_) = _keyframe_and_deltas(store, n=2)
+    text = store.put(_normalised(_page(1)), base=first, derived=True)
+    data = _normalised(_page(1)) + b"deep"
+    dictionary = zstandard.ZstdCompressionDict(
+        store.get(text), dict_type=zstandard.DICT_TYPE_RAWCONTENT
+    )
+    frame = zstandard.ZstdCompressor(dict_data=dictionary).compress(data)
+    with closing(sqlite3.connect(store.pack_path)) as db, db:
+        db.execute(
+            "INSERT INTO objects VALUES (?, ?, ?, ?)", (sha256_hex(data), text, len(data), frame)
+        )
+    with pytest.raises(SnapshotDamaged, match="used as a base") as raised:
+        store.get(sha256_hex(data))
+    assert raised.value.reason == "damaged base" and raised.value.base == text
+
+
 def test_verify_names_a_damaged_keyframe_and_every_record_of_its_deltas(
     archive: Archive,
 ) -> None:

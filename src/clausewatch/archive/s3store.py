@@ -212,9 +212,9 @@ class S3SnapshotStore:
 
     # -- the protocol -----------------------------------------------------------------------
 
-    def put(self, data: bytes, base: str | None = None) -> str:
-        """Store ``data`` as one whole zstd frame; ``base`` (a delta hint) is not used: every
-        object is read in one request, on its own."""
+    def put(self, data: bytes, base: str | None = None, *, derived: bool = False) -> str:
+        """Store ``data`` as one whole zstd frame; ``base`` and ``derived`` (delta hints) are
+        not used: every object is read in one request, on its own."""
         sha256 = sha256_hex(data)
         if self.exists(sha256):
             return sha256  # write-once: an existing object is never written over

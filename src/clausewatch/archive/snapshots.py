@@ -9,12 +9,18 @@ in `open_store`.
 (WAL, ``synchronous=FULL``), so a crash never leaves a half-written object and thousands of small
 objects do not each take a file-system block. An object is one zstd frame: either the whole
 content (``base`` NULL, a *keyframe*) or a *delta*: the content compressed with a keyframe's
-bytes as a raw-content dictionary (``base`` names that keyframe). A delta's base is always a
-keyframe, so any read is at most one keyframe read plus one delta: O(1), whatever the length of
-the history. ``put(data, base=sha)`` takes the predecessor (the document's previous snapshot or
-text) as a hint; the delta is made against the hint's keyframe, and ``data`` becomes a keyframe
-itself when the delta is not much smaller than a whole frame or when the keyframe already has
-`MAX_DEPENDENTS` deltas (a damaged keyframe spoils at most that many objects).
+bytes as a raw-content dictionary (``base`` names that keyframe). ``put(data, base=sha)`` takes
+the predecessor (the document's previous snapshot or text) as a hint; the delta is made against
+the hint's keyframe, and ``data`` becomes a keyframe itself when the delta is not much smaller
+than a whole frame or when the keyframe already has `MAX_DEPENDENTS` deltas.
+
+One more level is allowed for an object *derived* from another (``put(text, base=snapshot,
+derived=True)``: a version text normalised from its raw snapshot): it is a delta of that object's
+own content even when the object is itself a delta, since a text is nearly its snapshot and far
+from the snapshot's keyframe (on the pga history the version texts take 2.2 MB this way against
+5.8 MB as deltas of keyframes). So a base is a keyframe or a delta of a keyframe, and any read is
+at most one keyframe and two deltas: O(1), whatever the length of the history. A damaged
+keyframe spoils its deltas and the objects derived from them (`dependents` names them all).
 
 Archives written before this format (one file per object, ``ab/cd/<sha256>.zst``, one whole
 zstd frame) are read as they are, and can be bases of new deltas; ``layout="files"`` keeps writing
@@ -98,10 +104,11 @@ class SnapshotDamaged(ValueError):
 
 
 class SnapshotStore(Protocol):
-    def put(self, data: bytes, base: str | None = None) -> str:
+    def put(self, data: bytes, base: str | None = None, *, derived: bool = False) -> str:
         """Store ``data``; return its SHA-256. Idempotent. ``base``: the SHA-256 of a stored
         object ``data`` probably resembles (the document's previous snapshot or text), a hint
-        a store may use to store ``data`` as a delta; it never changes what `get` returns."""
+        a store may use to store ``data`` as a delta; ``derived``: ``data`` was made from
+        ``base`` (a text normalised from its snapshot). Neither changes what `get` returns."""
         ...
 
     def get(self, sha256: str) -> bytes:
@@ -222,21 +229,25 @@ class LocalSnapshotStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def put(self, data: bytes, base: str | None = None) -> str:
+    def put(self, data: bytes, base: str | None = None, *, derived: bool = False) -> str:
         sha256 = sha256_hex(data)
         if self.exists(sha256):
             return sha256
-        frame, keyframe = self._encode(data, sha256, base)
+        frame, keyframe = self._encode(data, sha256, base, derived)
         if self.layout == "files" and keyframe is None:
             self._write_file(sha256, frame)
         else:
             self._insert(sha256, keyframe, len(data), frame)
         return sha256
 
-    def _encode(self, data: bytes, sha256: str, hint: str | None) -> tuple[bytes, str | None]:
-        """(frame, the keyframe it is a delta of, or None for a whole frame)."""
+    def _encode(
+        self, data: bytes, sha256: str, hint: str | None, derived: bool = False
+    ) -> tuple[bytes, str | None]:
+        """(frame, the object it is a delta of, or None for a whole frame)."""
         if self.layout == "files" or not hint or hint == sha256:
             return self._compressor().compress(data), None  # one whole frame per file
+        if derived and (delta := self._derived_delta(data, hint)) is not None:
+            return delta, hint
         keyframe = self._keyframe_of(hint)
         compressor = self._delta_compressor(keyframe) if keyframe is not None else None
         if compressor is None:
@@ -250,12 +261,39 @@ class LocalSnapshotStore:
             return whole, None
         return delta, keyframe
 
+    def _derived_delta(self, data: bytes, source: str) -> bytes | None:
+        """``data`` as a delta of ``source``'s own content when ``source`` is a delta of a
+        keyframe (a keyframe ``source`` is the usual case of `_encode`), intact, with fewer than
+        `MAX_DEPENDENTS` objects derived from it, and the delta small enough; else None."""
+        try:
+            row = self._row(_check_hash(source))
+            under = self._row(row[0]) if row is not None and row[0] is not None else None
+            if under is None or under[0] is not None:
+                return None  # ``source`` is a keyframe, missing, or derived itself
+            content = self.get(source)
+        except (SnapshotNotFound, SnapshotDamaged, ValueError):
+            return None
+        if len(self.dependents(source)) >= MAX_DEPENDENTS:
+            return None
+        # a one-off dictionary: precomputing its tables would cost more than it saves
+        dictionary = zstandard.ZstdCompressionDict(
+            content, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+        )
+        delta = zstandard.ZstdCompressor(level=_DELTA_LEVEL, dict_data=dictionary).compress(data)
+        if len(delta) <= DELTA_RATIO * len(data) / _MAX_TEXT_RATIO:
+            return delta
+        return delta if len(delta) <= DELTA_RATIO * len(self._compressor().compress(data)) else None
+
     def _keyframe_of(self, hint: str) -> str | None:
         """The keyframe a delta of ``hint``'s successor would use: ``hint`` itself when it is
-        stored whole, or its own keyframe; None when there is none or it has enough
+        stored whole, or the keyframe under it; None when there is none or it has enough
         dependents."""
         try:
             row = self._row(_check_hash(hint))
+            if row is not None and row[0] is not None:
+                under = self._row(row[0])  # ``hint`` derived from a delta: that delta's keyframe
+                if under is not None and under[0] is not None:
+                    row = under
         except (SnapshotDamaged, ValueError):
             return None
         if row is not None:
@@ -336,40 +374,39 @@ class LocalSnapshotStore:
     # -- reads ------------------------------------------------------------------------------
 
     def get(self, sha256: str) -> bytes:
-        row = self._row(_check_hash(sha256))
+        return self._get_base(_check_hash(sha256), levels=2)
+
+    def _get_base(self, sha256: str, levels: int) -> bytes:
+        """An object's bytes, strictly, when it is at most ``levels`` deltas above a keyframe
+        (0: a keyframe; 1: a base, which may be a delta of a keyframe; 2: any object)."""
+        row = self._row(sha256)
         if row is None:
             return self._get_file(sha256)
         base, frame = row
         if base is None:
-            data = self._decompress(sha256, frame)
-        else:
-            try:
-                content = self._get_keyframe(base)
-            except SnapshotNotFound:
-                raise SnapshotDamaged(
-                    sha256, "damaged base", f"its keyframe {base} is missing", base
-                ) from None
-            except SnapshotDamaged as exc:
-                raise SnapshotDamaged(
-                    sha256,
-                    "damaged base",
-                    f"its keyframe {base} is damaged: {exc.describe()}",
-                    base,
-                ) from None
-            dictionary = zstandard.ZstdCompressionDict(
-                content, dict_type=zstandard.DICT_TYPE_RAWCONTENT
-            )
-            data = self._decompress(sha256, frame, zstandard.ZstdDecompressor(dict_data=dictionary))
-        return self._checked(sha256, data)
+            return self._checked(sha256, self._decompress(sha256, frame))
+        if levels == 0:
+            raise SnapshotDamaged(sha256, "corrupt frame", f"a delta of {base} used as a base")
+        what = "keyframe" if levels == 1 else "base"
+        try:
+            content = self._get_base(base, levels - 1)
+        except SnapshotNotFound:
+            raise SnapshotDamaged(
+                sha256, "damaged base", f"its {what} {base} is missing", base
+            ) from None
+        except SnapshotDamaged as exc:
+            raise SnapshotDamaged(
+                sha256, "damaged base", f"its {what} {base} is damaged: {exc.describe()}", base
+            ) from None
+        dictionary = zstandard.ZstdCompressionDict(
+            content, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+        )
+        decompressor = zstandard.ZstdDecompressor(dict_data=dictionary)
+        return self._checked(sha256, self._decompress(sha256, frame, decompressor))
 
     def _get_keyframe(self, sha256: str) -> bytes:
         """A keyframe's bytes, strictly: a whole object, intact."""
-        row = self._row(sha256)
-        if row is None:
-            return self._get_file(sha256)
-        if row[0] is not None:
-            raise SnapshotDamaged(sha256, "corrupt frame", f"a delta of {row[0]} used as a base")
-        return self._checked(sha256, self._decompress(sha256, row[1]))
+        return self._get_base(sha256, levels=0)
 
     def _get_file(self, sha256: str) -> bytes:
         try:
@@ -413,12 +450,15 @@ class LocalSnapshotStore:
         return self._path(sha256).exists()
 
     def dependents(self, sha256: str) -> list[str]:
-        """The deltas whose keyframe is ``sha256`` (they cannot be read without it)."""
+        """The objects that cannot be read without ``sha256``: its deltas and the objects
+        derived from them."""
         conn = self._db()
         if conn is None:
             return []
         rows = conn.execute(
-            "SELECT sha256 FROM objects WHERE base = ? ORDER BY sha256", (sha256,)
+            "SELECT sha256 FROM objects WHERE base = ?1 UNION SELECT sha256 FROM objects"
+            " WHERE base IN (SELECT sha256 FROM objects WHERE base = ?1) ORDER BY sha256",
+            (sha256,),
         ).fetchall()
         return [r[0] for r in rows]
 

@@ -610,7 +610,7 @@ def _prepare(
     if gate.shrunk is not None and quality.assess_text(text, previous) is not None:
         # Accepted only as the shrink the refused record began: technical if that was an upgrade.
         technical = technical or gate.shrunk_technical
-    archive.store.put(text.encode("utf-8"), base=snapshot)  # the text is its snapshot, normalised
+    archive.store.put(text.encode("utf-8"), base=snapshot, derived=True)  # normalised from it
     return CheckInput(
         document_id=document_id,
         captures=[capture],
