@@ -55,6 +55,7 @@ def breakdown(data_dir: Path) -> tuple[list[str], dict[str, int]]:
         for sha, base, frame in pack.execute(
             "SELECT sha256, base IS NULL, length(frame) FROM objects"
         ):
+            sha = sha.hex() if isinstance(sha, bytes) else sha  # format 2 keys are 32 bytes
             key = f"{kind_of(sha)}, packed {'keyframes' if base else 'deltas'}"
             sizes[key] += frame
             counts[key] += 1

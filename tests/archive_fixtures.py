@@ -100,7 +100,8 @@ def stored_bases(data_dir: Path) -> set[str]:
     if not pack.exists():
         return set()
     with contextlib.closing(sqlite3.connect(pack)) as db:
-        return {row[0] for row in db.execute("SELECT DISTINCT base FROM objects") if row[0]}
+        rows = db.execute("SELECT DISTINCT base FROM objects WHERE base IS NOT NULL")
+        return {row[0].hex() for row in rows}  # format 2: digests as 32 bytes
 
 
 def independent_snapshot(data_dir: Path, shas: Iterable[str]) -> str:
@@ -126,13 +127,14 @@ def snapshot_removed(data_dir: Path, sha256: str) -> Iterator[None]:
             files[0].write_bytes(saved)
         return
     with contextlib.closing(sqlite3.connect(root / PACK_NAME, isolation_level=None)) as pack:
-        cursor = pack.execute("SELECT * FROM objects WHERE sha256 = ?", (sha256,))
+        key = bytes.fromhex(sha256)  # format 2: the digest as 32 bytes
+        cursor = pack.execute("SELECT * FROM objects WHERE sha256 = ?", (key,))
         columns = [c[0] for c in cursor.description]
         row = cursor.fetchone()
         assert row is not None, f"{sha256} is not in the store"
-        dependents = pack.execute("SELECT COUNT(*) FROM objects WHERE base = ?", (sha256,))
+        dependents = pack.execute("SELECT COUNT(*) FROM objects WHERE base = ?", (key,))
         assert dependents.fetchone()[0] == 0, f"{sha256} is the keyframe of other objects"
-        pack.execute("DELETE FROM objects WHERE sha256 = ?", (sha256,))
+        pack.execute("DELETE FROM objects WHERE sha256 = ?", (key,))
         try:
             yield
         finally:

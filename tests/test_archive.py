@@ -258,7 +258,9 @@ def test_verify_names_every_tampered_record(archive: Archive, tamper: str) -> No
         forged = zstandard.ZstdCompressor().compress(b"forged")
         pack = archive.store.pack_path  # type: ignore[attr-defined]
         with closing(sqlite3.connect(pack, isolation_level=None)) as db:
-            db.execute("UPDATE objects SET frame = ? WHERE sha256 = ?", (forged, sha))
+            db.execute(
+                "UPDATE objects SET frame = ? WHERE sha256 = ?", (forged, bytes.fromhex(sha))
+            )
     with archive.sessions() as session:
         report = verify_archive(session, archive.store)
     assert not report.ok

@@ -109,6 +109,7 @@ class _Stored:
     def __init__(self, store: object, sha: str) -> None:
         assert isinstance(store, LocalSnapshotStore)
         self.store, self.sha, self.path = store, sha, store._path(sha)
+        self.key = bytes.fromhex(sha)  # a row's key in a pack of format 2
 
     def _pack(self) -> sqlite3.Connection:
         return sqlite3.connect(self.store.pack_path, isolation_level=None)
@@ -117,23 +118,22 @@ class _Stored:
         if self.path.exists():
             return self.path.read_bytes()
         with closing(self._pack()) as db:
-            return bytes(
-                db.execute("SELECT frame FROM objects WHERE sha256 = ?", (self.sha,)).fetchone()[0]
-            )
+            row = db.execute("SELECT frame FROM objects WHERE sha256 = ?", (self.key,)).fetchone()
+            return bytes(row[0])
 
     def write_bytes(self, frame: bytes) -> None:
         if self.path.exists():
             self.path.write_bytes(frame)
             return
         with closing(self._pack()) as db:
-            db.execute("UPDATE objects SET frame = ? WHERE sha256 = ?", (frame, self.sha))
+            db.execute("UPDATE objects SET frame = ? WHERE sha256 = ?", (frame, self.key))
 
     def unlink(self) -> None:
         if self.path.exists():
             self.path.unlink()
             return
         with closing(self._pack()) as db:
-            db.execute("DELETE FROM objects WHERE sha256 = ?", (self.sha,))
+            db.execute("DELETE FROM objects WHERE sha256 = ?", (self.key,))
 
 
 def _flip(path: _Stored, at: int) -> None:
@@ -315,7 +315,8 @@ def _keyframe_and_deltas(store: LocalSnapshotStore, n: int = 4) -> tuple[str, li
 
 def _bases(store: LocalSnapshotStore) -> dict[str, str | None]:
     with closing(sqlite3.connect(store.pack_path)) as db:
-        return dict(db.execute("SELECT sha256, base FROM objects").fetchall())
+        rows = db.execute("SELECT sha256, base FROM objects")
+        return {sha.hex(): base.hex() if base else None for sha, base in rows}
 
 
 def test_deltas_are_small_and_read_in_one_step(tmp_path: Path) -> None:
@@ -441,7 +442,7 @@ def test_a_damaged_object_under_a_derived_one_is_named(tmp_path: Path, damaged: 
 def test_a_delta_of_a_delta_of_a_delta_is_refused_as_damage(tmp_path: Path) -> None:
     """Written by nothing here: the reader holds to two levels all the same."""
     store = LocalSnapshotStore(tmp_path / "blobs")
-    keyframe, (first, *_) = _keyframe_and_deltas(store, n=2)
+    _, (first, *_) = _keyframe_and_deltas(store, n=2)
     text = store.put(_normalised(_page(1)), base=first, derived=True)
     data = _normalised(_page(1)) + b"deep"
     dictionary = zstandard.ZstdCompressionDict(
@@ -450,7 +451,8 @@ def test_a_delta_of_a_delta_of_a_delta_is_refused_as_damage(tmp_path: Path) -> N
     frame = zstandard.ZstdCompressor(dict_data=dictionary).compress(data)
     with closing(sqlite3.connect(store.pack_path)) as db, db:
         db.execute(
-            "INSERT INTO objects VALUES (?, ?, ?, ?)", (sha256_hex(data), text, len(data), frame)
+            "INSERT INTO objects VALUES (?, ?, ?, ?)",
+            (bytes.fromhex(sha256_hex(data)), bytes.fromhex(text), len(data), frame),
         )
     with pytest.raises(SnapshotDamaged, match="used as a base") as raised:
         store.get(sha256_hex(data))

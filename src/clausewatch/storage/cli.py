@@ -6,12 +6,13 @@ import typer
 
 from clausewatch.cli_common import DataDir, out, settings_for
 
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema and snapshot pack format.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
-    """Create or migrate the database schema to the latest revision."""
+    """Create or migrate the database schema to the latest revision; copy a snapshot pack of
+    format 1 into format 2 (stop the server and workers first)."""
     from clausewatch.storage.db import make_engine
     from clausewatch.storage.migrate import current_revision, upgrade
 
@@ -19,3 +20,20 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
     out.print(f"schema at revision {current_revision(engine)} ({engine.url.render_as_string()})")
+    _upgrade_store(settings.resolved_snapshot_store)
+
+
+def _upgrade_store(url: str) -> None:
+    """A local snapshot store's pack to the current format (archive/snapshots.py)."""
+    from clausewatch.archive.snapshots import LocalSnapshotStore, open_store, upgrade_pack
+
+    store = open_store(url)
+    if not isinstance(store, LocalSnapshotStore):
+        return
+    done = upgrade_pack(store)
+    if done is not None:
+        mb = 1e6
+        out.print(
+            f"snapshot store {store.pack_path}: {done.objects} objects copied into format 2,"
+            f" {done.bytes_before / mb:.2f} MB -> {done.bytes_after / mb:.2f} MB"
+        )
