@@ -10,10 +10,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 from sqlalchemy import create_engine, text
 
 from clausewatch.archive.service import Archive
-from clausewatch.archive.snapshots import PACK_NAME
+from clausewatch.archive.snapshots import PACK_NAME, LocalSnapshotStore
 from clausewatch.config import Settings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -112,10 +113,11 @@ def independent_snapshot(data_dir: Path, shas: Iterable[str]) -> str:
 
 
 @contextlib.contextmanager
-def snapshot_removed(data_dir: Path, sha256: str) -> Iterator[None]:
+def snapshot_removed(data_dir: Path, sha256: str, *, detach: bool = False) -> Iterator[None]:
     """The stored object ``sha256`` taken out of the local store (a row of the pack, or a file of
     an older archive) for the duration of the block, then put back byte for byte. It must have
-    no deltas (see `independent_snapshot`)."""
+    no deltas (see `independent_snapshot`), unless ``detach``: then the objects stored as deltas
+    of it (a version text derived from its snapshot) are stored whole meanwhile."""
     root = data_dir / "snapshots"
     files = list(root.rglob(f"{sha256}.zst"))
     if files:
@@ -132,11 +134,19 @@ def snapshot_removed(data_dir: Path, sha256: str) -> Iterator[None]:
         columns = [c[0] for c in cursor.description]
         row = cursor.fetchone()
         assert row is not None, f"{sha256} is not in the store"
-        dependents = pack.execute("SELECT COUNT(*) FROM objects WHERE base = ?", (key,))
-        assert dependents.fetchone()[0] == 0, f"{sha256} is the keyframe of other objects"
+        dependents = pack.execute("SELECT * FROM objects WHERE base = ?", (key,)).fetchall()
+        assert detach or not dependents, f"{sha256} is the base of other objects"
+        store = LocalSnapshotStore(root)
+        for dependent in dependents:
+            whole = zstandard.ZstdCompressor().compress(store.get(dependent[0].hex()))
+            pack.execute(
+                "UPDATE objects SET base = NULL, frame = ? WHERE sha256 = ?", (whole, dependent[0])
+            )
+        store.close()
         pack.execute("DELETE FROM objects WHERE sha256 = ?", (key,))
         try:
             yield
         finally:
             marks = ", ".join("?" for _ in columns)
-            pack.execute(f"INSERT INTO objects ({', '.join(columns)}) VALUES ({marks})", row)
+            insert = f"INSERT OR REPLACE INTO objects ({', '.join(columns)}) VALUES ({marks})"
+            pack.executemany(insert, [row, *dependents])

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archive_fixtures import snapshot_removed, stored_bases
+from archive_fixtures import snapshot_removed
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from render_checks import visible_text
@@ -170,8 +170,8 @@ def latest_revision(session: Any, provision_id: int) -> tuple[ProvisionRevision,
 
 def test_evidence_check_really_runs(data_dir: Path, ids: dict[str, Any]) -> None:
     """A missing snapshot shows ✗ with what failed, never a tick. (A snapshot that is the
-    keyframe of its version's text cannot go missing alone: the text would go with it; the
-    check takes a version with a snapshot that nothing else is stored against.)"""
+    base of its version's text cannot go missing alone: the text would go with it; the text
+    is stored whole while the snapshot is missing.)"""
     settings = Settings(data_dir=data_dir)
     archive = Archive.open(settings)
     with archive.sessions() as session:
@@ -184,14 +184,12 @@ def test_evidence_check_really_runs(data_dir: Path, ids: dict[str, Any]) -> None
             assert capture.version_id is not None and capture.snapshot_sha256
             by_version.setdefault(capture.version_id, []).append(capture.snapshot_sha256)
     archive.close()
-    bases = stored_bases(data_dir)
     pid, sha = next(
         (pid, sha)
         for pid, version_id in sorted(latest.items())
         for sha in by_version.get(version_id, [])
-        if sha not in bases
     )
-    with snapshot_removed(data_dir, sha), TestClient(create_app(settings)) as fresh:
+    with snapshot_removed(data_dir, sha, detach=True), TestClient(create_app(settings)) as fresh:
         page = fresh.get(f"/provisions/P-{pid:06d}").text
     assert page.count("✗ Snapshot stored") == 1 and f"{sha} is missing from the store" in page
     assert page.count("✓ Snapshot stored") == len(by_version[latest[pid]]) - 1
