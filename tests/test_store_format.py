@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from clausewatch.archive.snapshots import (
@@ -136,3 +139,30 @@ def test_db_upgrade_upgrades_the_pack(tmp_path: Path) -> None:
     assert all(upgraded.get(sha) == data for sha, data in stored.items())
     again = CliRunner().invoke(cli, ["db", "upgrade", "--data-dir", str(data)])
     assert again.exit_code == 0 and "format 2" not in again.output
+
+
+def test_a_pack_of_unknown_format_refuses_writes_instead_of_skipping_them(tmp_path: Path) -> None:
+    """An object is never taken for stored because the pack could not be read (a put that
+    found the format row missing once skipped its write: a worker's snapshot went missing)."""
+    root = tmp_path / "blobs"
+    root.mkdir()
+    with closing(sqlite3.connect(root / PACK_NAME, isolation_level=None)) as db:
+        db.executescript(FORMAT_1.replace("INSERT INTO format", "-- INSERT INTO format"))
+    store = LocalSnapshotStore(root)
+    with pytest.raises(OSError, match="unknown snapshot pack format"):
+        store.put(_page(0))
+
+
+def test_threads_creating_the_pack_at_once_store_every_object(tmp_path: Path) -> None:
+    store = LocalSnapshotStore(tmp_path / "blobs")
+    pages = [_page(i) for i in range(8)]
+    barrier = threading.Barrier(len(pages))
+
+    def put(data: bytes) -> str:
+        barrier.wait()
+        return store.put(data)
+
+    with ThreadPoolExecutor(len(pages)) as pool:
+        shas = list(pool.map(put, pages))
+    fresh = LocalSnapshotStore(tmp_path / "blobs")
+    assert [fresh.get(sha) for sha in shas] == pages

@@ -79,7 +79,9 @@ _CACHED_KEYFRAMES = 64
 # whose base row is lost could no longer name it.) Format 1 (packs written before): hex keys,
 # 4 KiB pages; read and written as it is until `upgrade_pack` copies it into format 2.
 _PAGE_SIZE = 1024
+# One transaction: another thread or process never sees the objects without the format row.
 _SCHEMA = """
+BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS objects (
     sha256 BLOB PRIMARY KEY NOT NULL,  -- 32 bytes, of the uncompressed bytes
     base BLOB,                         -- NULL: a keyframe; else the dictionary object's sha256
@@ -89,6 +91,7 @@ CREATE TABLE IF NOT EXISTS objects (
 CREATE INDEX IF NOT EXISTS objects_base ON objects (base) WHERE base IS NOT NULL;
 CREATE TABLE IF NOT EXISTS format (name TEXT NOT NULL);
 INSERT INTO format SELECT 'clausewatch-objects 2' WHERE NOT EXISTS (SELECT 1 FROM format);
+COMMIT;
 """
 _ROW = "SELECT base, frame FROM objects WHERE sha256 = ?"
 _DELTAS = "SELECT count(*) FROM objects WHERE base = ?"
@@ -221,8 +224,8 @@ class LocalSnapshotStore:
         known: str | None = self._local.format
         if known is None:
             row = conn.execute("SELECT name FROM format").fetchone()
-            if row is None or row[0] not in _FORMATS:
-                raise SnapshotDamaged("0" * 64, "unreadable", f"{self.pack_path}: format {row}")
+            if row is None or row[0] not in _FORMATS:  # not an object's damage: put must fail
+                raise OSError(f"{self.pack_path}: unknown snapshot pack format {row}")
             known = self._local.format = row[0]
         return known
 
