@@ -3,11 +3,11 @@
     .venv/bin/python bench/import_history.py [--workers N] [--write-docs]
 
 What `clausewatch import` does: the import (``--workers`` processes, default one per core, at
-most 4), then the provisions build with as many. Reports wall time of each, records/s, the peak
-RSS of this process and of its largest worker, bytes stored (database + snapshot store) against
-the raw text size, where they go (`storage_breakdown.py`: store by kind of object, database by
-table, disk blocks) and what each record became. ``--keep DIR`` imports into DIR (empty or new)
-and leaves it there.
+most 4), then the provisions build with as many, then ``VACUUM`` of the grown database. Reports
+wall time of each, records/s, the peak RSS of this process and of its largest worker, bytes
+stored (database + snapshot store) against the raw text size, where they go
+(`storage_breakdown.py`: store by kind of object, database by table, disk blocks) and what each
+record became. ``--keep DIR`` imports into DIR (empty or new) and leaves it there.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from clausewatch.config import Settings
 from clausewatch.importers.parallel import import_source
 from clausewatch.jobs.pool import default_workers
 from clausewatch.provisions.service import build
+from clausewatch.storage.db import compact_after_bulk_write, database_bytes
 
 JSONL = SHARED_DATA / "ota" / "pga-versions.jsonl.xz"
 
@@ -57,6 +58,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         tmp = args.keep or Path(scratch)
         archive = Archive.open(Settings(data_dir=Path(tmp)))
+        size_before = database_bytes(archive.engine)
         start, cpu = time.perf_counter(), cpu_seconds()
         report = import_source(archive, JSONL, workers=args.workers)
         seconds = time.perf_counter() - start
@@ -65,6 +67,9 @@ def main() -> None:
         built = build(archive, workers=args.workers)
         build_seconds = time.perf_counter() - start
         build_cpu = cpu_seconds() - cpu
+        start = time.perf_counter()
+        compacted = compact_after_bulk_write(archive.engine, size_before)
+        compact_seconds = time.perf_counter() - start
         start = time.perf_counter()
         with archive.sessions() as session:
             verified = verify_archive(session, archive.store)
@@ -89,7 +94,13 @@ def main() -> None:
         f"| import, wall time | {seconds:.1f} s ({report.records / seconds:.0f} records/s) |",
         f"| provisions build, wall time | {build_seconds:.1f} s ({built.versions:,} versions, "
         f"{built.provisions_created:,} provisions, {built.change_records:,} change records) |",
-        f"| **import + provisions** | **{seconds + build_seconds:.1f} s** |",
+        "| database rebuilt (`VACUUM`, as `clausewatch import` does after a bulk write) | "
+        + (
+            f"{compacted[0] / 1e6:.1f} → {compacted[1] / 1e6:.1f} MB in {compact_seconds:.1f} s |"
+            if compacted
+            else "no |"
+        ),
+        f"| **import + provisions** | **{seconds + build_seconds + compact_seconds:.1f} s** |",
         f"| CPU (user + system, all processes): import / provisions build | "
         f"{import_cpu:.1f} s / {build_cpu:.1f} s |",
         f"| peak RSS: this process / the largest worker | {peak_self:.0f} MB / "

@@ -32,9 +32,11 @@ def import_cmd(
     from clausewatch.importers.parallel import import_source
     from clausewatch.jobs.pool import default_workers
     from clausewatch.provisions.cli import build
+    from clausewatch.storage.db import compact_after_bulk_write, database_bytes
 
     processes = workers or default_workers()
     with open_archive(data_dir) as archive:
+        size_before = database_bytes(archive.engine)
         for source in sources:
             failure: ImportFormatError | None = None
             with progress_bar() as bar:
@@ -65,6 +67,11 @@ def import_cmd(
                 f"refused by the quality gate: {json.dumps(report.rejected, sort_keys=True)}; "
                 f"change records: {built.change_records}",
                 highlight=False,
+            )
+        compacted = compact_after_bulk_write(archive.engine, size_before)
+        if compacted is not None:
+            out.print(
+                f"database rebuilt: {compacted[0] / 1e6:.1f} MB -> {compacted[1] / 1e6:.1f} MB"
             )
 
 
