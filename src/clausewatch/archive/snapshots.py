@@ -481,11 +481,14 @@ class LocalSnapshotStore:
             self._local.db = None
 
     def exists(self, sha256: str) -> bool:
+        """Whether ``sha256`` is stored (intact or not: a damaged object is never written
+        over). A pack that cannot be read raises `OSError`: `put` must never take an object
+        for stored because it could not look (its capture would name bytes never written)."""
         try:
             if self._row(_check_hash(sha256)) is not None:
                 return True
-        except SnapshotDamaged:
-            return True  # stored, though unreadable: never written over
+        except SnapshotDamaged as exc:
+            raise OSError(f"snapshot store {self.pack_path}: {exc.describe()}") from None
         return self._path(sha256).exists()
 
     def dependents(self, sha256: str) -> list[str]:
