@@ -23,6 +23,11 @@ def _on_disk(paths: list[Path]) -> tuple[int, int]:
     return sum(s.st_size for s in stats), sum(s.st_blocks * 512 for s in stats)
 
 
+def _hex(digest: str | bytes) -> str:
+    """A stored SHA-256 as hex: 64 hex characters, or its 32 bytes."""
+    return digest.hex() if isinstance(digest, bytes) else digest
+
+
 def breakdown(data_dir: Path) -> tuple[list[str], dict[str, int]]:
     """Markdown lines, and the totals: ``database``, ``store`` (bytes) and ``disk`` (blocks)."""
     db_path = data_dir / "clausewatch.db"
@@ -31,7 +36,7 @@ def breakdown(data_dir: Path) -> tuple[list[str], dict[str, int]]:
     texts = {r[0] for r in db.execute("SELECT text_sha256 FROM versions")}
     texts |= {r[0] for r in db.execute("SELECT text_sha256 FROM variants")}
     raws = {
-        r[0]
+        _hex(r[0])  # 32 bytes since migration 0011
         for r in db.execute(
             "SELECT snapshot_sha256 FROM captures WHERE snapshot_sha256 IS NOT NULL"
         )

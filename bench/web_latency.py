@@ -175,8 +175,8 @@ def _shift(table: Table, row: dict[str, Any], k: int, offsets: dict[str, int]) -
         out["name"] = f"{row['name']} (copy {k})"
     elif table.name == "captures":
         out["chain_hash"] = hashlib.sha256(f"{k}:{row['chain_hash']}".encode()).hexdigest()
-        if row.get("import_ref"):  # unique (migration 0006)
-            out["import_ref"] = f"{row['import_ref']}#copy-{k}"
+        if row.get("import_ref") is not None:  # unique (migration 0006); "" is the url (0011)
+            out["import_ref"] = f"{row['import_ref'] or row['url']}#copy-{k}"
     elif table.name == "version_layouts":
         out["segments"] = [[s[0] + p if s[0] else s[0], *s[1:]] for s in row["segments"]]
     elif table.name == "provision_analyses":

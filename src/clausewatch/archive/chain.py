@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import uuid
+import secrets
 from typing import Any
 
 from sqlalchemy import select, text
@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from clausewatch.storage.models import Capture, LogHead
 
 GENESIS = "0" * 64
-_PENDING_PREFIX = "pending-"
 
 # Every column except the chain hash itself is committed to, so any edit shows.
 _FIELDS = (
@@ -80,14 +79,14 @@ def lock_head(session: Session) -> LogHead:
 def append(session: Session, captures: list[Capture]) -> None:
     """Insert ``captures`` at the end of the log, in order, inside the caller's transaction,
     with one insert for them all: each record's hash commits to its id, so the ids are assigned
-    first (placeholder hashes, unique until then), then each row's link and hash are set in
-    order and written in one update."""
+    first (placeholder hashes: random digests, unique until then; the column holds 32 bytes),
+    then each row's link and hash are set in order and written in one update."""
     if not captures:
         return
     head = lock_head(session)
     for capture in captures:
         capture.chain_prev = head.chain_hash  # the real link is set below, once ids exist
-        capture.chain_hash = _PENDING_PREFIX + uuid.uuid4().hex
+        capture.chain_hash = secrets.token_hex(32)
     session.add_all(captures)
     session.flush()
     for capture in captures:

@@ -113,13 +113,14 @@ class LayoutJSON(CompressedJSON):
         return decode_layout(super().process_result_value(value, dialect))
 
 
-# -- SHA-256 digests as their 32 bytes (migration 0010) -----------------------------------------
+# -- SHA-256 digests as their 32 bytes (migrations 0010: provisions, 0011: captures) ----------
 
 
 class Sha256Digest(TypeDecorator[str]):
     """A SHA-256 as lower-case hex in Python, its 32 bytes in the database (half the hex text;
     SQLite BLOB, PostgreSQL bytea). ``""`` (no text yet) is stored as no bytes. Hex text stored
-    before migration 0010 reads as it is. Not for columns that raw SQL compares with hex."""
+    before the column's migration (0010, 0011) reads as it is. Not for columns that raw SQL
+    compares with hex."""
 
     impl = LargeBinary
     cache_ok = True

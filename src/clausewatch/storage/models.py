@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -14,8 +15,20 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
+    event,
+    literal_column,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session, relationship
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Mapper,
+    mapped_column,
+    object_session,
+    relationship,
+)
+from sqlalchemy.sql.expression import Grouping
 
 from clausewatch.ids import format_id
 from clausewatch.storage.compressed import CompressedJSON, LayoutJSON, Sha256Digest
@@ -82,8 +95,26 @@ class Document(Base):
         return format_id("D", self.id)
 
 
+# How `captures.final_url` and `captures.import_ref` store a value equal to the capture's url
+# (migration 0011): the empty string, which costs SQLite one record-header byte, as NULL does,
+# and keeps final_url's NOT NULL (SQLite cannot drop it without rebuilding the table).
+SAME_AS_URL = ""
+
+
+def _or_url(stored: Any, url: Any) -> ColumnElement[Any]:
+    """SQL: the stored value, or ``url`` where it is :data:`SAME_AS_URL`. The literal is written
+    into the SQL, not bound, so that the expression is the one ``ix_captures_import_ref`` indexes
+    (SQLite and PostgreSQL use an index on an expression only for that very expression)."""
+    return case((stored == literal_column("''"), url), else_=stored)
+
+
 class Capture(Base):
-    """One fetch of one source URL. Immutable once written; chained into the capture log."""
+    """One fetch of one source URL. Immutable once written; chained into the capture log.
+
+    ``final_url`` and ``import_ref`` read as before; a value equal to ``url`` (every import,
+    every fetch without a redirect) is stored as :data:`SAME_AS_URL` when the row is written,
+    and the SQL expressions (``select(Capture.import_ref)``, ``where(...)``) read it the same
+    way. The four SHA-256 columns hold 32 bytes and read as hex."""
 
     __tablename__ = "captures"
     __table_args__ = (Index("ix_captures_document_started", "document_id", "started_at"), AUTOINC)
@@ -93,7 +124,7 @@ class Capture(Base):
     check_id: Mapped[str] = mapped_column(String(32), index=True)  # groups one check's sources
     source_index: Mapped[int] = mapped_column(Integer, default=0)
     url: Mapped[str] = mapped_column(Text)
-    final_url: Mapped[str] = mapped_column(Text)
+    stored_final_url: Mapped[str] = mapped_column("final_url", Text)  # see final_url
     fetcher: Mapped[str] = mapped_column(String(20))
     status_code: Mapped[int | None] = mapped_column(Integer)
     headers: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -102,26 +133,80 @@ class Capture(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     started_at: Mapped[dt.datetime]
     elapsed_ms: Mapped[float] = mapped_column(default=0.0)
-    snapshot_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    snapshot_sha256: Mapped[str | None] = mapped_column(Sha256Digest, index=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     # The outcome of the check this capture belongs to: verified, not_modified, change_detected,
     # new_version, first_version, unconfirmed, variant, failed, suspicious, imported.
     outcome: Mapped[str] = mapped_column(String(30))
     reason: Mapped[str | None] = mapped_column(Text)
-    text_sha256: Mapped[str | None] = mapped_column(String(64))  # normalised document text
+    text_sha256: Mapped[str | None] = mapped_column(Sha256Digest)  # normalised document text
     version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"))
-    chain_prev: Mapped[str] = mapped_column(String(64))
-    chain_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # The imported record this capture records (its url), NULL for live captures: unique, so a
-    # record is imported once however many imports run at once. Not part of the chain hash;
-    # `verify` checks it against the url, which is.
-    import_ref: Mapped[str | None] = mapped_column(Text, unique=True, index=True, default=None)
+    chain_prev: Mapped[str] = mapped_column(Sha256Digest)
+    chain_hash: Mapped[str] = mapped_column(Sha256Digest, unique=True)
+    # The imported record this capture records (its url), NULL for live captures: unique
+    # (ix_captures_import_ref, on the value as read), so a record is imported once however many
+    # imports run at once. Not part of the chain hash; `verify` checks it against the url, which
+    # is. See import_ref.
+    stored_import_ref: Mapped[str | None] = mapped_column("import_ref", Text, default=None)
 
     document: Mapped[Document] = relationship()
+
+    @hybrid_property
+    def final_url(self) -> str:
+        """The URL the fetch ended at (``url`` unless redirected; an empty one, which no fetch
+        gives, would read as ``url`` too, and the chain hash commits to that)."""
+        stored = self.stored_final_url
+        return self.url if stored == SAME_AS_URL else stored
+
+    @final_url.inplace.setter
+    def _final_url_setter(self, value: str) -> None:
+        self.stored_final_url = value  # SAME_AS_URL when written, if it is the url
+
+    @final_url.inplace.expression
+    @classmethod
+    def _final_url_expression(cls) -> ColumnElement[str]:
+        return _or_url(cls.stored_final_url, cls.url)
+
+    @hybrid_property
+    def import_ref(self) -> str | None:
+        """The reference of the imported record this capture records (its url); None for live
+        captures and for copies an earlier concurrent import left (migration 0006)."""
+        stored = self.stored_import_ref
+        return self.url if stored == SAME_AS_URL else stored
+
+    @import_ref.inplace.setter
+    def _import_ref_setter(self, value: str | None) -> None:
+        self.stored_import_ref = value  # SAME_AS_URL when written, if it is the url
+
+    @import_ref.inplace.expression
+    @classmethod
+    def _import_ref_expression(cls) -> ColumnElement[str | None]:
+        return _or_url(cls.stored_import_ref, cls.url)
 
     @property
     def public_id(self) -> str:
         return format_id("CAP", self.id)
+
+
+# Unique on the import reference as read (stored value, or the url where it is SAME_AS_URL):
+# the same guarantee as the unique index of the plain column before migration 0011. In
+# parentheses: PostgreSQL takes an expression that is not a function call only so.
+Index(
+    "ix_captures_import_ref",
+    Grouping(_or_url(Capture.__table__.c.import_ref, Capture.__table__.c.url)),
+    unique=True,
+)
+
+
+@event.listens_for(Capture, "before_insert")
+@event.listens_for(Capture, "before_update")
+def _store_same_as_url(mapper: Mapper[Capture], connection: object, capture: Capture) -> None:
+    """``final_url`` and ``import_ref`` equal to the url are stored as SAME_AS_URL (the chain
+    hash reads them back through the hybrids, so it commits to the url either way)."""
+    if capture.stored_final_url == capture.url:
+        capture.stored_final_url = SAME_AS_URL
+    if capture.stored_import_ref is not None and capture.stored_import_ref == capture.url:
+        capture.stored_import_ref = SAME_AS_URL
 
 
 class Version(Base):
