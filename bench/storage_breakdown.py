@@ -113,8 +113,15 @@ def breakdown(data_dir: Path) -> tuple[list[str], dict[str, int]]:
     return lines, {"database": db_bytes, "store": file_bytes + pack_bytes, "disk": disk}
 
 
-# The tables that hold most of an imported archive's database (docs/benchmarks.md § Import).
-COLUMN_TABLES = ("provisions", "captures", "provision_revisions", "version_layouts")
+# The tables that hold most of an imported archive's database (docs/benchmarks.md § Import),
+# and the heading paths that `provisions` points at (migration 0012; absent before: no rows).
+COLUMN_TABLES = (
+    "provisions",
+    "heading_paths",
+    "captures",
+    "provision_revisions",
+    "version_layouts",
+)
 
 
 def column_payloads(data_dir: Path, tables: tuple[str, ...] = COLUMN_TABLES) -> list[str]:

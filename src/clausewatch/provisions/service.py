@@ -8,7 +8,7 @@ no layout yet, each in one transaction (predecessors always have smaller IDs).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import insert, select, update
@@ -34,10 +34,12 @@ from clausewatch.extract.normalise import text_sha256
 from clausewatch.jobs.pool import balance, report_progress, run_shares
 from clausewatch.provisions.align import Match, align
 from clausewatch.provisions.segment import Segment, segment
+from clausewatch.storage.compressed import heading_path_json, heading_path_key
 from clausewatch.storage.db import transaction
 from clausewatch.storage.models import (
     ChangeItem,
     ChangeRecord,
+    HeadingPath,
     Provision,
     ProvisionRevision,
     Version,
@@ -321,7 +323,7 @@ def _assign_ids(
         if (text_sha, title, heading_path) == (text_sha256(seg.text), seg.title, seg.heading_path):
             same.append(provision_id)
             rows[provision_id] = stored[provision_id]
-    seen = {"last_version_id": version.id, "last_seen_at": version.recorded_at}
+    seen = {"last_version_id": version.id}  # "last seen" is that version's recorded_at
     if same:  # one statement, not one ORM update per provision (most of a version's)
         session.execute(
             update(Provision)
@@ -329,11 +331,13 @@ def _assign_ids(
             .values(**seen)
             .execution_options(synchronize_session=False)
         )
+    to_write = {j for m in matches if (j := m.new) is not None and ids.get(j) not in rows}
+    path_ids = _heading_path_ids(session, {segments[j].heading_path for j in to_write})
     added = [j for m in matches if (j := m.new) is not None and m.old is None]
     if added:
         new_ids = session.scalars(
             insert(Provision).returning(Provision.id, sort_by_parameter_order=True),
-            [_new_provision(version, segments[index]) for index in added],
+            [_new_provision(version, segments[j], path_ids) for j in added],
         ).all()
         ids.update(zip(added, new_ids, strict=True))
         report.provisions_created += len(added)
@@ -355,8 +359,7 @@ def _assign_ids(
                     "id": provision_id,
                     **seen,
                     "title": seg.title,
-                    "heading_path": list(seg.heading_path),
-                    "text_sha256": sha,
+                    "heading_path_id": path_ids[seg.heading_path],
                     "revisions": revisions,
                 }
             )
@@ -370,7 +373,8 @@ def _assign_ids(
 
 
 def _kept_rows(session: Session, provision_ids: list[int]) -> dict[int, Stored]:
-    """Provision id -> its row as stored, for kept provisions."""
+    """Provision id -> its row as the model reads it, for kept provisions (the text hash is
+    the latest revision's, the heading path its ``heading_paths`` row's)."""
     query = select(
         Provision.id, Provision.text_sha256, Provision.title, Provision.heading_path,
         Provision.revisions,
@@ -378,18 +382,47 @@ def _kept_rows(session: Session, provision_ids: list[int]) -> dict[int, Stored]:
     return {row[0]: (row[1], row[2], tuple(row[3]), row[4]) for row in session.execute(query)}
 
 
-def _new_provision(version: Version, seg: Segment) -> dict[str, object]:
-    """The row of a provision first seen in ``version`` (its first revision is ``seg``)."""
+def _heading_path_ids(
+    session: Session, paths: Iterable[tuple[str, ...]]
+) -> dict[tuple[str, ...], int | None]:
+    """Heading path -> its ``heading_paths`` id (``()``: None), adding the paths not stored
+    yet: one lookup by key, and one insert (in sorted order) when some are new. The key is not
+    unique, so builders on PostgreSQL never wait on each other here; two that add the same
+    path at once each get a row, and the lowest id is used from then on."""
+    ids: dict[tuple[str, ...], int | None] = {(): None}
+    texts = {heading_path_json(p): p for p in paths if p}
+    if not texts:
+        return ids
+    keys = {heading_path_key(t) for t in texts}
+    found = session.execute(
+        select(HeadingPath.id, HeadingPath.path)
+        .where(HeadingPath.key.in_(keys))
+        .order_by(HeadingPath.id.desc())  # of equal paths, the lowest id is assigned last
+    )
+    for path_id, path in found:
+        ids[tuple(path)] = path_id
+    new = sorted(t for t, p in texts.items() if p not in ids)
+    if new:
+        rows = [{"key": heading_path_key(t), "path": texts[t]} for t in new]
+        new_ids = session.scalars(
+            insert(HeadingPath).returning(HeadingPath.id, sort_by_parameter_order=True), rows
+        ).all()
+        ids.update(zip((texts[t] for t in new), new_ids, strict=True))
+    return ids
+
+
+def _new_provision(
+    version: Version, seg: Segment, path_ids: dict[tuple[str, ...], int | None]
+) -> dict[str, object]:
+    """The row of a provision first seen in ``version`` (its first revision is ``seg``; its
+    first and last seen dates are that version's, its text hash that revision's)."""
     return {
         "document_id": version.document_id,
         "first_version_id": version.id,
         "last_version_id": version.id,
-        "first_seen_at": version.recorded_at,
-        "last_seen_at": version.recorded_at,
         "revisions": 0,
         "title": seg.title,
-        "heading_path": list(seg.heading_path),
-        "text_sha256": text_sha256(seg.text),
+        "heading_path_id": path_ids[seg.heading_path],
     }
 
 

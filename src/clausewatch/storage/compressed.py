@@ -4,12 +4,14 @@ history before they were compressed (docs/benchmarks.md § Import)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import zstandard
-from sqlalchemy import LargeBinary, String, TypeDecorator
+from sqlalchemy import LargeBinary, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
@@ -145,3 +147,34 @@ class Sha256Digest(TypeDecorator[str]):
         if value is None or isinstance(value, str):
             return value
         return bytes(value).hex()
+
+
+# -- heading paths stored once (migration 0012) -------------------------------------------------
+
+
+def heading_path_json(path: Sequence[str]) -> str:
+    """The one stored form of a heading path: compact JSON, non-ASCII kept as it is (what
+    ``heading_paths.path`` holds and what :func:`heading_path_key` hashes)."""
+    return json.dumps(list(path), separators=(",", ":"), ensure_ascii=False)
+
+
+def heading_path_key(stored: str) -> int:
+    """``heading_paths.key``: the first 8 bytes of the SHA-256 of a path's stored JSON, as a
+    signed 64-bit integer. Looked up through its index and then compared with the path itself,
+    so a collision costs a row, never a wrong path."""
+    return int.from_bytes(hashlib.sha256(stored.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+class HeadingPathJSON(TypeDecorator[list[str]]):
+    """A heading path, list of strings in Python, stored as :func:`heading_path_json` text on
+    both backends (compared byte for byte, unlike JSONB). NULL reads as ``[]``: a provision
+    with no heading points at no row, and its correlated lookup gives NULL."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Sequence[str] | None, dialect: Dialect) -> str | None:
+        return None if value is None else heading_path_json(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> list[str]:
+        return [] if value is None else list(json.loads(value))

@@ -18,12 +18,14 @@ from sqlalchemy import (
     case,
     event,
     literal_column,
+    select,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
     Mapper,
+    column_property,
     mapped_column,
     object_session,
     relationship,
@@ -31,7 +33,12 @@ from sqlalchemy.orm import (
 from sqlalchemy.sql.expression import Grouping
 
 from clausewatch.ids import format_id
-from clausewatch.storage.compressed import CompressedJSON, LayoutJSON, Sha256Digest
+from clausewatch.storage.compressed import (
+    CompressedJSON,
+    HeadingPathJSON,
+    LayoutJSON,
+    Sha256Digest,
+)
 from clausewatch.storage.db import JSONType, UTCDateTime, utcnow
 
 # Named constraints so that Alembic batch migrations work on SQLite.
@@ -300,30 +307,6 @@ class LogHead(Base):
 # -- provisions and change records (the `provisions` and `changes` stages) ---------------------
 
 
-class Provision(Base):
-    """A clause followed through the versions of its document. Identity is permanent."""
-
-    __tablename__ = "provisions"
-    __table_args__ = (Index("ix_provisions_document", "document_id"), AUTOINC)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
-    first_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
-    last_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))  # latest holding it
-    first_seen_at: Mapped[dt.datetime]
-    last_seen_at: Mapped[dt.datetime]
-    revisions: Mapped[int] = mapped_column(Integer, default=0)  # versions in which it changed
-    title: Mapped[str] = mapped_column(Text)
-    heading_path: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    text_sha256: Mapped[str] = mapped_column(Sha256Digest)  # of its latest text
-    # Whether it is in the document's current version is read from that version's layout
-    # (provisions/queries.py), since a flip-flop can make an older version current again.
-
-    @property
-    def public_id(self) -> str:
-        return format_id("P", self.id)
-
-
 class ProvisionRevision(Base):
     """A provision's text as of a version in which it first appeared or changed."""
 
@@ -351,6 +334,84 @@ class ProvisionRevision(Base):
             raise RuntimeError(f"revision {self.id} is not in a session: its layout is needed")
         layout = session.get(VersionLayout, self.version_id)
         return layout.heading_path_of(self.provision_id) if layout is not None else []
+
+
+class HeadingPath(Base):
+    """A heading path, stored once however many provisions sit under it (migration 0012):
+    neighbouring provisions share theirs, so ``provisions`` holds an id instead of the JSON."""
+
+    __tablename__ = "heading_paths"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # storage.compressed.heading_path_key(path as stored): the build's lookup of a path, through
+    # this index; not unique (a path is compared as well, and two builders on PostgreSQL that
+    # add the same new path at once each keep their own row: either id reads the same path)
+    key: Mapped[int] = mapped_column(BigInteger, index=True)
+    path: Mapped[list[str]] = mapped_column(HeadingPathJSON)
+
+
+class Provision(Base):
+    """A clause followed through the versions of its document. Identity is permanent.
+
+    Stored: its document, first and last versions, revision count, title and heading path id.
+    Read through the model as before (``column_property``: the same names in Python and in
+    SQL, one correlated lookup each, by primary key or index, never correlated with a
+    ``versions``, ``heading_paths`` or ``provision_revisions`` of the enclosing query;
+    migration 0012 dropped the columns that held copies): ``first_seen_at`` /
+    ``last_seen_at``, the ``recorded_at`` of the first / last version; ``heading_path``, the
+    ``heading_paths`` row's (``[]`` for none); ``text_sha256``, that of its latest revision.
+    Writers set ``heading_path_id`` (provisions/service.py)."""
+
+    __tablename__ = "provisions"
+    __table_args__ = (Index("ix_provisions_document", "document_id"), AUTOINC)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    first_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    last_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))  # latest holding it
+    revisions: Mapped[int] = mapped_column(Integer, default=0)  # versions in which it changed
+    title: Mapped[str] = mapped_column(Text)
+    # NULL: no heading. No foreign key: SQLite could not drop the column again in the
+    # downgrade without rebuilding `provisions`, which others reference; heading paths are
+    # never deleted.
+    heading_path_id: Mapped[int | None] = mapped_column(Integer)
+    # Whether it is in the document's current version is read from that version's layout
+    # (provisions/queries.py), since a flip-flop can make an older version current again.
+
+    first_seen_at: Mapped[dt.datetime] = column_property(
+        select(Version.recorded_at)
+        .where(Version.id == first_version_id)
+        .correlate_except(Version)
+        .scalar_subquery()
+        .label("first_seen_at")  # labelled: Core selects name them as the ORM does
+    )
+    last_seen_at: Mapped[dt.datetime] = column_property(
+        select(Version.recorded_at)
+        .where(Version.id == last_version_id)
+        .correlate_except(Version)
+        .scalar_subquery()
+        .label("last_seen_at")
+    )
+    heading_path: Mapped[list[str]] = column_property(
+        select(HeadingPath.path)
+        .where(HeadingPath.id == heading_path_id)
+        .correlate_except(HeadingPath)
+        .scalar_subquery()
+        .label("heading_path")
+    )
+    text_sha256: Mapped[str] = column_property(  # of its latest text
+        select(ProvisionRevision.text_sha256)
+        .where(ProvisionRevision.provision_id == id)
+        .order_by(ProvisionRevision.version_id.desc())
+        .limit(1)
+        .correlate_except(ProvisionRevision)
+        .scalar_subquery()
+        .label("text_sha256")
+    )
+
+    @property
+    def public_id(self) -> str:
+        return format_id("P", self.id)
 
 
 class VersionLayout(Base):
