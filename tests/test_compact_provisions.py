@@ -148,6 +148,8 @@ def test_provision_rows_hold_ids_and_read_the_rest_from_versions_revisions_and_p
             layout.version_id: layout
             for layout in session.scalars(select(VersionLayout).order_by(VersionLayout.version_id))
         }
+        for layout in last_paths.values():  # read in the session: a delta needs its keyframe
+            layout.heading_path_of(0)
         paths = session.execute(select(HeadingPath.id, HeadingPath.key, HeadingPath.path)).all()
         ids = dict(session.execute(select(Provision.id, Provision.heading_path_id)).all())
     for pid, first_v, last_v, _, _, first, last, path, sha in rows:

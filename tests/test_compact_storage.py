@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from archive_fixtures import *  # noqa: F403
 from sqlalchemy import inspect, select, text
@@ -25,6 +26,7 @@ from clausewatch.storage.compressed import (
     ZSTD_MAGIC,
     decode_layout,
     encode_layout,
+    layout_json_text,
     load_json,
 )
 from clausewatch.storage.models import (
@@ -71,9 +73,17 @@ def test_layouts_are_stored_compressed_and_read_as_lists(archive: Archive, tmp_p
     layouts = _layouts(archive)
     assert len(layouts) == 3
     with archive.engine.connect() as conn:
-        frames = conn.execute(text("SELECT segments FROM version_layouts")).scalars().all()
-    for frame in frames:  # columns of differences (0010), read back as the rows
-        assert load_json(frame)["format"] == "columns-1"
+        frames = {
+            v: (b, s)
+            for v, b, s in conn.execute(
+                text("SELECT version_id, base_version_id, segments FROM version_layouts")
+            )
+        }
+    # later versions of the document are deltas of the first one's layout (migration 0013)
+    assert sorted(b for b, _ in frames.values() if b) == [min(frames)] * 2
+    for base, frame in frames.values():  # columns of differences (0010), read back as the rows
+        dictionary = layout_json_text(frames[base][1]) if base else None
+        assert json.loads(layout_json_text(frame, dictionary))["format"] == "columns-1"
     for segments, headings in layouts.values():
         assert segments and all(isinstance(s, list) and len(s) == 6 for s in segments)
         assert headings and all(isinstance(h, list) for h in headings)
@@ -287,3 +297,47 @@ def test_migration_0010_refuses_to_drop_a_heading_path_the_layout_lacks(
     with pytest.raises(RuntimeError, match=r"not dropping provision_revisions\.heading_path"):
         upgrade(archive.engine)
     assert "heading_path" in _columns(archive, "provision_revisions")  # nothing dropped
+
+
+# -- migration 0013: layouts as deltas of a keyframe layout --------------------------------------
+
+
+def test_migration_0013_stores_an_existing_archives_layouts_as_deltas(
+    archive: Archive, tmp_path: Path
+) -> None:
+    from alembic import command
+
+    from clausewatch.storage.migrate import alembic_config, upgrade
+
+    import_history(archive, read_jsonl(_history(tmp_path)))
+    build(archive)
+    before = _layouts(archive)
+    cfg = alembic_config(archive.engine)
+    with archive.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0012")
+    assert "base_version_id" not in _columns(archive, "version_layouts")
+    with archive.engine.connect() as conn:
+        whole = conn.execute(text("SELECT segments, heading_paths FROM version_layouts")).all()
+    assert [tuple(load_json(c) for c in row) for row in whole] == [
+        (encode_layout(s), h) for s, h in before.values()
+    ]
+    upgrade(archive.engine)
+    assert _layouts(archive) == before
+    with archive.engine.connect() as conn:
+        bases = conn.execute(text("SELECT base_version_id FROM version_layouts")).scalars()
+        assert sorted(b for b in bases if b) == [min(before)] * 2
+
+
+def test_a_layout_whose_keyframe_is_gone_says_so(archive: Archive, tmp_path: Path) -> None:
+    import_history(archive, read_jsonl(_history(tmp_path)))
+    build(archive)
+    first = min(_layouts(archive))
+    with archive.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE version_layouts SET base_version_id = 999999 WHERE base_version_id = :v"),
+            {"v": first},
+        )
+    with archive.sessions() as session, pytest.raises(LookupError, match="V-999999 is missing"):
+        for layout in session.scalars(select(VersionLayout)):
+            layout.segments  # noqa: B018

@@ -302,12 +302,20 @@ def _current_provision_counts(
     session: Any, document_ids: list[int] | None = None
 ) -> dict[int, int]:
     """Document id -> number of provisions in its current version (from the stored layouts)."""
-    query = select(Document.id, VersionLayout.segments).join(
+    query = select(Document.id, VersionLayout).join(
         VersionLayout, VersionLayout.version_id == Document.current_version_id
     )
     if document_ids is not None:
         query = query.where(Document.id.in_(document_ids))
-    return {doc_id: len(segments) for doc_id, segments in session.execute(query)}
+    rows = session.execute(query).all()
+    keyframes = {layout.base_version_id for _, layout in rows} - {None}
+    # the deltas' keyframe layouts in one query, held while the deltas are read (the session's
+    # identity map keeps only what is referenced)
+    held = session.scalars(select(VersionLayout).where(VersionLayout.version_id.in_(keyframes)))
+    held = held.all() if keyframes else []
+    counts = {doc_id: len(layout.segments) for doc_id, layout in rows}
+    del held
+    return counts
 
 
 def site_stats(archive: Archive, *, now: dt.datetime | None = None) -> dict[str, Any]:

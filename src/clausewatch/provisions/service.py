@@ -193,18 +193,29 @@ def _as_stored(segments: Sequence[Segment], ids: dict[int, int]) -> list[tuple[i
     ]
 
 
-def new_layout(version_id: int, segments: Sequence[Segment], ids: dict[int, int]) -> VersionLayout:
+def new_layout(
+    version_id: int,
+    segments: Sequence[Segment],
+    ids: dict[int, int],
+    keyframe: VersionLayout | None = None,
+) -> VersionLayout:
     paths: dict[tuple[str, ...], int] = {}
     rows = [
         [ids[j], s.start, s.end, s.kind, s.label, paths.setdefault(s.heading_path, len(paths))]
         for j, s in enumerate(segments)
     ]
-    return VersionLayout(
-        version_id=version_id,
-        segmenter_version=SEGMENTER_VERSION,
-        segments=rows,
-        heading_paths=[list(p) for p in paths],
+    return VersionLayout.make(
+        version_id, SEGMENTER_VERSION, rows, [list(p) for p in paths], keyframe
     )
+
+
+def keyframe_layout(session: Session, version_id: int | None) -> VersionLayout | None:
+    """The keyframe layout a successor of ``version_id`` is stored against: its layout, or the
+    keyframe that layout is a delta of."""
+    layout = session.get(VersionLayout, version_id) if version_id is not None else None
+    if layout is None or layout.base_version_id is None:
+        return layout
+    return session.get(VersionLayout, layout.base_version_id)
 
 
 @dataclass
@@ -289,7 +300,8 @@ def build_version(
     plan = plan or plan_version(archive, session, version_id)
     assert plan is not None
     ids, rows = _assign_ids(session, version, plan, report)
-    session.add(new_layout(version.id, plan.segments, ids))
+    keyframe = keyframe_layout(session, version.predecessor_id)
+    session.add(new_layout(version.id, plan.segments, ids, keyframe))
     report.versions += 1
     if version.predecessor_id is not None:
         _change_record(session, version, plan, ids)

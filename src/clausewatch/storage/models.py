@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import (
@@ -34,10 +35,14 @@ from sqlalchemy.sql.expression import Grouping
 
 from clausewatch.ids import format_id
 from clausewatch.storage.compressed import (
-    CompressedJSON,
     HeadingPathJSON,
-    LayoutJSON,
     Sha256Digest,
+    StoredFrame,
+    compress_layout_texts,
+    decode_layout,
+    encode_layout,
+    json_text,
+    layout_json_text,
 )
 from clausewatch.storage.db import JSONType, UTCDateTime, utcnow
 
@@ -415,18 +420,90 @@ class Provision(Base):
 
 
 class VersionLayout(Base):
-    """Where every provision sits in one version: the segmentation, stored once per version."""
+    """Where every provision sits in one version: the segmentation, stored once per version.
+
+    ``segments``: ``[[provision_id, start, end, kind, label, heading path index], ...]`` in text
+    order; ``heading_paths``: each heading path once, since most provisions share theirs with
+    neighbours. Stored as one zstd frame of JSON each (migration 0009), the segments as columns
+    of differences (0010, ``storage.compressed.encode_layout``), and since 0012 as deltas of the
+    document's *keyframe* layout where that is much smaller (``base_version_id``; a keyframe has
+    none): consecutive versions are laid out nearly alike. Build one with `make`."""
 
     __tablename__ = "version_layouts"
 
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), primary_key=True)
     segmenter_version: Mapped[str] = mapped_column(String(20))
-    # [[provision_id, start, end, kind, label, heading path index], ...] in text order; the
-    # heading paths are stored once each, since most provisions share theirs with neighbours;
-    # both zstd-compressed (migration 0009): most of the database otherwise; the segments as
-    # columns of differences (migration 0010, storage.compressed.LayoutJSON)
-    segments: Mapped[list[list[Any]]] = mapped_column(LayoutJSON)
-    heading_paths: Mapped[list[list[str]]] = mapped_column(CompressedJSON, default=list)
+    segments_frame: Mapped[Any] = mapped_column("segments", StoredFrame)
+    heading_paths_frame: Mapped[Any] = mapped_column("heading_paths", StoredFrame)
+    # the keyframe layout whose JSON texts are this row's dictionaries; NULL: a keyframe
+    base_version_id: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    @classmethod
+    def make(
+        cls,
+        version_id: int,
+        segmenter_version: str,
+        segments: list[list[Any]],
+        heading_paths: list[list[str]],
+        keyframe: VersionLayout | None = None,
+    ) -> VersionLayout:
+        """A new layout, a delta of ``keyframe`` (the predecessor's keyframe layout) when that
+        is much smaller than whole (``storage.compressed.compress_layout_texts``)."""
+        texts = (json_text(encode_layout(segments)), json_text(heading_paths))
+        if keyframe is not None and keyframe.base_version_id is not None:
+            raise ValueError(f"V-{keyframe.version_id:06d}'s layout is not a keyframe")
+        base = keyframe.json_texts() if keyframe is not None else None
+        frames, delta = compress_layout_texts(texts, base)
+        layout = cls(
+            version_id=version_id,
+            segmenter_version=segmenter_version,
+            segments_frame=frames[0],
+            heading_paths_frame=frames[1],
+            base_version_id=keyframe.version_id if delta and keyframe is not None else None,
+        )
+        layout.__dict__["_texts"] = texts
+        return layout
+
+    def json_texts(self) -> tuple[bytes, bytes]:
+        """The JSON texts of the two columns (read with the keyframe layout, for a delta)."""
+        texts: tuple[bytes, bytes] | None = self.__dict__.get("_texts")
+        if texts is None:
+            base = self._keyframe_texts()
+            texts = (
+                layout_json_text(self.segments_frame, base[0] if base else None),
+                layout_json_text(self.heading_paths_frame, base[1] if base else None),
+            )
+            self.__dict__["_texts"] = texts
+        return texts
+
+    def _keyframe_texts(self) -> tuple[bytes, bytes] | None:
+        if self.base_version_id is None:
+            return None
+        session = object_session(self)
+        if session is None:
+            raise RuntimeError(f"V-{self.version_id:06d}'s layout is not in a session")
+        keyframe = session.get(VersionLayout, self.base_version_id)
+        if keyframe is None or keyframe.base_version_id is not None:
+            what = "missing" if keyframe is None else "not a keyframe"
+            raise LookupError(
+                f"V-{self.version_id:06d}'s layout: its keyframe layout "
+                f"V-{self.base_version_id:06d} is {what}"
+            )
+        return keyframe.json_texts()
+
+    @property
+    def segments(self) -> list[list[Any]]:
+        rows: list[list[Any]] | None = self.__dict__.get("_segments")
+        if rows is None:
+            rows = self.__dict__["_segments"] = decode_layout(json.loads(self.json_texts()[0]))
+        return rows
+
+    @property
+    def heading_paths(self) -> list[list[str]]:
+        paths: list[list[str]] | None = self.__dict__.get("_heading_paths")
+        if paths is None:
+            paths = self.__dict__["_heading_paths"] = json.loads(self.json_texts()[1])
+        return paths
 
     def heading_path_of(self, provision_id: int) -> list[str]:
         """The heading path of a provision of this version ([] when it is not in it)."""
