@@ -23,6 +23,8 @@ from clausewatch.importers.ota import import_history, read_jsonl
 from clausewatch.provisions.queries import provision_detail
 from clausewatch.provisions.service import build
 from clausewatch.storage.compressed import (
+    CHANGE_KIND_CODES,
+    SEGMENT_KIND_CODES,
     ZSTD_MAGIC,
     decode_layout,
     encode_layout,
@@ -341,3 +343,56 @@ def test_a_layout_whose_keyframe_is_gone_says_so(archive: Archive, tmp_path: Pat
     with archive.sessions() as session, pytest.raises(LookupError, match="V-999999 is missing"):
         for layout in session.scalars(select(VersionLayout)):
             layout.segments  # noqa: B018
+
+
+# -- migration 0014: kinds as one-letter codes ----------------------------------------------------
+
+
+def _kinds(archive: Archive) -> tuple[list[str], list[str]]:
+    with archive.sessions() as session:
+        revisions = session.scalars(select(ProvisionRevision.kind).order_by(ProvisionRevision.id))
+        items = session.scalars(select(ChangeItem.kind).order_by(ChangeItem.id))
+        return list(revisions), list(items)
+
+
+def _stored_kinds(archive: Archive) -> set[str]:
+    with archive.engine.connect() as conn:
+        return set(
+            conn.execute(
+                text("SELECT kind FROM provision_revisions UNION SELECT kind FROM change_items")
+            ).scalars()
+        )
+
+
+def test_kinds_are_stored_as_letters_by_sqlite_and_read_as_words(
+    archive: Archive, tmp_path: Path
+) -> None:
+    from alembic import command
+
+    from clausewatch.storage.migrate import alembic_config, upgrade
+
+    import_history(archive, read_jsonl(_history(tmp_path)))
+    build(archive)
+    revisions, items = _kinds(archive)
+    assert set(revisions) <= {"clause", "paragraph", "list_item", "table_row"}
+    assert "modified" in items
+    words = set(revisions) | set(items)
+    if archive.engine.dialect.name == "sqlite":
+        letters = dict(SEGMENT_KIND_CODES + CHANGE_KIND_CODES)
+        assert _stored_kinds(archive) == {letters[w] for w in words}
+    else:
+        assert _stored_kinds(archive) == words  # PostgreSQL keeps the words
+    with archive.sessions() as session:  # a filter on the word finds the rows
+        modified = session.scalars(select(ChangeItem).where(ChangeItem.kind == "modified")).all()
+        assert len(modified) == items.count("modified") > 0
+    with archive.sessions() as session:
+        change = session.scalars(select(ChangeItem.change_id)).first()
+    assert change is not None
+    page = change_detail(archive, change)
+    cfg = alembic_config(archive.engine)
+    with archive.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0013")
+    assert _stored_kinds(archive) == words and _kinds(archive) == (revisions, items)
+    upgrade(archive.engine)
+    assert _kinds(archive) == (revisions, items) and change_detail(archive, change) == page

@@ -239,3 +239,43 @@ class HeadingPathJSON(TypeDecorator[list[str]]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> list[str]:
         return [] if value is None else list(json.loads(value))
+
+
+# -- words of a small fixed set as one-letter codes (migration 0014, SQLite) -------------------
+
+SEGMENT_KIND_CODES = (("clause", "c"), ("paragraph", "p"), ("list_item", "l"), ("table_row", "t"))
+CHANGE_KIND_CODES = (
+    ("added", "a"),
+    ("removed", "r"),
+    ("modified", "m"),
+    ("moved", "v"),
+    ("split", "s"),
+    ("merged", "g"),
+)
+
+
+class ShortCode(TypeDecorator[str]):
+    """A word of a small fixed set (``codes``: word, letter pairs), stored by SQLite as its
+    letter: a text cell's bytes are most of such a column (``provision_revisions.kind``, 45,555
+    rows of the pga history: 0.41 MB as words). PostgreSQL keeps the word (its rows pay for
+    alignment and headers more than for the text). A word outside the set is stored as it is;
+    a word stored before migration 0014 reads as it is."""
+
+    impl = String(20)
+    cache_ok = True
+
+    def __init__(self, codes: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(20)
+        self.codes = codes
+        self._letters = dict(codes)
+        self._words = {letter: word for word, letter in codes}
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return self._letters.get(value, value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return self._words.get(value, value)

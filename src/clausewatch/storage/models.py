@@ -35,8 +35,11 @@ from sqlalchemy.sql.expression import Grouping
 
 from clausewatch.ids import format_id
 from clausewatch.storage.compressed import (
+    CHANGE_KIND_CODES,
+    SEGMENT_KIND_CODES,
     HeadingPathJSON,
     Sha256Digest,
+    ShortCode,
     StoredFrame,
     compress_layout_texts,
     decode_layout,
@@ -326,7 +329,7 @@ class ProvisionRevision(Base):
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     text_sha256: Mapped[str] = mapped_column(Sha256Digest)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(ShortCode(SEGMENT_KIND_CODES))  # SegmentKind
     label: Mapped[str | None] = mapped_column(String(50))
     parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
 
@@ -552,7 +555,8 @@ class ChangeItem(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     change_id: Mapped[int] = mapped_column(ForeignKey("change_records.id"), index=True)
     provision_id: Mapped[int] = mapped_column(ForeignKey("provisions.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # added removed modified moved split merged
+    # added removed modified moved split merged
+    kind: Mapped[str] = mapped_column(ShortCode(CHANGE_KIND_CODES))
     substantive: Mapped[bool] = mapped_column(default=True)
     similarity: Mapped[float | None] = mapped_column(default=None)
     # No stored redline (migration 0010): provisions.service.item_redlines computes it from the
