@@ -11,15 +11,23 @@ db_app = typer.Typer(help="Database schema and snapshot pack format.", no_args_i
 
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
-    """Create or migrate the database schema to the latest revision; copy a snapshot pack of
+    """Create or migrate the database schema to the latest revision (a SQLite database that
+    was migrated is rebuilt, giving back the pages migrations freed); copy a snapshot pack of
     format 1 into format 2 (stop the server and workers first)."""
-    from clausewatch.storage.db import make_engine
+    from clausewatch.storage.db import make_engine, vacuum
     from clausewatch.storage.migrate import current_revision, upgrade
 
     settings = settings_for(data_dir)
     engine = make_engine(settings.resolved_database_url)
+    before = current_revision(engine)
     upgrade(engine)
-    out.print(f"schema at revision {current_revision(engine)} ({engine.url.render_as_string()})")
+    after = current_revision(engine)
+    out.print(f"schema at revision {after} ({engine.url.render_as_string()})")
+    if before is not None and before != after:  # migrations that rewrote rows free pages
+        rebuilt = vacuum(engine)
+        if rebuilt is not None:
+            mb = 1e6
+            out.print(f"database rebuilt: {rebuilt[0] / mb:.1f} MB -> {rebuilt[1] / mb:.1f} MB")
     _upgrade_store(settings.resolved_snapshot_store)
 
 

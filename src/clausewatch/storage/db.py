@@ -220,16 +220,25 @@ def compact_after_bulk_write(engine: Engine, size_before: int | None) -> tuple[i
     grown = database_bytes(engine)
     if grown is None or grown < size_before * 1.25:
         return None
+    return vacuum(engine)
+
+
+def vacuum(engine: Engine) -> tuple[int, int] | None:
+    """Rebuild a SQLite database (``VACUUM``): the sizes before and after, or None on
+    PostgreSQL or when another process holds the database."""
+    before = database_bytes(engine)
+    if before is None:
+        return None
     raw = engine.raw_connection()  # outside a transaction (the "begin" hook would open one)
     try:
         raw.driver_connection.execute("VACUUM")  # type: ignore[union-attr]
     except sqlite3.OperationalError:
-        return None  # another process holds it: the next bulk write tries again
+        return None  # another process holds it
     finally:
         raw.close()
     after = database_bytes(engine)
     assert after is not None
-    return grown, after
+    return before, after
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
