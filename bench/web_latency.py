@@ -65,11 +65,18 @@ from typing import Any
 from _common import write_section
 from sqlalchemy import Table, create_engine, event, func, select, text, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from clausewatch.archive.service import Archive
 from clausewatch.config import Settings
 from clausewatch.importers.sample import SAMPLE_PATH, import_sample
-from clausewatch.storage.models import Base, Document, Provision, ProvisionAnalysis
+from clausewatch.storage.models import (
+    Base,
+    Document,
+    Provision,
+    ProvisionAnalysis,
+    VersionLayout,
+)
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 KEPT_PG = "clausewatch_bench_keep"
@@ -127,6 +134,11 @@ def replicate(source: Engine, target: Engine, copies: int) -> float:
         offsets = {
             t.name: (conn.scalar(select(func.max(t.c.id))) or 0) + 1 for t in tables if _own_id(t)
         }
+    with Session(source) as session:  # each layout as it reads (a delta needs its keyframe)
+        layouts = {
+            layout.version_id: (layout.segments, layout.heading_paths)
+            for layout in session.scalars(select(VersionLayout))
+        }
     start = time.perf_counter()
     with target.begin() as conn:
         for k in range(copies):
@@ -138,7 +150,7 @@ def replicate(source: Engine, target: Engine, copies: int) -> float:
                     "archive_state",
                 ):
                     continue
-                batch = [_shift(table, row, k, offsets) for row in rows[table.name]]
+                batch = [_shift(table, row, k, offsets, layouts) for row in rows[table.name]]
                 for i in range(0, len(batch), BATCH):
                     conn.execute(table.insert(), batch[i : i + BATCH])
             # documents.current_version_id was inserted empty (versions come after documents)
@@ -155,7 +167,13 @@ def replicate(source: Engine, target: Engine, copies: int) -> float:
     return time.perf_counter() - start
 
 
-def _shift(table: Table, row: dict[str, Any], k: int, offsets: dict[str, int]) -> dict[str, Any]:
+def _shift(
+    table: Table,
+    row: dict[str, Any],
+    k: int,
+    offsets: dict[str, int],
+    layouts: dict[int, tuple[list[list[Any]], list[list[str]]]],
+) -> dict[str, Any]:
     out = dict(row)
     for column in table.columns:
         value = out[column.name]
@@ -177,8 +195,16 @@ def _shift(table: Table, row: dict[str, Any], k: int, offsets: dict[str, int]) -
         out["chain_hash"] = hashlib.sha256(f"{k}:{row['chain_hash']}".encode()).hexdigest()
         if row.get("import_ref") is not None:  # unique (migration 0006); "" is the url (0011)
             out["import_ref"] = f"{row['import_ref'] or row['url']}#copy-{k}"
-    elif table.name == "version_layouts":
-        out["segments"] = [[s[0] + p if s[0] else s[0], *s[1:]] for s in row["segments"]]
+    elif table.name == "version_layouts":  # stored whole in the copies, ids shifted
+        segments, heading_paths = layouts[row["version_id"]]
+        shifted = [[s[0] + p if s[0] else s[0], *s[1:]] for s in segments]
+        copy = VersionLayout.make(
+            out["version_id"], row["segmenter_version"], shifted, heading_paths
+        )
+        out["segments"], out["heading_paths"] = copy.segments_frame, copy.heading_paths_frame
+        out["base_version_id"] = None
+    elif table.name == "provisions" and row["heading_path_id"] is not None:
+        out["heading_path_id"] = row["heading_path_id"] + k * offsets["heading_paths"]
     elif table.name == "provision_analyses":
         # similar wording stays pointed at the original platforms' provisions
         out["similar"] = row["similar"]
