@@ -78,7 +78,7 @@ PACK_NAME = "objects.sqlite"
 _CACHED_KEYFRAMES = 64
 
 # Format 2 (new packs): the SHA-256 of an object and of its base as 32 bytes, 1 KiB pages (less
-# of each frame's last overflow page unused): the pga history's pack 12.48 -> 11.09 MB, the
+# of each frame's last overflow page unused): the pga history's pack 12.48 -> 11.16 MB, the
 # same frames. (An integer key with ``base`` as the base's key saved 0.37 MB more, but a delta
 # whose base row is lost could no longer name it.) Format 1 (packs written before): hex keys,
 # 4 KiB pages; read and written as it is until `upgrade_pack` copies it into format 2.
