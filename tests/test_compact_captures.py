@@ -135,17 +135,13 @@ def _stored(archive: Archive) -> list[tuple[Any, ...]]:
 
 
 def _set_revision(archive: Archive, revision: str) -> None:
-    from alembic import command
 
-    from clausewatch.storage.migrate import alembic_config, upgrade
+    from clausewatch.storage.migrate import downgrade, upgrade
 
     if revision == "head":
         upgrade(archive.engine)
         return
-    cfg = alembic_config(archive.engine)
-    with archive.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
+    downgrade(archive.engine, revision)
 
 
 def test_captures_store_digests_as_bytes_and_the_url_once(archive: Archive, tmp_path) -> None:

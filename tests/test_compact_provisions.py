@@ -274,17 +274,13 @@ def _shown(archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _set_revision(archive: Archive, revision: str) -> None:
-    from alembic import command
 
-    from clausewatch.storage.migrate import alembic_config, upgrade
+    from clausewatch.storage.migrate import downgrade, upgrade
 
     if revision == "head":
         upgrade(archive.engine)
         return
-    cfg = alembic_config(archive.engine)
-    with archive.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
+    downgrade(archive.engine, revision)
 
 
 def test_migration_0012_keeps_every_page_api_output_and_export(

@@ -99,17 +99,13 @@ def test_layouts_are_stored_compressed_and_read_as_lists(archive: Archive, tmp_p
 def test_migration_0009_compresses_the_layouts_of_an_existing_archive(
     archive: Archive, tmp_path: Path
 ) -> None:
-    from alembic import command
 
-    from clausewatch.storage.migrate import alembic_config, upgrade
+    from clausewatch.storage.migrate import downgrade, upgrade
 
     import_history(archive, read_jsonl(_history(tmp_path)))
     build(archive)
     before = _layouts(archive)
-    cfg = alembic_config(archive.engine)
-    with archive.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0008")
+    downgrade(archive.engine, "0008")
     with archive.engine.connect() as conn:
         plain = conn.execute(text("SELECT segments FROM version_layouts")).scalars().all()
     # plain JSON again (SQLite: text; PostgreSQL: jsonb, read as lists)
@@ -307,17 +303,13 @@ def test_migration_0010_refuses_to_drop_a_heading_path_the_layout_lacks(
 def test_migration_0013_stores_an_existing_archives_layouts_as_deltas(
     archive: Archive, tmp_path: Path
 ) -> None:
-    from alembic import command
 
-    from clausewatch.storage.migrate import alembic_config, upgrade
+    from clausewatch.storage.migrate import downgrade, upgrade
 
     import_history(archive, read_jsonl(_history(tmp_path)))
     build(archive)
     before = _layouts(archive)
-    cfg = alembic_config(archive.engine)
-    with archive.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0012")
+    downgrade(archive.engine, "0012")
     assert "base_version_id" not in _columns(archive, "version_layouts")
     with archive.engine.connect() as conn:
         whole = conn.execute(text("SELECT segments, heading_paths FROM version_layouts")).all()
@@ -367,9 +359,8 @@ def _stored_kinds(archive: Archive) -> set[str]:
 def test_kinds_are_stored_as_letters_by_sqlite_and_read_as_words(
     archive: Archive, tmp_path: Path
 ) -> None:
-    from alembic import command
 
-    from clausewatch.storage.migrate import alembic_config, upgrade
+    from clausewatch.storage.migrate import downgrade, upgrade
 
     import_history(archive, read_jsonl(_history(tmp_path)))
     build(archive)
@@ -389,10 +380,7 @@ def test_kinds_are_stored_as_letters_by_sqlite_and_read_as_words(
         change = session.scalars(select(ChangeItem.change_id)).first()
     assert change is not None
     page = change_detail(archive, change)
-    cfg = alembic_config(archive.engine)
-    with archive.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0013")
+    downgrade(archive.engine, "0013")
     assert _stored_kinds(archive) == words and _kinds(archive) == (revisions, items)
     upgrade(archive.engine)
     assert _kinds(archive) == (revisions, items) and change_detail(archive, change) == page
