@@ -260,3 +260,15 @@ def test_any_text_renders_safely(text: str) -> None:
     assert_safe(str(redline_html(ops)))
     plain = str(marked_plain_html([(w, i % 2 == 1) for i, w in enumerate(words)]))
     assert not re.search(r"<(?!/?mark>)", plain)
+
+
+def test_a_link_without_text_says_link_in_html_only() -> None:
+    """`[](url)` (an icon on the captured page, as in LinkedIn's privacy policy) would be an
+    unlabelled link nobody can see or follow; the plain text keeps the source's words."""
+    help_url = "https://www.linkedin.com/help/a7152512"
+    source = f"data used in this way[]({help_url}) [x](https://e.org/x) [`c`](https://e.org/c)"
+    html = str(to_html(source))
+    assert f'<a href="{help_url}" rel="nofollow noopener noreferrer">(link)</a>' in html
+    assert html.count("(link)") == 1  # links with text, or code, keep theirs
+    assert "(link)" not in to_plain(source) and "(link)" not in to_plain_line(source)
+    assert "javascript" not in str(to_html("[](javascript:alert(1))"))

@@ -585,6 +585,39 @@ def test_evidence_checks_rerun_once_per_interval(
         archive.close()
 
 
+def test_a_documents_captures_are_checked_once_per_interval_and_say_when(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The captures list (the document page, its API) re-hashes each snapshot at most once per
+    ``http_cache_seconds``, as the provision page does, and says when the shown checks ran."""
+    from clausewatch.archive import evidence
+    from clausewatch.provisions.queries import document_captures
+
+    archive = Archive.open(Settings(data_dir=data_dir, http_cache_seconds=3600))
+    try:
+        with archive.sessions() as session:
+            doc = session.scalars(select(Version.document_id).limit(1)).one()
+        calls: list[str] = []
+        real = evidence.check_blob
+
+        def counted(store: Any, digest: str) -> dict[str, Any]:
+            calls.append(digest)
+            return real(store, digest)
+
+        monkeypatch.setattr(evidence, "check_blob", counted)
+        first = document_captures(archive, doc)
+        hashed = len(calls)
+        assert hashed == len({c["snapshot_sha256"] for c in first["items"]}) > 0
+        assert first["checked_at"] and all(c["hash_verified"] for c in first["items"])
+        again = document_captures(archive, doc)
+        assert len(calls) == hashed and again == first  # kept: nothing re-hashed
+    finally:
+        archive.close()
+    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+        html = page(client, f"/documents/D-{doc:05d}")
+    assert "the checks shown ran at " in html and " UTC." in html
+
+
 def test_a_cold_provision_record_takes_one_pooled_connection(
     data_dir: Path, tmp_path: Path
 ) -> None:

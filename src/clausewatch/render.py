@@ -55,6 +55,9 @@ _MARK_RE = _SENTINEL_RE
 _BR_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _SPLIT = re.compile(f"(<br\\s*/?>|[{SENTINELS}])", re.IGNORECASE)
 LINK_REL = "nofollow noopener noreferrer"
+# The text of a link that has none in the source (`[](url)`, an icon on the captured page): a
+# link must say something to be followed, by eye or by a screen reader.
+EMPTY_LINK = "(link)"
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 HEADING_SHIFT = 2
 
@@ -257,7 +260,21 @@ def _render_link(self: Any, tokens: list[Token], idx: int, options: Any, env: An
     token = tokens[idx]
     if token.meta.get("drop"):
         return ""
-    return str(self.renderToken(tokens, idx, options, env))
+    tag = str(self.renderToken(tokens, idx, options, env))
+    if token.type != "link_open" or _link_shows_text(tokens, idx):
+        return tag
+    return tag + EMPTY_LINK
+
+
+def _link_shows_text(tokens: list[Token], idx: int) -> bool:
+    """Whether the link opened at ``idx`` holds text other than marks (HTML only: the plain
+    text keeps the source's words)."""
+    for token in tokens[idx + 1 :]:
+        if token.type == "link_close":
+            return False
+        if token.type in ("text", "code_inline") and _strip_marks(token.content).strip():
+            return True
+    return False
 
 
 def _is_punct(ch: str) -> bool:

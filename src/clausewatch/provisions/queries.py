@@ -941,9 +941,12 @@ def document_redline(
 def document_captures(
     archive: Archive, document_id: int, *, limit: int = 50, offset: int = 0
 ) -> dict[str, Any]:
-    """The document's captures, newest first, each with checks that run now: the snapshot is in
-    the store and re-hashes to its SHA-256 (:func:`clausewatch.archive.evidence.check_blob`)."""
-    from clausewatch.archive.evidence import check_blob, source_links
+    """The document's captures, newest first, each with its checks: the snapshot is in the store
+    and re-hashes to its SHA-256, re-run at most once per ``http_cache_seconds``
+    (:func:`clausewatch.archive.evidence.checked_blob`, as on the provision page: a page of 50
+    captures no longer reads and hashes 50 snapshots on every request); ``checked_at`` is when
+    the oldest of the checks shown ran (None when no capture has a snapshot)."""
+    from clausewatch.archive.evidence import checked_blob, source_links
 
     document = archive.document(document_id)
     declared = _declared_urls(document)
@@ -956,9 +959,11 @@ def document_captures(
         total = _count(session, query)
         captures = list(session.scalars(query.limit(limit).offset(offset)))
     items = []
+    times: list[dt.datetime] = []
+    interval = archive.settings.http_cache_seconds
     for capture in captures:
         check = (
-            check_blob(archive.store, capture.snapshot_sha256)
+            checked_blob(archive.store, capture.snapshot_sha256, interval, times)
             if capture.snapshot_sha256
             else {"stored": False, "verified": False, "problem": "no snapshot was recorded"}
         )
@@ -981,4 +986,6 @@ def document_captures(
                 "problem": check["problem"],
             }
         )
-    return {**_page(total, items, limit, offset), "document": document.public_id}
+    checked_at = min(times).isoformat() if times else None
+    page = {**_page(total, items, limit, offset), "document": document.public_id}
+    return {**page, "checked_at": checked_at}

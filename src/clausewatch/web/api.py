@@ -120,7 +120,7 @@ def document_redline(
 
 @router.get(
     "/documents/{document_id}/captures",
-    summary="The document's captures, newest first, with evidence checks run now",
+    summary="The document's captures, newest first, with evidence checks (checked_at: when)",
 )
 def document_captures(
     archive: ArchiveDep, document_id: str, limit: Limit = 50, offset: Offset = 0
