@@ -550,6 +550,21 @@ def test_provision_record_follows_the_archive_state(data_dir: Path, tmp_path: Pa
         archive.close()
 
 
+def _counted_blob_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The digests `check_blob` re-hashes from now on, in order (it still checks)."""
+    from clausewatch.archive import evidence
+
+    calls: list[str] = []
+    real = evidence.check_blob
+
+    def counted(store: Any, digest: str) -> dict[str, Any]:
+        calls.append(digest)
+        return real(store, digest)
+
+    monkeypatch.setattr(evidence, "check_blob", counted)
+    return calls
+
+
 def test_evidence_checks_rerun_once_per_interval(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -557,21 +572,13 @@ def test_evidence_checks_rerun_once_per_interval(
     says when its checks ran (the oldest of them), and an interval of 0 checks every time."""
     import datetime as dt
 
-    from clausewatch.archive import evidence
     from clausewatch.archive.evidence import checked_blob
 
     archive = Archive.open(Settings(data_dir=data_dir))
     try:
         with archive.sessions() as session:
             sha = session.scalars(select(Version.text_sha256).limit(1)).one()
-        calls: list[str] = []
-        real = evidence.check_blob
-
-        def counted(store: Any, digest: str) -> dict[str, Any]:
-            calls.append(digest)
-            return real(store, digest)
-
-        monkeypatch.setattr(evidence, "check_blob", counted)
+        calls = _counted_blob_checks(monkeypatch)
         times: list[dt.datetime] = []
         first = checked_blob(archive.store, sha, 3600, times)
         again = checked_blob(archive.store, sha, 3600, times)
@@ -590,21 +597,13 @@ def test_a_documents_captures_are_checked_once_per_interval_and_say_when(
 ) -> None:
     """The captures list (the document page, its API) re-hashes each snapshot at most once per
     ``http_cache_seconds``, as the provision page does, and says when the shown checks ran."""
-    from clausewatch.archive import evidence
     from clausewatch.provisions.queries import document_captures
 
     archive = Archive.open(Settings(data_dir=data_dir, http_cache_seconds=3600))
     try:
         with archive.sessions() as session:
             doc = session.scalars(select(Version.document_id).limit(1)).one()
-        calls: list[str] = []
-        real = evidence.check_blob
-
-        def counted(store: Any, digest: str) -> dict[str, Any]:
-            calls.append(digest)
-            return real(store, digest)
-
-        monkeypatch.setattr(evidence, "check_blob", counted)
+        calls = _counted_blob_checks(monkeypatch)
         first = document_captures(archive, doc)
         hashed = len(calls)
         assert hashed == len({c["snapshot_sha256"] for c in first["items"]}) > 0

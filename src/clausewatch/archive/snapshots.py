@@ -327,7 +327,10 @@ class LocalSnapshotStore:
             content = self.get(source)
         except (SnapshotNotFound, SnapshotDamaged, ValueError):
             return None
-        if len(self.dependents(source)) >= MAX_DEPENDENTS:
+        conn = self._db()
+        assert conn is not None  # ``source`` is a row of the pack
+        (derived,) = conn.execute(_DELTAS, (self._key(conn, source),)).fetchone()
+        if derived >= MAX_DEPENDENTS:
             return None
         # a one-off dictionary: precomputing its tables would cost more than it saves
         dictionary = zstandard.ZstdCompressionDict(

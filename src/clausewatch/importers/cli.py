@@ -32,6 +32,7 @@ def import_cmd(
     from clausewatch.importers.parallel import import_source
     from clausewatch.jobs.pool import default_workers
     from clausewatch.provisions.cli import build
+    from clausewatch.storage.cli import print_rebuilt
     from clausewatch.storage.db import compact_after_bulk_write, database_bytes
 
     processes = workers or default_workers()
@@ -68,11 +69,7 @@ def import_cmd(
                 f"change records: {built.change_records}",
                 highlight=False,
             )
-        compacted = compact_after_bulk_write(archive.engine, size_before)
-        if compacted is not None:
-            out.print(
-                f"database rebuilt: {compacted[0] / 1e6:.1f} MB -> {compacted[1] / 1e6:.1f} MB"
-            )
+        print_rebuilt(compact_after_bulk_write(archive.engine, size_before))
 
 
 def import_sample(archive: Any) -> None:

@@ -311,8 +311,8 @@ def _current_provision_counts(
     keyframes = {layout.base_version_id for _, layout in rows} - {None}
     # the deltas' keyframe layouts in one query, held while the deltas are read (the session's
     # identity map keeps only what is referenced)
-    held = session.scalars(select(VersionLayout).where(VersionLayout.version_id.in_(keyframes)))
-    held = held.all() if keyframes else []
+    keyframe_query = select(VersionLayout).where(VersionLayout.version_id.in_(keyframes))
+    held = session.scalars(keyframe_query).all() if keyframes else []
     counts = {doc_id: len(layout.segments) for doc_id, layout in rows}
     del held
     return counts

@@ -24,11 +24,14 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     after = current_revision(engine)
     out.print(f"schema at revision {after} ({engine.url.render_as_string()})")
     if before is not None and before != after:  # migrations that rewrote rows free pages
-        rebuilt = vacuum(engine)
-        if rebuilt is not None:
-            mb = 1e6
-            out.print(f"database rebuilt: {rebuilt[0] / mb:.1f} MB -> {rebuilt[1] / mb:.1f} MB")
+        print_rebuilt(vacuum(engine))
     _upgrade_store(settings.resolved_snapshot_store)
+
+
+def print_rebuilt(sizes: tuple[int, int] | None) -> None:
+    """Say what a `VACUUM` of the database did (nothing when it was not run)."""
+    if sizes is not None:
+        out.print(f"database rebuilt: {sizes[0] / 1e6:.1f} MB -> {sizes[1] / 1e6:.1f} MB")
 
 
 def _upgrade_store(url: str) -> None:
