@@ -6,7 +6,10 @@ from __future__ import annotations
 import html
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +333,28 @@ def test_security_headers_everywhere(client: TestClient, ids: dict[str, Any]) ->
         response = client.get(url)
         for key, value in SECURITY_HEADERS.items():
             assert response.headers.get(key) == value, (url, key)
+
+
+def test_a_server_process_works_on_web_threads_requests_at_once(data_dir: Path) -> None:
+    """Sync routes share ``web_threads`` worker threads: a burst is worked through a few at a
+    time, in order, instead of by 40 threads taking turns at the GIL (issue #13)."""
+    app = create_app(Settings(data_dir=data_dir, web_threads=3))
+    lock, active, most = threading.Lock(), [0], [0]
+
+    @app.get("/test-slow")
+    def slow() -> dict[str, int]:
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.2)
+        with lock:
+            active[0] -= 1
+        return {"ok": 1}
+
+    with TestClient(app) as client, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: client.get("/test-slow").status_code, range(8)))
+    assert answers == [200] * 8
+    assert most[0] == 3
 
 
 def test_archived_markup_is_escaped(data_dir: Path, ids: dict[str, Any]) -> None:

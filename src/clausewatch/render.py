@@ -287,7 +287,10 @@ _library_is_punct = state_inline.isPunctChar
 
 
 @functools.cache
-def _parser() -> MarkdownIt:
+def _parser(plain: bool = False) -> MarkdownIt:
+    """The parser; ``plain``: for plain text, whose links lose their target, so targets are
+    left as written instead of normalised (percent-encoding and punycode were a third of a
+    plain title's parse, issue #13). Both give the same tokens apart from link targets."""
     # the inline state's flanking test (which decides emphasis) sees our marks as punctuation
     if state_inline.isPunctChar is not _is_punct:
         state_inline.isPunctChar = _is_punct
@@ -295,6 +298,8 @@ def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False}).enable("table").disable("code")
     # Every link is parsed (so its Markdown never shows); _core_safety keeps only safe anchors.
     md.validateLink = lambda url: True  # type: ignore[method-assign]
+    if plain:
+        md.normalizeLink = lambda url: url  # type: ignore[method-assign]
     md.core.ruler.push("clausewatch_safety", _core_safety)
     md.add_render_rule("text", _render_text)
     md.add_render_rule("code_inline", _render_code_inline)
@@ -305,8 +310,8 @@ def _parser() -> MarkdownIt:
     return md
 
 
-def _tokens(source: str) -> list[Token]:
-    return _parser().parse(source, {})
+def _tokens(source: str, *, plain: bool = False) -> list[Token]:
+    return _parser(plain).parse(source, {})
 
 
 _EMPTY_MARK = re.compile(r"<(ins|del|mark)></\1>")
@@ -511,7 +516,7 @@ def _plain(tokens: list[Token]) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def _plain_cached(text: str) -> str:
-    return _plain(_tokens(_prepare(text)))
+    return _plain(_tokens(_prepare(text), plain=True))
 
 
 def to_plain(text: str | None) -> str:
@@ -530,9 +535,24 @@ _STRAY = [
 ]
 
 
+# Text that Markdown leaves as it is: word characters, spaces, newlines and punctuation that is
+# never syntax, with no line opening on a list marker, a digit or a dash. Most titles and
+# excerpts are such text; they skip the parser (to_plain_line's result is the same, tested on
+# the pga history's titles and quotes: tests/test_render.py).
+_INERT = re.compile(r"(?:[^\W_]|[ \n,.;:'\"()/?%$@\u2018\u2019\u201c\u201d\u2013-])*")
+_INERT_BREAKERS = re.compile(r"--|^ *[-+\d]", re.MULTILINE)
+
+
 def to_plain_line(text: str | None) -> str:
     """:func:`to_plain` on one line, for titles, excerpts and quotes (which may start or end in
     the middle of Markdown): leftover markers at the cut are removed."""
+    text = str(text or "")
+    if _INERT.fullmatch(text) and not _INERT_BREAKERS.search(text):
+        return " ".join(text.split())
+    return _markdown_plain_line(text)
+
+
+def _markdown_plain_line(text: str) -> str:
     line = re.sub(r"\s+", " ", to_plain(text)).strip()
     for pattern, repl in _STRAY:
         line = pattern.sub(repl, line)

@@ -186,19 +186,7 @@ def _labels(session: Session, provision_ids: Iterable[int]) -> dict[int, dict[st
     ids = list(set(provision_ids))
     if not ids:
         return {}
-    rows = session.connection().execute(  # columns, not Platform entities (issue #13)
-        select(
-            Provision.id,
-            Provision.title,
-            Document.id,
-            Document.doc_type,
-            Platform.name,
-            Platform.slug,
-        )
-        .join(Document, Document.id == Provision.document_id)
-        .join(Platform, Platform.id == Document.platform_id)
-        .where(Provision.id.in_(ids))
-    )
+    rows = session.connection().execute(_LABELS, {"ids": ids})
     return {
         pid: {
             "id": format_id("P", pid),
@@ -212,6 +200,34 @@ def _labels(session: Session, provision_ids: Iterable[int]) -> dict[int, dict[st
     }
 
 
+# Statements built once (bound parameters): on a cold page, building and keying a statement
+# cost more than running it (issue #13). Columns, not entities.
+_LABELS = (
+    select(
+        Provision.id, Provision.title, Document.id, Document.doc_type, Platform.name, Platform.slug
+    )
+    .join(Document, Document.id == Provision.document_id)
+    .join(Platform, Platform.id == Document.platform_id)
+    .where(Provision.id.in_(bindparam("ids", expanding=True)))
+)
+_SUPPORTING_TEXTS = (
+    select(ProvisionAnalysis.provision_id, Classification.supporting_text)
+    .join(Classification, Classification.revision_id == ProvisionAnalysis.revision_id)
+    .where(
+        ProvisionAnalysis.provision_id.in_(bindparam("ids", expanding=True)),
+        Classification.type_id == bindparam("type_id"),
+    )
+)
+_DOCUMENT_RISKS = select(
+    ProvisionAnalysis.provision_id,
+    ProvisionAnalysis.primary_type,
+    ProvisionAnalysis.severity,
+    ProvisionAnalysis.confidence,
+).where(
+    ProvisionAnalysis.document_id == bindparam("document_id"),
+    ProvisionAnalysis.current.is_(True),
+    ProvisionAnalysis.severity.in_(["High", "Medium"]),
+)
 _CLASSIFICATIONS = (
     select(*Classification.__table__.c)
     .where(Classification.revision_id == bindparam("rid"))
@@ -361,14 +377,9 @@ def _supporting_texts(
 ) -> dict[int, str]:
     if not provision_ids:
         return {}
-    rows = session.execute(
-        select(ProvisionAnalysis.provision_id, Classification.supporting_text)
-        .join(Classification, Classification.revision_id == ProvisionAnalysis.revision_id)
-        .where(
-            ProvisionAnalysis.provision_id.in_(provision_ids),
-            Classification.type_id == type_id,
-        )
-    ).all()
+    rows = session.connection().execute(
+        _SUPPORTING_TEXTS, {"ids": list(provision_ids), "type_id": type_id}
+    )
     return {pid: text for pid, text in rows}
 
 
@@ -415,18 +426,7 @@ def _document_risks(
     """A document's current High and Medium provisions, most severe and most confident first
     (provision id, primary type, severity), with the labels of the members of its first
     ``OTHER_RISKS_SHOWN + 1`` types (one more: a page leaves its own provision out)."""
-    rows = session.execute(
-        select(
-            ProvisionAnalysis.provision_id,
-            ProvisionAnalysis.primary_type,
-            ProvisionAnalysis.severity,
-            ProvisionAnalysis.confidence,
-        ).where(
-            ProvisionAnalysis.document_id == document_id,
-            ProvisionAnalysis.current.is_(True),
-            ProvisionAnalysis.severity.in_(["High", "Medium"]),
-        )
-    ).all()
+    rows = session.connection().execute(_DOCUMENT_RISKS, {"document_id": document_id}).all()
     ranked = sorted(
         rows,
         key=lambda r: (-SEVERITIES.index(r.severity or "Low"), -(r.confidence or 0), r[0]),

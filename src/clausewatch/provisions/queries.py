@@ -546,10 +546,13 @@ def document_summary_in(session: Any, document_id: int) -> dict[str, Any]:
     request deadlocks the pool under load)."""
     document = _document(session, document_id)
     counts = _current_provision_counts(session, [document_id])
-    captures = session.scalar(
-        select(func.count()).select_from(Capture).where(Capture.document_id == document_id)
-    )
+    captures = session.connection().execute(_CAPTURE_COUNT, {"did": document_id}).scalar()
     return {**_document_row(document, counts.get(document_id, 0)), "captures": captures or 0}
+
+
+_CAPTURE_COUNT = (
+    select(func.count()).select_from(Capture).where(Capture.document_id == bindparam("did"))
+)
 
 
 def document_detail(archive: Archive, document_id: int) -> dict[str, Any]:

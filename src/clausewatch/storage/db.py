@@ -288,7 +288,7 @@ def state_memo(bind: Engine | Session, key: Any, compute: Callable[[], T]) -> T:
     totals). The state is read first, so a value is never older than the state it is kept
     under. Pass the caller's open session, if any (a second pooled connection per request can
     exhaust the pool under load). Treat the result as read-only."""
-    generation, _ = read_state(bind)
+    generation = _generation(bind)
     engine = bind.get_bind().engine if isinstance(bind, Session) else bind
     where = engine.url.render_as_string()
     slot = _MEMO.get(where)
@@ -301,6 +301,24 @@ def state_memo(bind: Engine | Session, key: Any, compute: Callable[[], T]) -> T:
             values.clear()
         values[key] = compute()
     return cast(T, values[key])
+
+
+_STATE_SEEN = "clausewatch_state_seen"
+
+
+def _generation(bind: Engine | Session) -> int:
+    """The archive generation, read once per transaction of a session: a page's several
+    memoised parts (a state read each was a quarter of a cold page's statements, issue #13)
+    see one state. The state moves on only when a write transaction commits (``transaction``
+    bumps it last), so it cannot change within the transaction that read it."""
+    if not isinstance(bind, Session):
+        return read_state(bind)[0]
+    transaction = bind.get_transaction()
+    seen = bind.info.get(_STATE_SEEN)
+    if transaction is None or seen is None or seen[0] is not transaction:
+        generation = read_state(bind)[0]  # begins the transaction if none had begun
+        seen = bind.info[_STATE_SEEN] = (bind.get_transaction(), generation)
+    return int(seen[1])
 
 
 # -- lists of the read paths: {"total", "limit", "offset", "items"} -------------------------------

@@ -3,11 +3,12 @@ response, JSON errors under `/api/`, friendly HTML errors elsewhere."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from anyio import to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -124,6 +125,32 @@ def _describe(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
     return message or "invalid request", details
 
 
+class SecurityHeaders:
+    """:data:`SECURITY_HEADERS` on every response that does not set its own. Plain ASGI: the
+    ``@app.middleware`` form (Starlette's ``BaseHTTPMiddleware``) ran each request through a
+    task and a memory stream (issue #13)."""
+
+    _HEADERS: ClassVar = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in self._HEADERS if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 class BodyTooLarge(StarletteHTTPException):
     """A request body over ``Settings.max_request_bytes`` (413)."""
 
@@ -211,6 +238,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # sync routes run on anyio's worker threads (40 by default): a few, so that a burst is
+        # worked through in order instead of 40 threads taking turns at the GIL (issue #13)
+        to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         yield
         from clausewatch.web.exports import close_render_pool
 
@@ -233,14 +263,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.archive = archive
     app.state.templates = _templates()
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
