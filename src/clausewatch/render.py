@@ -536,20 +536,30 @@ _STRAY = [
 
 
 # Text that Markdown leaves as it is: word characters, spaces, newlines and punctuation that is
-# never syntax, with no line opening on a list marker, a digit or a dash. Most titles and
-# excerpts are such text; they skip the parser (to_plain_line's result is the same, tested on
-# the pga history's titles and quotes: tests/test_render.py).
-_INERT = re.compile(r"(?:[^\W_]|[ \n,.;:'\"()/?%$@\u2018\u2019\u201c\u201d\u2013-])*")
-_INERT_BREAKERS = re.compile(r"--|^ *[-+\d]", re.MULTILINE)
+# never syntax, no line opening on a list marker, a dash, `+` or `=`, no `--`, no dash at either
+# end (to_plain_line trims those). Most titles ("2.5 Sharing — To the extent...") and excerpts
+# are such text; they skip the parser (to_plain_line's result is the same, tested on the pga
+# history's paragraphs and random cuts of them, and on generated text: tests/test_render.py).
+_INERT = re.compile(
+    r"(?:[^\W_]|[ \n\xa0,.;:'\"()/?%$@=\u2018\u2019\u201c\u201d\u2013\u2014\u2026-])*"
+)
+_INERT_BREAKERS = re.compile(
+    r"--|^ *(?:[-+=]|\d{1,9}[.)](?:[ \t]|$))|^\s*\u2014|\u2014\s*$", re.MULTILINE
+)
 
 
 def to_plain_line(text: str | None) -> str:
     """:func:`to_plain` on one line, for titles, excerpts and quotes (which may start or end in
     the middle of Markdown): leftover markers at the cut are removed."""
     text = str(text or "")
-    if _INERT.fullmatch(text) and not _INERT_BREAKERS.search(text):
+    # "5. Termination — ..." (a numbered heading) reads the same as the one-item list it parses to
+    lead = _NUMBERED_LEAD.match(text)
+    if _INERT.fullmatch(text) and not _INERT_BREAKERS.search(text, lead.end() if lead else 0):
         return " ".join(text.split())
     return _markdown_plain_line(text)
+
+
+_NUMBERED_LEAD = re.compile(r"[1-9]\d{0,8}\. +(?=[^\W\d_])")
 
 
 def _markdown_plain_line(text: str) -> str:
