@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archive_fixtures import snapshot_removed
+from archive_fixtures import pg_server_url, snapshot_removed  # noqa: F401  (a fixture)
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from render_checks import visible_text
@@ -26,7 +26,7 @@ from clausewatch.render import to_html, to_plain_line
 from clausewatch.storage.db import transaction
 from clausewatch.storage.models import Capture, Provision, ProvisionRevision, Version
 from clausewatch.web import create_app
-from clausewatch.web.app import SECURITY_HEADERS
+from clausewatch.web.app import SECURITY_HEADERS, web_threads
 from clausewatch.web.pages import PROVISION_SECTIONS
 
 
@@ -355,6 +355,22 @@ def test_a_server_process_works_on_web_threads_requests_at_once(data_dir: Path) 
         answers = list(pool.map(lambda _: client.get("/test-slow").status_code, range(8)))
     assert answers == [200] * 8
     assert most[0] == 3
+
+
+def test_web_threads_default_follows_the_database(
+    tmp_path: Path,
+    pg_server_url: str,  # noqa: F811
+) -> None:
+    """4 threads on SQLite (CPU work under one GIL), 16 on PostgreSQL (statements wait on the
+    network); a configured number wins on either."""
+    sqlite = Archive.open(Settings(data_dir=tmp_path / "s"))
+    postgres = Archive.open(Settings(data_dir=tmp_path / "p", database_url=pg_server_url))
+    configured = Archive.open(Settings(data_dir=tmp_path / "c", web_threads=7))
+    try:
+        assert [web_threads(a) for a in (sqlite, postgres, configured)] == [4, 16, 7]
+    finally:
+        for archive in (sqlite, postgres, configured):
+            archive.close()
 
 
 def test_archived_markup_is_escaped(data_dir: Path, ids: dict[str, Any]) -> None:

@@ -89,12 +89,13 @@ class Settings(BaseSettings):
         description="max-age of anonymous GET pages and API reads, and the longest a rendered "
         "response stays in the in-process cache (0: no HTTP caching; docs/web.md)",
     )
-    web_threads: int = Field(
-        4,
+    web_threads: int | None = Field(
+        None,
         ge=1,
         description="Requests a server process works on at once (its worker threads); more "
-        "wait their turn. Pages are CPU-bound under one GIL: more threads than this add "
-        "switching, not throughput (docs/web.md)",
+        "wait their turn. Default: 4 on SQLite (pages are CPU work under one GIL: more threads "
+        "add switching, not throughput), 16 on PostgreSQL (its statements wait on the "
+        "network); docs/web.md",
     )
     response_cache_mb: int = Field(
         64, ge=0, description="Size of the in-process cache of rendered responses, per process"

@@ -309,8 +309,9 @@ _STATE_SEEN = "clausewatch_state_seen"
 def _generation(bind: Engine | Session) -> int:
     """The archive generation, read once per transaction of a session: a page's several
     memoised parts (a state read each was a quarter of a cold page's statements, issue #13)
-    see one state. The state moves on only when a write transaction commits (``transaction``
-    bumps it last), so it cannot change within the transaction that read it."""
+    are kept under one state. Each part is computed after that read, so a kept value is never
+    older than the state it is kept under (on PostgreSQL, whose statements each see the latest
+    commits, it may be newer, as it could before: the next state recomputes it)."""
     if not isinstance(bind, Session):
         return read_state(bind)[0]
     transaction = bind.get_transaction()

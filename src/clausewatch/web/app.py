@@ -226,6 +226,15 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+def web_threads(archive: Archive) -> int:
+    """The worker threads of a server process: ``Settings.web_threads``, else 4 on SQLite and 16
+    on PostgreSQL (measured: docs/benchmarks.md § HTTP load)."""
+    chosen = archive.settings.web_threads
+    if chosen is not None:
+        return chosen
+    return 16 if archive.engine.dialect.name == "postgresql" else 4
+
+
 def create_worker_app() -> FastAPI:
     """The app of one `clausewatch serve --workers N` process: settings from the environment,
     schema already migrated by the parent."""
@@ -240,7 +249,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # sync routes run on anyio's worker threads (40 by default): a few, so that a burst is
         # worked through in order instead of 40 threads taking turns at the GIL (issue #13)
-        to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
+        to_thread.current_default_thread_limiter().total_tokens = web_threads(archive)
         yield
         from clausewatch.web.exports import close_render_pool
 
