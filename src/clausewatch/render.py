@@ -311,7 +311,7 @@ def _parser(plain: bool = False) -> MarkdownIt:
 
 
 def _tokens(source: str, *, plain: bool = False) -> list[Token]:
-    return _parser(plain).parse(source, {})
+    return (_parser(plain=True) if plain else _parser()).parse(source, {})
 
 
 _EMPTY_MARK = re.compile(r"<(ins|del|mark)></\1>")
@@ -536,8 +536,8 @@ _STRAY = [
 
 
 # Text that Markdown leaves as it is: word characters, spaces, newlines and punctuation that is
-# never syntax, no line opening on a list marker, a dash, `+` or `=`, no `--`, no dash at either
-# end (to_plain_line trims those). Most titles ("2.5 Sharing — To the extent...") and excerpts
+# never syntax, no line opening on a list marker, a dash, `+` or `=`, no `--`, no em dash at
+# either end (to_plain_line trims those). Most titles ("2.5 Sharing — To the extent...") and excerpts
 # are such text; they skip the parser (to_plain_line's result is the same, tested on the pga
 # history's paragraphs and random cuts of them, and on generated text: tests/test_render.py).
 _INERT = re.compile(
