@@ -80,6 +80,20 @@ def test_repeated_reads_come_from_the_response_cache(client: TestClient, pid: st
     assert head.headers["etag"] == first.headers["etag"]
 
 
+def test_head_is_answered_like_get_without_the_body(client: TestClient, pid: str) -> None:
+    """A HEAD that the response cache cannot answer (never asked, signed in, never cached) is
+    the GET's answer without its body, not 405 (FastAPI's routes declare GET only)."""
+    for url in (f"/provisions/{pid}", f"/api/v1/provisions/{pid}/citation", "/login"):
+        head = client.head(url)
+        assert head.status_code == 200 and head.content == b"", url
+        get = client.get(url)
+        assert head.headers["content-type"] == get.headers["content-type"], url
+        assert head.headers.get("etag") == get.headers.get("etag"), url
+    signed_in = client.head("/", headers={"Authorization": "Bearer nobody"})
+    assert signed_in.status_code == 200 and signed_in.content == b""
+    assert client.head("/api/v1/no-such-thing").status_code == 404
+
+
 def test_etag_changes_when_the_archive_changes(client: TestClient, data_dir: Path) -> None:
     archive = Archive.open(Settings(data_dir=data_dir))
     try:

@@ -537,9 +537,10 @@ _STRAY = [
 
 # Text that Markdown leaves as it is: word characters, spaces, newlines and punctuation that is
 # never syntax, no line opening on a list marker, a dash, `+` or `=`, no `--`, no em dash at
-# either end (to_plain_line trims those). Most titles ("2.5 Sharing — To the extent...") and excerpts
-# are such text; they skip the parser (to_plain_line's result is the same, tested on the pga
-# history's paragraphs and random cuts of them, and on generated text: tests/test_render.py).
+# either end (to_plain_line trims those). Most titles ("2.5 Sharing — To the extent...") and
+# excerpts are such text; they skip the parser (to_plain_line's result is the same, tested on
+# the pga history's paragraphs and random cuts of them, and on generated text:
+# tests/test_render.py).
 _INERT = re.compile(
     r"(?:[^\W_]|[ \n\xa0,.;:'\"()/?%$@=\u2018\u2019\u201c\u201d\u2013\u2014\u2026-])*"
 )

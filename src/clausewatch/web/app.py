@@ -151,6 +151,29 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class HeadAsGet:
+    """A ``HEAD`` answered as the ``GET`` of the same URL without its body (RFC 9110 §9.3.2):
+    FastAPI's routes declare ``GET`` only, so a ``HEAD`` that the response cache could not
+    answer got 405. Outermost, so every layer inside (the cache, its tags) sees a ``GET``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
 class BodyTooLarge(StarletteHTTPException):
     """A request body over ``Settings.max_request_bytes`` (413)."""
 
@@ -333,6 +356,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     # outside even the cache: no layer reads more of a body than max_request_bytes
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(HeadAsGet)
     return app
 
 

@@ -1,6 +1,7 @@
 """HTTP caching of anonymous reads (docs/web.md#http-caching).
 
-An outermost ASGI middleware. For an anonymous ``GET``/``HEAD`` of a public route (no
+An outer ASGI middleware. For an anonymous ``GET`` (a ``HEAD`` reaches it as a ``GET`` whose
+body is dropped: ``web.app.HeadAsGet``) of a public route (no
 ``cw_session`` cookie, no ``Authorization`` or ``X-API-Key`` header, not an account, watch or
 export path) it:
 
@@ -207,7 +208,7 @@ class HttpCacheMiddleware:
         self.cache = cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
@@ -245,15 +246,14 @@ class HttpCacheMiddleware:
             await send({"type": "http.response.start", "status": 304, "headers": tags})
             await send({"type": "http.response.body", "body": b""})
             return
-        head = scope["method"] == "HEAD"
         entry = self.cache.get(key)
         if entry is not None:
             await send(
                 {"type": "http.response.start", "status": entry.status, "headers": entry.headers}
             )
-            await send({"type": "http.response.body", "body": b"" if head else entry.body})
+            await send({"type": "http.response.body", "body": entry.body})
             return
-        await self.app(scope, receive, self._storing(send, key, tags, store=not head))
+        await self.app(scope, receive, self._storing(send, key, tags))
 
     def _not_modified(self, scope: Scope, etag: bytes, changed_at: Any) -> bool:
         if_none_match = _header(scope, b"if-none-match")
@@ -268,9 +268,7 @@ class HttpCacheMiddleware:
             return False
         return when.tzinfo is not None and changed_at <= when
 
-    def _storing(
-        self, send: Send, key: str, tags: list[tuple[bytes, bytes]], *, store: bool
-    ) -> Send:
+    def _storing(self, send: Send, key: str, tags: list[tuple[bytes, bytes]]) -> Send:
         state: dict[str, Any] = {"keep": False, "chunks": [], "size": 0}
 
         async def wrapped(message: Message) -> None:
@@ -284,7 +282,7 @@ class HttpCacheMiddleware:
                 ):
                     headers += tags
                     message = {**message, "headers": headers}
-                    state.update(keep=store, status=200, headers=headers)
+                    state.update(keep=True, status=200, headers=headers)
             elif message["type"] == "http.response.body" and state["keep"]:
                 body = message.get("body", b"")
                 state["size"] += len(body)
