@@ -133,6 +133,22 @@ def test_counts_agree_everywhere(archive: Archive, populated: dict[str, int]) ->
     )
 
 
+def test_counts_follow_a_new_analysis_in_the_same_process(
+    archive: Archive, populated: dict[str, int]
+) -> None:
+    """The rarity counts are kept per analysis state and looked at again only when the archive
+    generation moved: a new version analysed in this process shows at once."""
+    analyse(archive)
+    before = {row["type"]: row for row in clause_type_summary(archive)}
+    assert before["arbitration"]["platforms"] == 2
+    assert {row["type"]: row for row in clause_type_summary(archive)} == before  # kept
+    record(archive, populated["gamma"], body([*TEXTS["gamma"], ARBITRATION]), T0 + DAY)
+    build(archive)
+    analyse(archive)
+    after = {row["type"]: row for row in clause_type_summary(archive)}
+    assert after["arbitration"]["platforms"] == 3
+
+
 def test_similar_wording_on_other_platforms(archive: Archive, populated: dict[str, int]) -> None:
     analyse(archive)
     alpha = current_provision(archive, populated["alpha"], "binding arbitration")

@@ -25,9 +25,9 @@ from clausewatch.web import create_app
 # Statements per request (transaction control such as SQLite's BEGIN not counted). The
 # provision page and its API record are one provision_record, in one session: a fixed number of
 # short queries (provision, revisions, change count, analysis, classifications, evidence, the
-# archive state, read once per request) whatever the archive holds, 9 once the per-state figures
-# of its document and clause type are kept, at most 17 when none is (issue #13).
-PROVISION_BOUND = 17
+# archive state, read once per request) whatever the archive holds, 7 once the per-state figures
+# of its document and clause type are kept, at most 15 when none is (issue #13).
+PROVISION_BOUND = 15
 LIST_BOUND = 3  # the archive state, the page's ids, their labels (the total once per state)
 # the archive state, the total, the page: PostgreSQL ranks and counts in one statement; SQLite's
 # FTS5 ranks the page's ids, then reads their rows and snippets (two in-process statements)

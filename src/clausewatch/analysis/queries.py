@@ -27,7 +27,7 @@ from clausewatch.analysis.service import (
 from clausewatch.archive.service import Archive
 from clausewatch.classify.taxonomy import SEVERITIES, ClauseType, Taxonomy, default_taxonomy
 from clausewatch.ids import format_id
-from clausewatch.storage.db import state_memo, transaction
+from clausewatch.storage.db import state_generation, state_memo, transaction
 from clausewatch.storage.models import (
     Classification,
     Document,
@@ -109,28 +109,29 @@ class Prevalence:
         return out
 
 
-_PREVALENCE: dict[str, tuple[Any, Prevalence]] = {}
+_PREVALENCE: dict[str, tuple[Any, Prevalence, int]] = {}
 
 
 def prevalence(session: Session) -> Prevalence:
     """The counts every page shows, computed once per state of the analysis: the cache key
     changes whenever ``analyse`` rewrites any document's rows (the only writer of the rows
     counted), so a page never shows counts older than the analysis it shows. Treat the
-    result as read-only."""
-    state = tuple(
-        session.execute(
-            select(func.count(), func.max(DocumentAnalysis.analysed_at)).select_from(
-                DocumentAnalysis
-            )
-        ).one()
-    )
+    result as read-only. While the archive generation stays (no write at all since the last
+    look; the request has read it already), the analysis state is not read again."""
     key = session.get_bind().engine.url.render_as_string()
+    generation = state_generation(session)
     cached = _PREVALENCE.get(key)
-    if cached is not None and cached[0] == state:
+    if cached is not None and cached[2] == generation:
         return cached[1]
-    prev = _count_prevalence(session)
-    _PREVALENCE[key] = (state, prev)
+    state = tuple(session.execute(_ANALYSIS_STATE).one())
+    prev = cached[1] if cached is not None and cached[0] == state else _count_prevalence(session)
+    _PREVALENCE[key] = (state, prev, generation)
     return prev
+
+
+_ANALYSIS_STATE = select(func.count(), func.max(DocumentAnalysis.analysed_at)).select_from(
+    DocumentAnalysis
+)
 
 
 def _count_prevalence(session: Session) -> Prevalence:

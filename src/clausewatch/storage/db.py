@@ -288,7 +288,7 @@ def state_memo(bind: Engine | Session, key: Any, compute: Callable[[], T]) -> T:
     totals). The state is read first, so a value is never older than the state it is kept
     under. Pass the caller's open session, if any (a second pooled connection per request can
     exhaust the pool under load). Treat the result as read-only."""
-    generation = _generation(bind)
+    generation = state_generation(bind)
     engine = bind.get_bind().engine if isinstance(bind, Session) else bind
     where = engine.url.render_as_string()
     slot = _MEMO.get(where)
@@ -306,7 +306,7 @@ def state_memo(bind: Engine | Session, key: Any, compute: Callable[[], T]) -> T:
 _STATE_SEEN = "clausewatch_state_seen"
 
 
-def _generation(bind: Engine | Session) -> int:
+def state_generation(bind: Engine | Session) -> int:
     """The archive generation, read once per transaction of a session: a page's several
     memoised parts (a state read each was a quarter of a cold page's statements, issue #13)
     are kept under one state. Each part is computed after that read, so a kept value is never
