@@ -130,7 +130,9 @@ class SecurityHeaders:
     ``@app.middleware`` form (Starlette's ``BaseHTTPMiddleware``) ran each request through a
     task and a memory stream (issue #13)."""
 
-    _HEADERS: ClassVar = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+    _HEADERS: ClassVar[list[tuple[bytes, bytes]]] = [
+        (k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
+    ]
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
