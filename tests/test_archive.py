@@ -30,15 +30,15 @@ BODY = " ".join(
 )
 
 
-def platform_decl(slug: str = "example") -> PlatformDeclaration:
+def platform_decl(
+    slug: str = "example", *, url: str = URL, doc_type: str = "Terms of Service"
+) -> PlatformDeclaration:
     return PlatformDeclaration(
         slug=slug,
         name=slug.title(),
         category="social-media",
         website=f"https://{slug}.com",
-        documents=(
-            DocumentDeclaration(type="Terms of Service", sources=(SourceDeclaration(url=URL),)),
-        ),
+        documents=(DocumentDeclaration(type=doc_type, sources=(SourceDeclaration(url=url),)),),
     )
 
 
@@ -47,12 +47,21 @@ def new_document(archive: Archive) -> int:
     return archive.documents()[0].id
 
 
-def check(archive: Archive, doc_id: int, body: str | None, at: dt.datetime, **kw: object):
+def check(
+    archive: Archive,
+    doc_id: int,
+    body: str | None,
+    at: dt.datetime,
+    *,
+    url: str = URL,
+    final_url: str | None = None,
+    **kw: object,
+):
     raw = (body or "").encode()
     snapshot = archive.store.put(raw) if raw else None
     capture = SourceCapture(
-        url=URL,
-        final_url=URL,
+        url=url,
+        final_url=final_url or url,
         fetcher="http",
         started_at=at,
         status_code=200,

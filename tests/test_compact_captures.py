@@ -16,16 +16,14 @@ from archive_fixtures import *  # noqa: F403
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from starlette.testclient import TestClient
+from test_archive import check, platform_decl
 
 from clausewatch.archive import evidence
-from clausewatch.archive.decide import Outcome
 from clausewatch.archive.evidence import verify_archive
-from clausewatch.archive.service import Archive, CheckInput, SourceCapture
-from clausewatch.extract import normalise_for_hash, text_sha256
+from clausewatch.archive.service import Archive
 from clausewatch.ids import format_id
 from clausewatch.importers.ota import import_history, read_jsonl
 from clausewatch.provisions.service import build
-from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
 from clausewatch.storage.models import Capture, Document, Provision, Version
 
 URL = "https://live.example/terms"
@@ -56,57 +54,12 @@ def _history(tmp_path: Path) -> Path:
 
 
 def _live(archive: Archive) -> int:
-    """A document captured live: redirected once, then not, then a failed fetch."""
-    archive.sync_registry(
-        [
-            PlatformDeclaration(
-                slug="live",
-                name="Live",
-                category="social-media",
-                website="https://live.example",
-                documents=(
-                    DocumentDeclaration(
-                        type="Privacy Policy", sources=(SourceDeclaration(url=URL),)
-                    ),
-                ),
-            )
-        ]
-    )
+    """A document captured three times: redirected to MOVED, then at its URL, then failed."""
+    archive.sync_registry([platform_decl("live", url=URL, doc_type="Privacy Policy")])
     doc = next(d.id for d in archive.documents() if d.doc_type == "Privacy Policy")
-    txt = normalise_for_hash(BODY)
-    archive.store.put(txt.encode())
     for day, final in enumerate((MOVED, URL, None)):
         at = T0 + dt.timedelta(days=day)
-        raw = BODY.encode() if final else b""
-        source = SourceCapture(
-            url=URL,
-            final_url=final or URL,
-            fetcher="http",
-            started_at=at,
-            status_code=200 if final else None,
-            headers={"content-type": "text/html"} if final else {},
-            snapshot_sha256=archive.store.put(raw) if raw else None,
-            size=len(raw),
-        )
-        check = (
-            CheckInput(
-                document_id=doc,
-                captures=[source],
-                checked_at=at,
-                text=txt,
-                text_sha256=text_sha256(txt),
-                extractor_version="test",
-            )
-            if final
-            else CheckInput(
-                document_id=doc,
-                captures=[source],
-                checked_at=at,
-                failure=Outcome.FAILED,
-                reason="connection refused",
-            )
-        )
-        archive.record_check(check)
+        check(archive, doc, BODY if final else None, at, url=URL, final_url=final)
     return doc
 
 

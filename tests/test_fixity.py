@@ -18,6 +18,7 @@ import pytest
 import zstandard
 from archive_fixtures import *  # noqa: F403
 from loopback import LoopbackServer, Response, policy_page
+from test_archive import platform_decl
 
 from clausewatch.archive import snapshots
 from clausewatch.archive.cycle import CaptureCycle
@@ -34,7 +35,6 @@ from clausewatch.archive.snapshots import (
 from clausewatch.capture.http import HttpFetcher
 from clausewatch.extract import normalise_for_hash, text_sha256
 from clausewatch.ids import format_id
-from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
 
 T0 = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 TEXT = normalise_for_hash(
@@ -43,21 +43,7 @@ TEXT = normalise_for_hash(
 
 
 def _document(archive: Archive, url: str = "https://example.com/terms") -> int:
-    archive.sync_registry(
-        [
-            PlatformDeclaration(
-                slug="example",
-                name="Example",
-                category="social-media",
-                website="https://example.com",
-                documents=(
-                    DocumentDeclaration(
-                        type="Terms of Service", sources=(SourceDeclaration(url=url),)
-                    ),
-                ),
-            )
-        ]
-    )
+    archive.sync_registry([platform_decl(url=url)])
     return archive.documents()[0].id
 
 
