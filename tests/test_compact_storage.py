@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from archive_fixtures import *  # noqa: F403
 from sqlalchemy import inspect, select, text
 
@@ -31,6 +32,7 @@ from clausewatch.storage.compressed import (
     layout_json_text,
     load_json,
 )
+from clausewatch.storage.migrate import alembic_config, downgrade, upgrade
 from clausewatch.storage.models import (
     ChangeItem,
     ChangeRecord,
@@ -63,6 +65,12 @@ def _history(tmp_path: Path) -> Path:
     return path
 
 
+def _built(archive: Archive, tmp_path: Path) -> None:
+    """The test history imported and its provisions built."""
+    import_history(archive, read_jsonl(_history(tmp_path)))
+    build(archive)
+
+
 def _layouts(archive: Archive) -> dict[int, tuple[list[Any], list[Any]]]:
     with archive.sessions() as session:
         rows = session.scalars(select(VersionLayout).order_by(VersionLayout.version_id))
@@ -70,8 +78,7 @@ def _layouts(archive: Archive) -> dict[int, tuple[list[Any], list[Any]]]:
 
 
 def test_layouts_are_stored_compressed_and_read_as_lists(archive: Archive, tmp_path: Path) -> None:
-    import_history(archive, read_jsonl(_history(tmp_path)))
-    build(archive)
+    _built(archive, tmp_path)
     layouts = _layouts(archive)
     assert len(layouts) == 3
     with archive.engine.connect() as conn:
@@ -99,11 +106,7 @@ def test_layouts_are_stored_compressed_and_read_as_lists(archive: Archive, tmp_p
 def test_migration_0009_compresses_the_layouts_of_an_existing_archive(
     archive: Archive, tmp_path: Path
 ) -> None:
-
-    from clausewatch.storage.migrate import downgrade, upgrade
-
-    import_history(archive, read_jsonl(_history(tmp_path)))
-    build(archive)
+    _built(archive, tmp_path)
     before = _layouts(archive)
     downgrade(archive.engine, "0008")
     with archive.engine.connect() as conn:
@@ -141,8 +144,7 @@ def _shown(archive: Archive) -> dict[str, object]:
 def test_redlines_are_not_stored_yet_every_change_record_shows_them(
     archive: Archive, tmp_path: Path
 ) -> None:
-    import_history(archive, read_jsonl(_history(tmp_path)))
-    build(archive)
+    _built(archive, tmp_path)
     assert "redline" not in _columns(archive, "change_items")
     assert "heading_path" not in _columns(archive, "provision_revisions")
     with archive.sessions() as session:
@@ -182,8 +184,7 @@ def test_redlines_are_not_stored_yet_every_change_record_shows_them(
 def test_revision_heading_paths_and_digests_come_from_the_layouts_and_bytes(
     archive: Archive, tmp_path: Path
 ) -> None:
-    import_history(archive, read_jsonl(_history(tmp_path)))
-    build(archive)
+    _built(archive, tmp_path)
     with archive.sessions() as session:
         revisions = list(session.scalars(select(ProvisionRevision)))
         provision = session.get(Provision, revisions[0].provision_id)
@@ -221,9 +222,6 @@ def test_layout_columns_read_back_as_the_same_rows() -> None:
 def _downgrade_to_0009_as_old_builds_stored_it(archive: Archive) -> None:
     """The archive as clausewatch before 0010 stored it: redlines written by build (the old
     build's own computation, ``redline`` of the two spans), heading paths, hex digests."""
-    from alembic import command
-
-    from clausewatch.storage.migrate import alembic_config
 
     with archive.sessions() as session:
         records = session.scalars(select(ChangeRecord.id).order_by(ChangeRecord.id)).all()
@@ -250,10 +248,7 @@ def _json_param(name: str) -> sa.BindParameter[Any]:
 def test_migration_0010_keeps_what_every_change_record_and_provision_shows(
     archive: Archive, tmp_path: Path
 ) -> None:
-    from clausewatch.storage.migrate import upgrade
-
-    import_history(archive, read_jsonl(_history(tmp_path)))
-    build(archive)
+    _built(archive, tmp_path)
     before = _shown(archive)
     _downgrade_to_0009_as_old_builds_stored_it(archive)
     assert {"redline"} <= _columns(archive, "change_items")
@@ -278,12 +273,7 @@ def test_migration_0010_keeps_what_every_change_record_and_provision_shows(
 def test_migration_0010_refuses_to_drop_a_heading_path_the_layout_lacks(
     archive: Archive, tmp_path: Path
 ) -> None:
-    import pytest
-
-    from clausewatch.storage.migrate import upgrade
-
-    import_history(archive, read_jsonl(_history(tmp_path)))
-    build(archive)
+    _built(archive, tmp_path)
     _downgrade_to_0009_as_old_builds_stored_it(archive)
     with archive.engine.begin() as conn:
         conn.execute(
@@ -303,11 +293,7 @@ def test_migration_0010_refuses_to_drop_a_heading_path_the_layout_lacks(
 def test_migration_0013_stores_an_existing_archives_layouts_as_deltas(
     archive: Archive, tmp_path: Path
 ) -> None:
-
-    from clausewatch.storage.migrate import downgrade, upgrade
-
-    import_history(archive, read_jsonl(_history(tmp_path)))
-    build(archive)
+    _built(archive, tmp_path)
     before = _layouts(archive)
     downgrade(archive.engine, "0012")
     assert "base_version_id" not in _columns(archive, "version_layouts")
@@ -324,8 +310,7 @@ def test_migration_0013_stores_an_existing_archives_layouts_as_deltas(
 
 
 def test_a_layout_whose_keyframe_is_gone_says_so(archive: Archive, tmp_path: Path) -> None:
-    import_history(archive, read_jsonl(_history(tmp_path)))
-    build(archive)
+    _built(archive, tmp_path)
     first = min(_layouts(archive))
     with archive.engine.begin() as conn:
         conn.execute(
@@ -359,11 +344,7 @@ def _stored_kinds(archive: Archive) -> set[str]:
 def test_kinds_are_stored_as_letters_by_sqlite_and_read_as_words(
     archive: Archive, tmp_path: Path
 ) -> None:
-
-    from clausewatch.storage.migrate import downgrade, upgrade
-
-    import_history(archive, read_jsonl(_history(tmp_path)))
-    build(archive)
+    _built(archive, tmp_path)
     revisions, items = _kinds(archive)
     assert set(revisions) <= {"clause", "paragraph", "list_item", "table_row"}
     assert "modified" in items
