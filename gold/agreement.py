@@ -1,4 +1,5 @@
-"""Inter-annotator agreement on the doubly labelled 10 % (gold/double.jsonl vs the first pass).
+"""Inter-annotator agreement on the doubly labelled 10 % of each random draw (gold/double.jsonl
+for the first, gold/double-2.jsonl for the second) against the first pass.
 
 .venv/bin/python gold/agreement.py [--json out.json]
 """
@@ -69,8 +70,13 @@ def main() -> None:
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             first[row["id"]] = row
-    second = [json.loads(x) for x in (HERE / "double.jsonl").read_text().splitlines()]
-    result = agreement(first, second)
+    rounds = {}
+    for name in ("double.jsonl", "double-2.jsonl", "double-3.jsonl"):
+        path = HERE / name
+        if path.exists():
+            rounds[name] = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    result = {name: agreement(first, second) for name, second in rounds.items()}
+    result["all"] = agreement(first, [s for second in rounds.values() for s in second])
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

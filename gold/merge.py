@@ -51,14 +51,19 @@ def load_review(ids: set[str]) -> dict[str, dict]:
     return review
 
 
+def _batch_number(path: Path) -> int:
+    return int(path.stem.removeprefix("batch-"))
+
+
 def main() -> None:
     ids = set(default_taxonomy().ids)
     review = load_review(ids)
     overridden: set[str] = set()
     rows = []
-    batches = [*sorted((HERE / "batches").glob("batch-*.jsonl")), HERE / "batches/targeted.jsonl"]
+    batches = [*sorted((HERE / "batches").glob("batch-*.jsonl"), key=_batch_number),
+               *sorted((HERE / "batches").glob("targeted*.jsonl"))]  # fmt: skip
     for batch in batches:
-        sample = "targeted" if batch.stem == "targeted" else "random"
+        sample = "targeted" if batch.stem.startswith("targeted") else "random"
         labels_path = HERE / "labels" / batch.name
         labels = {}
         if labels_path.exists():

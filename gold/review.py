@@ -1,10 +1,14 @@
-"""Second consistency pass over the gold set: list the candidate inconsistencies, case by case.
+"""Consistency passes over the gold set: list the candidate inconsistencies, case by case.
 
 Each case is a regex over the provision text (plus the rows whose first-pass `main` is the type in
-question); every candidate is printed with its first-pass label and, when gold/labels/review.jsonl
-corrects it, the reviewed label. The summary counts, per case, the candidates looked at and the
-labels the review changed (a row can be a candidate of several cases). The rules are in
-docs/annotation.md ("Rules for the confusions we have seen"), the outcome in gold/review.md.
+question, or a document kind or heading); every candidate is printed with its first-pass label and,
+when gold/labels/review.jsonl corrects it, the reviewed label. The summary counts, per case, the
+candidates looked at and the labels the review changed (a row can be a candidate of several cases).
+The first ten cases are the second pass; the cases after them were added by the third pass (second
+draw: batch-7..12, targeted-2), including `same-text`, which lists every provision whose wording
+nearly repeats a provision of another batch that was labelled differently in the first pass. The
+rules are in docs/annotation.md ("Rules for the confusions we have seen"), the outcome in
+gold/review.md.
 
     .venv/bin/python gold/review.py                 # all cases, then the summary
     .venv/bin/python gold/review.py --case scope    # one case
@@ -42,6 +46,20 @@ def _all(*tests: Callable[[dict], bool]) -> Callable[[dict], bool]:
 
 def _not(test: Callable[[dict], bool]) -> Callable[[dict], bool]:
     return lambda row: not test(row)
+
+
+def _doc_is(*documents: str) -> Callable[[dict], bool]:
+    return lambda row: row["document"] in documents
+
+
+def _head(pattern: str) -> Callable[[dict], bool]:
+    compiled = re.compile(pattern, re.I)
+    return lambda row: bool(compiled.search(" > ".join(row["heading"])))
+
+
+def _twin(row: dict) -> bool:
+    """A near-identical provision in another batch carries a different first-pass label."""
+    return bool(row.get("twins"))
 
 
 _DOC = r"(?:terms|policy|policies|notice|statement|guidelines|standards|rules|agreement|conditions)"
@@ -153,13 +171,125 @@ CASES: dict[str, tuple[str, Callable[[dict], bool]]] = {
         "'we do not sell/share/use…': negated set consistently",
         _any(_rx(_NEG), lambda row: row["first"]["negated"]),
     ),
+    # --- added by the third pass (second draw) -------------------------------------------------
+    "lead-ins": (
+        "lead-ins ending in a colon (and warning banners): a type vs boilerplate",
+        _rx(r":[\s*_]*$|^\W*please read (this|these) [^.]{0,40}carefully"),
+    ),
+    "suspension": (
+        "'permanent suspension', 'suspend (temporarily or permanently)': which action is main",
+        _rx(
+            r"permanent(?:ly)?\W+(?:account\W+)?(?:suspen|ban)|suspen\w+[^.]{0,40}permanent|"
+            r"temporar\w+ or permanent|indefinite\w* suspen"
+        ),
+    ),
+    "law-enforcement": (
+        "rows of a Law Enforcement Guidelines document: law-enforcement-access vs own type",
+        _doc_is("Law Enforcement Guidelines"),
+    ),
+    "repeat-infringer": (
+        "repeat-infringer account actions: copyright-claims vs the account action",
+        _rx(r"repeat(?:ed)?\W+(?:copyright\W+)?infring|repeat offender|copyright strike"),
+    ),
+    "cancellation": (
+        "subscription cancellation and refunds: refunds vs fees-auto-renewal",
+        _all(
+            _rx(r"\bcancel|\brefund|\bwithdraw(?:al)? (?:right|from)|non-?refundable|kündig"),
+            _rx(r"subscri|renew|purchase|fees?\b|paid|premium|prepaid|payment|coins|abo"),
+        ),
+    ),
+    "legal-basis": (
+        "items of legal-basis and processing-purpose tables",
+        _any(
+            _head(r"legal bas|legitimate interest|processing summary|processing purpose"),
+            _rx(r"^\W*(?:\*\*)?(?:legitimate interests? relied|information used)"),
+        ),
+    ),
+    "monetisation": (
+        "monetisation rules for creators, payout conditions",
+        _any(_doc_is("Content Monetisation Policy"), _rx(r"\bmoneti[sz]")),
+    ),
+    "editing": (
+        "provider editing user content: content-removal vs licence",
+        _rx(
+            r"(?:modify|adapt|edit|alter)\w*[^.]{0,60}\b(?:your|user)[^.]{0,10}"
+            r"(?:content|posts?|links?)|affiliate code"
+        ),
+    ),
+    "developer-duties": (
+        "duties of developers and business customers (security, incidents, audits)",
+        _all(
+            _doc_is("Developer Terms", "Data Processor Agreement", "Commercial Terms"),
+            _rx(r"\bsecurity\b|\bincident|\bbreach\b|\baudit"),
+            _rx(r"\byou (?:must|will|shall)|\bcustomer (?:must|will|shall)|developers? must"),
+        ),
+    ),
+    "notices": (
+        "notices clauses and consent to electronic communications",
+        _rx(
+            r"\bnotices?\b[^.]{0,80}(?:in writing|by email|deemed|delivered)|"
+            r"electronic(?:ally)? communication|agree to receive communications"
+        ),
+    ),
+    "severity": (
+        "severity conventions: cookies, AI training, arbitration procedure, change clauses",
+        _main_is(
+            "tracking-cookies",
+            "ai-training-on-user-data",
+            "arbitration",
+            "class-action-waiver",
+            "unilateral-change",
+        ),
+    ),
+    "same-text": (
+        "near-identical wording in another batch with a different first-pass label",
+        _twin,
+    ),
 }
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    """Word 4-grams of the text, with link targets and punctuation dropped."""
+    words = re.sub(r"[^a-z0-9]+", " ", re.sub(r"\]\([^)]*\)", "]", text.lower())).split()
+    return {tuple(words[i : i + 4]) for i in range(max(1, len(words) - 3))}
+
+
+def _mark_twins(rows: list[dict], threshold: float = 0.6) -> None:
+    """row["twins"]: ids of rows of other batches whose text is near-identical (Jaccard of word
+    4-grams >= threshold) and whose first-pass main, severity or negated flag differs."""
+    grams = {row["id"]: _shingles(row["text"]) for row in rows}
+    index: dict[tuple[str, ...], list[dict]] = {}
+    for row in rows:
+        for gram in grams[row["id"]]:
+            index.setdefault(gram, []).append(row)
+    key = ("main", "severity", "negated")
+    for row in rows:
+        shared: dict[str, int] = {}
+        others: dict[str, dict] = {}
+        for gram in grams[row["id"]]:
+            for other in index[gram]:
+                if other["batch"] != row["batch"]:
+                    shared[other["id"]] = shared.get(other["id"], 0) + 1
+                    others[other["id"]] = other
+        row["twins"] = sorted(
+            oid
+            for oid, n in shared.items()
+            if n / len(grams[row["id"]] | grams[oid]) >= threshold
+            and any(others[oid]["first"][k] != row["first"][k] for k in key)
+        )
+
+
+def _batches(folder: str) -> list[Path]:
+    return [
+        *sorted((HERE / folder).glob("batch-*.jsonl")),
+        *sorted((HERE / folder).glob("targeted*.jsonl")),
+    ]
 
 
 def load() -> list[dict]:
     """Every labelled provision with its first-pass label and (if any) its reviewed label."""
     first: dict[str, dict] = {}
-    for path in [*sorted((HERE / "labels").glob("batch-*.jsonl")), HERE / "labels/targeted.jsonl"]:
+    for path in _batches("labels"):
         for line in path.read_text(encoding="utf-8").splitlines():
             label = json.loads(line)
             first[label["id"]] = label
@@ -171,14 +301,15 @@ def load() -> list[dict]:
                 label = json.loads(line)
                 review[label["id"]] = label
     rows = []
-    batches = [*sorted((HERE / "batches").glob("batch-*.jsonl")), HERE / "batches/targeted.jsonl"]
-    for batch in batches:
+    for batch in _batches("batches"):
         for line in batch.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             if row["id"] in first:
                 row["first"] = first[row["id"]]
                 row["review"] = review.get(row["id"])
+                row["batch"] = batch.stem
                 rows.append(row)
+    _mark_twins(rows)
     return rows
 
 
@@ -209,6 +340,8 @@ def show(case: str, rows: list[dict]) -> None:
         line = f"{r['id']}  {r['platform']} / {r['document']}  {_fmt(r['first'])}"
         if changed(r):
             line += f"  ->  {_fmt(r['review'])}"
+        if case == "same-text":
+            line += f"  (twins: {', '.join(r['twins'])})"
         print(line)
         print(f"    {text}")
     print()
@@ -217,15 +350,15 @@ def show(case: str, rows: list[dict]) -> None:
 def summary(rows: list[dict]) -> None:
     """Per case: candidates listed, labels changed under that case, and how many of those the
     case's regex had listed (the rest were found by reading neighbouring provisions)."""
-    print(f"{'case':<14}{'candidates':>11}{'changed':>9}{'listed':>8}")
+    print(f"{'case':<18}{'candidates':>11}{'changed':>9}{'listed':>8}")
     for case, (_, test) in CASES.items():
         hits = {r["id"] for r in rows if test(r)}
         moved = [r for r in rows if changed(r) and case_of(r) == case]
         listed = sum(r["id"] in hits for r in moved)
-        print(f"{case:<14}{len(hits):>11}{len(moved):>9}{listed:>8}")
+        print(f"{case:<18}{len(hits):>11}{len(moved):>9}{listed:>8}")
     total = [r for r in rows if changed(r)]
     listed_any = {r["id"] for r in rows if any(t(r) for _, t in CASES.values())}
-    print(f"{'all (unique)':<14}{len(listed_any):>11}{len(total):>9}")
+    print(f"{'all (unique)':<18}{len(listed_any):>11}{len(total):>9}")
     untagged = [r["id"] for r in total if case_of(r) not in CASES]
     if untagged:
         print(f"changed without a known case tag: {', '.join(untagged)}")
