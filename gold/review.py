@@ -6,9 +6,10 @@ when gold/labels/review.jsonl corrects it, the reviewed label. The summary count
 candidates looked at and the labels the review changed (a row can be a candidate of several cases).
 The first ten cases are the second pass; the cases after them were added by the third pass (second
 draw: batch-7..12, targeted-2), including `same-text`, which lists every provision whose wording
-nearly repeats a provision of another batch that was labelled differently in the first pass. The
-rules are in docs/annotation.md ("Rules for the confusions we have seen"), the outcome in
-gold/review.md.
+nearly repeats a provision of another batch that was labelled differently in the first pass; the
+last eight (`conformity` … `banners`) were added by the fourth pass (third draw: batch-13..19).
+The rules are in docs/annotation.md ("Rules for the confusions we have seen" and the sections
+added by each pass), the outcome in gold/review.md.
 
     .venv/bin/python gold/review.py                 # all cases, then the summary
     .venv/bin/python gold/review.py --case scope    # one case
@@ -68,6 +69,21 @@ _NEG = (
     r"\b(?:do not|don't|does not|doesn't|will not|won't|never|not)\b[^.]{0,30}"
     r"\b(?:sell|share|rent|use|train|disclose|collect|track|store|retain|engage|process|"
     r"make decisions|profil)"
+)
+
+_ACTIONS = {"unilateral-termination", "account-suspension", "content-removal"}
+_PROHIBITION = (
+    r"\b(?:is|are) (?:strictly )?(?:prohibited|not (?:allowed|permitted|tolerated))\b|"
+    r"\b(?:you|users?|advertisers?|ads|developers?|creators?)\b[^.]{0,20}"
+    r"\b(?:may|must|shall|will|should|can)\b[^.]{0,10}\b(?:not|never)\b|"
+    r"\bwe (?:do not|don't|don’t) (?:allow|permit|tolerate)|zero[- ]tolerance|\bprohibits?\b"
+)
+_PROVIDER_ACTION = (
+    r"\b(?:we|it)(?:'ll| will| may| can| reserve the right to)?[^.]{0,30}"
+    r"\b(?:terminat|suspend|ban|remov|disabl|delet)\w*|"
+    r"\b(?:may|will) (?:result in|lead to)[^.]{0,80}(?:terminat|suspen|ban|remov|disabl)|"
+    r"\b(?:accounts?|content|posts?|ads?)\b (?:may|will) be (?:permanently |immediately )?"
+    r"(?:terminated|suspended|banned|removed|disabled|deleted)"
 )
 
 CASES: dict[str, tuple[str, Callable[[dict], bool]]] = {
@@ -244,6 +260,82 @@ CASES: dict[str, tuple[str, Callable[[dict], bool]]] = {
     "same-text": (
         "near-identical wording in another batch with a different first-pass label",
         _twin,
+    ),
+    # --- added by the fourth pass (third draw) -------------------------------------------------
+    "conformity": (
+        "statutory consumer-warranty (conformity) texts: negated warranty-disclaimer vs refunds",
+        _any(
+            _rx(
+                r"conformit|Mängel|gewährleist|lack of conformity|non-compliance of [^.]{0,40}"
+                r"with the contract|legal guarantee|statutory warrant|garanzia"
+            ),
+            _head(r"legal guarantee|conformit|gewährleist"),
+        ),
+    ),
+    "grounds": (
+        "list items giving grounds for termination or suspension: the action type vs boilerplate",
+        _all(
+            lambda row: row.get("kind") == "list_item",
+            _head(r"terminat|suspen|ending these terms|right to terminate"),
+        ),
+    ),
+    "rule-and-action": (
+        "prohibitions that also state the provider's action: the action type vs acceptable-use",
+        _any(
+            _all(_rx(_PROHIBITION), _rx(_PROVIDER_ACTION)),
+            lambda row: (
+                row["first"]["main"] == "acceptable-use"
+                and bool(_ACTIONS & set(row["first"]["other"]))
+            ),
+            lambda row: (
+                row["first"]["main"] in _ACTIONS and "acceptable-use" in row["first"]["other"]
+            ),
+        ),
+    ),
+    "eligibility": (
+        "creator-programme and monetisation eligibility: fees-auto-renewal / acceptable-use / "
+        "minimum-age",
+        _all(
+            _any(
+                _doc_is("Content Monetisation Policy"),
+                _rx(r"moneti[sz]|partner program|creator (?:fund|rewards|program)"),
+            ),
+            _any(
+                _head(r"eligib"),
+                _rx(
+                    r"eligib|followers|verified|legal resident|government|political|"
+                    r"years of age|18 or older|age of (?:legal )?majority"
+                ),
+            ),
+        ),
+    ),
+    "contract-extras": (
+        "term clauses, authority representations, injunctive relief, jury waivers",
+        _rx(
+            r"authority to (?:bind|enter|act)|authori[sz]ed representative|each party represents|"
+            r"duly organi[sz]ed|injunctive|equitable relief|irreparable|\bjury\b|"
+            r"\bTerm\b\W{0,4}\.|(?:remain|continue) in (?:full )?(?:force|effect)|will last from|"
+            r"[\"“]you[\"”] and [\"“]your[\"”]"
+        ),
+    ),
+    "user-licences": (
+        "licences users grant to other users: license-to-user-content vs null",
+        _rx(r"grant (?:each other|other|those) (?:\w+ )?users?\b|other users[^.]{0,60}licen[cs]e"),
+    ),
+    "de-identified": (
+        "use or sharing of de-identified / aggregated data: a data type vs null",
+        _rx(
+            r"de-?identifi|aggregated|anonymi[sz]ed|anonymous information|pseudonymi|"
+            r"non-personally identif"
+        ),
+    ),
+    "banners": (
+        "warning banners and intro sentences naming (or not naming) a clause",
+        _rx(
+            r"please read (?:this|these|the following) [^.]{0,40}carefully|"
+            r"limits of (?:legal )?liability we may have|this is our disclaimer|"
+            r"significantly affect your legal rights"
+        ),
     ),
 }
 

@@ -145,7 +145,8 @@ def targeted2(drawn: set[str]) -> list[dict[str, object]]:
             rows = [
                 r
                 for s in segment(text)
-                if len(s.text) <= MAX_CHARS and TARGETED2.search(s.text)
+                if len(s.text) <= MAX_CHARS
+                and TARGETED2.search(s.text)
                 and (r := _row(source, service, terms_type, s))["id"] not in drawn
             ]
             pool.extend(rng.sample(rows, min(TARGETED2_PER_DOCUMENT, len(rows))))
