@@ -215,9 +215,9 @@ def test_change_record_severity_and_direction(archive: Archive, populated: dict[
         change = session.scalars(select(ChangeRecord)).one()
         items = {i.kind: i for i in change.items}
     assert change.direction == "less protective"
-    # AI training without an opt-out: Medium for the model trained on the gold set (High is said
-    # only where it is precise; docs/classification.md)
-    assert change.severity == "Medium"
+    # AI training on users' content without an opt-out, and termination at any time without
+    # notice: High (docs/annotation.md, severity)
+    assert change.severity == "High"
     assert any("7 days" in reason for reason in change.assessment)
     assert items["added"].direction == "less protective"
 

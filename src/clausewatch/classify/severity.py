@@ -9,7 +9,8 @@ combined by a model learned on the gold set.
   levels (1 fair, 2 potentially unfair, 3 clearly unfair) gives P(unfair) and P(clearly unfair).
 * **Combination**: a multinomial logistic regression over (type, taxonomy default, modifier
   effects, fairness) learned on the gold severities. High is only said when P(High) clears a
-  threshold tuned for precision; a negated clause ("we do not sell …") is always Low.
+  threshold tuned for precision; otherwise Medium when P(Medium) + P(High) is at least P(Low).
+  A negated clause ("we do not sell …") is always Low.
 """
 
 from __future__ import annotations
@@ -105,8 +106,8 @@ class SeverityModel:
         for low, medium, high in p:
             if high >= self.high_threshold:
                 out.append("High")
-            else:
-                out.append("Medium" if medium >= low else "Low")
+            else:  # a likely High not said is still at least Medium
+                out.append("Medium" if medium + high >= low else "Low")
         return out
 
 
