@@ -12,7 +12,7 @@
 * **Decision policy**: per-type thresholds on the type probability, tuned on platform-grouped
   out-of-fold predictions of the gold set for F0.5 (precision first).
 
-Run: ``python -m clausewatch.classify.train [--out DIR]`` (about 3 minutes on 2 cores).
+Run: ``python -m clausewatch.classify.train [--out DIR]`` (about 6 minutes on 2 cores).
 """
 
 from __future__ import annotations
