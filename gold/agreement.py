@@ -1,5 +1,5 @@
-"""Inter-annotator agreement on the doubly labelled 10 % of each random draw (gold/double.jsonl
-for the first, gold/double-2.jsonl for the second) against the first pass.
+"""Inter-annotator agreement on the doubly labelled 10 % of each random draw (gold/double.jsonl,
+double-2.jsonl and double-3.jsonl for the first, second and third) against the first pass.
 
 .venv/bin/python gold/agreement.py [--json out.json]
 """

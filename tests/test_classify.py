@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -431,3 +432,29 @@ def test_a_stated_practice_outweighs_a_narrower_denial() -> None:
     only_denial = "We do not sell your personal data. We do not share it with advertisers either."
     denial = default_classifier().candidates_many([only_denial])[0][0]
     assert denial.type_id == "data-sharing-sale" and denial.negated and denial.severity == "Low"
+
+
+def test_high_falls_back_to_the_first_reachable_precision_target() -> None:
+    from clausewatch.classify.train import HIGH_MIN_SHOWN, high_threshold
+
+    # out-of-fold P(High): 40 scored 0.9 of which 31 are High (0.775), the rest low and Medium
+    scores = np.array([0.9] * 40 + [0.2] * 60)
+    is_high = np.array([True] * 31 + [False] * 9 + [False] * 60)
+    assert 0.2 < high_threshold(scores, is_high) <= 0.9  # 0.9 and 0.8 unreachable, 0.75 is
+    assert high_threshold(scores, np.zeros(100, dtype=bool)) > 1  # never precise: never High
+    few = np.array([0.9] * (HIGH_MIN_SHOWN - 1) + [0.2] * 91)
+    assert high_threshold(few, few > 0.5) > 1  # too few to trust
+
+
+def test_a_likely_high_that_is_not_said_is_medium_not_low() -> None:
+    import scipy.sparse as sp
+
+    from clausewatch.classify.severity import SeverityModel
+
+    # one feature whose coefficients give P = (Low 0.3, Medium 0.2, High 0.5)
+    coef = np.log(np.array([[0.3, 0.2, 0.5]], dtype=np.float32))
+    model = SeverityModel(coef, np.zeros(3, dtype=np.float32), high_threshold=0.9)
+    x = sp.csr_matrix(np.ones((1, 1), dtype=np.float32))
+    assert model.decide(x, np.zeros((1, 0), dtype=np.float32)) == ["Medium"]
+    model.high_threshold = 0.5
+    assert model.decide(x, np.zeros((1, 0), dtype=np.float32)) == ["High"]

@@ -187,14 +187,7 @@ def fit_severity(
     for tr, te in GroupKFold(n_splits=FOLDS).split(x, labels, groups):
         lr = _severity_lr().fit(x[tr], labels[tr])
         p_high[te] = _p_class(lr, x[te], 2)
-    threshold = next(
-        (
-            t
-            for target in HIGH_PRECISION
-            if (t := _precise_threshold(p_high, labels == 2, target)) <= 1
-        ),
-        1.01,
-    )
+    threshold = high_threshold(p_high, labels == 2)
     lr = _severity_lr().fit(x, labels)
     coef = np.zeros((x.shape[1], 3), dtype=np.float32)
     intercept = np.full(3, -30.0, dtype=np.float32)  # a level never seen is never chosen
@@ -212,6 +205,16 @@ def _p_class(lr: LogisticRegression, x: sp.csr_matrix, cls: int) -> np.ndarray:
     if cls not in lr.classes_:
         return np.zeros(len(x))
     return np.asarray(lr.predict_proba(x)[:, list(lr.classes_).index(cls)])
+
+
+def high_threshold(scores: np.ndarray, is_high: np.ndarray) -> float:
+    """The P(High) threshold of the first target of ``HIGH_PRECISION`` that some threshold
+    reaches out of fold, else 1.01 (High never said)."""
+    for target in HIGH_PRECISION:
+        threshold = _precise_threshold(scores, is_high, target)
+        if threshold <= 1:
+            return threshold
+    return 1.01
 
 
 def _precise_threshold(scores: np.ndarray, y: np.ndarray, target: float) -> float:
