@@ -37,8 +37,7 @@ def fold_hits(
     """For each held-out provision: is the type model's top type its gold main type?"""
     rng = random.Random(0)
     kept = [int(i) for i in tr if rng.random() < fraction]
-    held_out = {train.service_key(gold[i].platform) for i in te}
-    ext = [s for s in external if train.service_key(s.group.removeprefix("tosdr:")) not in held_out]
+    ext = train.external_outside(external, [gold[i] for i in te])
     cfg = train.TrainConfig()
     examples = train.type_examples([gold[i] for i in kept], ext, cfg)
     featurizer, model = train.fit_types(examples, taxonomy, cfg)

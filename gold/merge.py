@@ -51,8 +51,12 @@ def load_review(ids: set[str]) -> dict[str, dict]:
     return review
 
 
-def _batch_number(path: Path) -> int:
-    return int(path.stem.removeprefix("batch-"))
+def batch_files(folder: str = "batches") -> list[Path]:
+    """The batch files of ``gold/<folder>`` (``batches`` or ``labels``): batch-1… in number
+    order, then the targeted ones."""
+    here = HERE / folder
+    return [*sorted(here.glob("batch-*.jsonl"), key=lambda p: int(p.stem.removeprefix("batch-"))),
+            *sorted(here.glob("targeted*.jsonl"))]  # fmt: skip
 
 
 def main() -> None:
@@ -60,9 +64,7 @@ def main() -> None:
     review = load_review(ids)
     overridden: set[str] = set()
     rows = []
-    batches = [*sorted((HERE / "batches").glob("batch-*.jsonl"), key=_batch_number),
-               *sorted((HERE / "batches").glob("targeted*.jsonl"))]  # fmt: skip
-    for batch in batches:
+    for batch in batch_files():
         sample = "targeted" if batch.stem.startswith("targeted") else "random"
         labels_path = HERE / "labels" / batch.name
         labels = {}

@@ -24,6 +24,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from merge import batch_files  # gold/ is on the path when run as gold/review.py
+
 HERE = Path(__file__).parent
 FIELDS = ("main", "other", "severity", "negated", "unsure")
 
@@ -371,17 +373,10 @@ def _mark_twins(rows: list[dict], threshold: float = 0.6) -> None:
         )
 
 
-def _batches(folder: str) -> list[Path]:
-    return [
-        *sorted((HERE / folder).glob("batch-*.jsonl")),
-        *sorted((HERE / folder).glob("targeted*.jsonl")),
-    ]
-
-
 def load() -> list[dict]:
     """Every labelled provision with its first-pass label and (if any) its reviewed label."""
     first: dict[str, dict] = {}
-    for path in _batches("labels"):
+    for path in batch_files("labels"):
         for line in path.read_text(encoding="utf-8").splitlines():
             label = json.loads(line)
             first[label["id"]] = label
@@ -393,7 +388,7 @@ def load() -> list[dict]:
                 label = json.loads(line)
                 review[label["id"]] = label
     rows = []
-    for batch in _batches("batches"):
+    for batch in batch_files():
         for line in batch.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             if row["id"] in first:

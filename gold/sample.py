@@ -47,19 +47,32 @@ def extraction_documents() -> dict[tuple[str, str], str]:
     return out
 
 
-def first_draw() -> list[dict[str, object]]:
+Document = list[dict[str, object]]  # the rows of one document's provisions, in order
+
+
+def documents() -> list[Document]:
+    """Every source document segmented once, as candidate rows (provisions of at most
+    ``MAX_CHARS``), in the order every draw walks them."""
+    out = []
+    for source, texts in (("pga", pga_documents()), ("extraction", extraction_documents())):
+        for (service, terms_type), text in sorted(texts.items()):
+            out.append(
+                [
+                    _row(source, service, terms_type, s)
+                    for s in segment(text)
+                    if len(s.text) <= MAX_CHARS
+                ]
+            )
+    return out
+
+
+def first_draw(docs: list[Document]) -> list[dict[str, object]]:
     rng = random.Random(SEED)
     rows = []
-    for source, documents in _sources():
-        for (service, terms_type), text in sorted(documents.items()):
-            segments = [s for s in segment(text) if len(s.text) <= MAX_CHARS]
-            picked = sorted(rng.sample(range(len(segments)), min(PER_DOCUMENT, len(segments))))
-            rows += [_row(source, service, terms_type, segments[j]) for j in picked]
+    for doc in docs:
+        picked = sorted(rng.sample(range(len(doc)), min(PER_DOCUMENT, len(doc))))
+        rows += [doc[j] for j in picked]
     return rows
-
-
-def _sources() -> list[tuple[str, dict[tuple[str, str], str]]]:
-    return [("pga", pga_documents()), ("extraction", extraction_documents())]
 
 
 def _row(source: str, service: str, terms_type: str, s: Segment) -> dict[str, object]:
@@ -89,19 +102,18 @@ TARGETED_PER_DOCUMENT = 4
 TARGETED_TOTAL = 200
 
 
-def targeted(drawn: set[str]) -> list[dict[str, object]]:
-    rng = random.Random(SEED + 1)
+def targeted_draw(
+    docs: list[Document], drawn: set[str], pattern: re.Pattern[str], seed: int,
+    per_document: int, total: int,
+) -> list[dict[str, object]]:  # fmt: skip
+    """Up to ``per_document`` provisions of each document whose text matches ``pattern`` and
+    that were not drawn before, then ``total`` of those, ordered by id."""
+    rng = random.Random(seed)
     pool = []
-    for source, documents in _sources():
-        for (service, terms_type), text in sorted(documents.items()):
-            rows = [
-                _row(source, service, terms_type, s)
-                for s in segment(text)
-                if len(s.text) <= MAX_CHARS and TARGETED.search(s.text)
-            ]
-            rows = [r for r in rows if r["id"] not in drawn]
-            pool.extend(rng.sample(rows, min(TARGETED_PER_DOCUMENT, len(rows))))
-    return sorted(rng.sample(pool, min(TARGETED_TOTAL, len(pool))), key=lambda r: str(r["id"]))
+    for doc in docs:
+        rows = [r for r in doc if pattern.search(str(r["text"])) and r["id"] not in drawn]
+        pool.extend(rng.sample(rows, min(per_document, len(rows))))
+    return sorted(rng.sample(pool, min(total, len(pool))), key=lambda r: str(r["id"]))
 
 
 # Later draws (2026-12-07): the learning curve still climbed at the full first set
@@ -121,45 +133,28 @@ TARGETED2_PER_DOCUMENT = 3
 TARGETED2_TOTAL = 300
 
 
-def later_draw(number: int, drawn: set[str]) -> list[dict[str, object]]:
+def later_draw(docs: list[Document], number: int, drawn: set[str]) -> list[dict[str, object]]:
     seed, per_document = ROUNDS[number]
     rng = random.Random(seed)
     rows: list[dict[str, object]] = []
-    for source, documents in _sources():
-        for (service, terms_type), text in sorted(documents.items()):
-            pool = [
-                r
-                for s in segment(text)
-                if len(s.text) <= MAX_CHARS
-                and (r := _row(source, service, terms_type, s))["id"] not in drawn
-            ]
-            rows += rng.sample(pool, min(per_document, len(pool)))
+    for doc in docs:
+        pool = [r for r in doc if r["id"] not in drawn]
+        rows += rng.sample(pool, min(per_document, len(pool)))
     return rows
-
-
-def targeted2(drawn: set[str]) -> list[dict[str, object]]:
-    rng = random.Random(ROUNDS[2][0] + 1)
-    pool = []
-    for source, documents in _sources():
-        for (service, terms_type), text in sorted(documents.items()):
-            rows = [
-                r
-                for s in segment(text)
-                if len(s.text) <= MAX_CHARS
-                and TARGETED2.search(s.text)
-                and (r := _row(source, service, terms_type, s))["id"] not in drawn
-            ]
-            pool.extend(rng.sample(rows, min(TARGETED2_PER_DOCUMENT, len(rows))))
-    return sorted(rng.sample(pool, min(TARGETED2_TOTAL, len(pool))), key=lambda r: str(r["id"]))
 
 
 def draws() -> dict[str, list[dict[str, object]]]:
     """Every draw, in the order they were made; each excludes the provisions drawn before it."""
-    out = {"first": first_draw()}
-    out["targeted"] = targeted(_ids(out))
-    out["round-2"] = later_draw(2, _ids(out))
-    out["targeted-2"] = targeted2(_ids(out))
-    out["round-3"] = later_draw(3, _ids(out))
+    docs = documents()
+    out = {"first": first_draw(docs)}
+    out["targeted"] = targeted_draw(
+        docs, _ids(out), TARGETED, SEED + 1, TARGETED_PER_DOCUMENT, TARGETED_TOTAL
+    )
+    out["round-2"] = later_draw(docs, 2, _ids(out))
+    out["targeted-2"] = targeted_draw(
+        docs, _ids(out), TARGETED2, ROUNDS[2][0] + 1, TARGETED2_PER_DOCUMENT, TARGETED2_TOTAL
+    )
+    out["round-3"] = later_draw(docs, 3, _ids(out))
     return out
 
 

@@ -312,11 +312,17 @@ def _fold_candidates(
     taxonomy: Taxonomy, gold: Sequence[GoldProvision], external: Sequence[Sample],
     cfg: TrainConfig, tr: np.ndarray, te: np.ndarray,
 ) -> list[list[Prediction]]:  # fmt: skip
-    held_out = {service_key(gold[i].platform) for i in te}
-    ext = [s for s in external if service_key(s.group.removeprefix("tosdr:")) not in held_out]
+    ext = external_outside(external, [gold[i] for i in te])
     pipeline = fit_pipeline(taxonomy, [gold[i] for i in tr], ext, cfg)
     clf = ClauseClassifier.from_pipeline(taxonomy, pipeline)
     return clf.candidates_many([gold[i].text for i in te], [gold[i].heading for i in te])
+
+
+def external_outside(external: Sequence[Sample], held_out: Sequence[GoldProvision]) -> list[Sample]:
+    """The external samples that do not quote a held-out platform (ToS;DR quotes services by
+    name): what a fold may train on beside its gold provisions."""
+    platforms = {service_key(g.platform) for g in held_out}
+    return [s for s in external if service_key(s.group.removeprefix("tosdr:")) not in platforms]
 
 
 def service_key(name: str) -> str:
