@@ -3,6 +3,7 @@
     nice -n 10 .venv/bin/python bench/http_load.py [--provisions 100000] [--duration 10]
         [--workers 1] [--data DIR] [--keep DIR] [--database-url URL] [--pythonpath SRC]
         [--only ROW ...] [--cache cold|warm ...] [--label TEXT] [--write-docs]
+        [--checks-per-second R [--checks-batch B]]
 
 The archive is built as in `bench/web_latency.py` (its docstring: the bundled sample imported and
 analysed, then bulk-copied under synthetic platform slugs), on SQLite; `--keep DIR` keeps it
@@ -27,6 +28,12 @@ asked for once before the run (with `--workers N`, by 6 × N connections at once
 process has answered it: each keeps its own response cache). `--pythonpath SRC` runs the
 server with another source tree first on PYTHONPATH (the "before" measurement of an older
 checkout).
+
+`--checks-per-second R` runs a capture cycle's writes beside every row: a process (with the
+server's source tree) records R verified checks a second, `--checks-batch` per transaction (as
+`BatchRecorder` writes them), of the archive's documents in turn, each the real
+`Archive.record_checks` of a fetch that found the current text. It shows what the cached pages
+and per-state figures survive while the archive watches unchanged documents.
 """
 
 from __future__ import annotations
@@ -163,13 +170,7 @@ PRIME = {"search page": "/search?q=privacy", "search API": "/api/v1/search?q=pri
 @contextlib.contextmanager
 def server(settings: Settings, workers: int, pythonpath: str | None) -> Iterator[tuple[str, int]]:
     port = free_port()
-    env = os.environ | {
-        "CLAUSEWATCH_DATA_DIR": str(settings.data_dir),
-        "CLAUSEWATCH_DATABASE_URL": settings.resolved_database_url,
-        "CLAUSEWATCH_SNAPSHOT_STORE": settings.resolved_snapshot_store,
-    }
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
+    env = _server_env(settings, pythonpath)
     command = [sys.executable, "-m", "clausewatch", "serve", "--port", str(port)]
     if workers > 1:
         command += ["--workers", str(workers)]
@@ -189,6 +190,17 @@ def server(settings: Settings, workers: int, pythonpath: str | None) -> Iterator
         process.wait(30)
 
 
+def _server_env(settings: Settings, pythonpath: str | None) -> dict[str, str]:
+    env = os.environ | {
+        "CLAUSEWATCH_DATA_DIR": str(settings.data_dir),
+        "CLAUSEWATCH_DATABASE_URL": settings.resolved_database_url,
+        "CLAUSEWATCH_SNAPSHOT_STORE": settings.resolved_snapshot_store,
+    }
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
 def prime(base: str, paths: list[str], workers: int) -> None:
     """Ask ``paths`` before a row: a server process computes its per-state figures on its first
     requests. With several processes the kernel hands each new connection to one of them, so
@@ -198,6 +210,69 @@ def prime(base: str, paths: list[str], workers: int) -> None:
     with ThreadPoolExecutor(at_once) as pool:
         for path in paths:
             list(pool.map(lambda url: httpx2.get(url, timeout=600), [base + path] * at_once))
+
+
+@contextlib.contextmanager
+def checks_running(
+    settings: Settings, rate: float, batch: int, pythonpath: str | None
+) -> Iterator[None]:
+    """A process recording ``rate`` verified checks a second while the block runs."""
+    if rate <= 0:
+        yield
+        return
+    env = _server_env(settings, pythonpath)
+    command = [sys.executable, __file__, "--write-checks", str(rate), "--checks-batch", str(batch)]
+    process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, text=True)
+    try:
+        yield
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()  # the writer stops when its stdin closes
+        process.wait(60)
+
+
+def write_checks(rate: float, batch: int) -> None:
+    """Record verified checks of the archive's documents (``CLAUSEWATCH_*`` settings) until
+    stdin closes: the writes of a capture cycle that finds every document unchanged."""
+    import datetime as dt
+    import threading
+
+    from clausewatch.archive.service import CheckInput, SourceCapture
+    from clausewatch.storage.models import Document, Version
+
+    archive = Archive.open(Settings())
+    with archive.sessions() as session:
+        current = session.execute(
+            select(Document.id, Document.declaration, Version.text_sha256).join(
+                Version, Version.id == Document.current_version_id
+            )
+        ).all()
+    sources = []
+    for document_id, declaration, text_sha in current:
+        urls = [s["url"] for s in declaration.get("sources", [])]
+        snapshots = [archive.last_snapshot(document_id, url) for url in urls]
+        sources.append((document_id, text_sha, list(zip(urls, snapshots, strict=True))))
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    done, outcomes, start, i = 0, {}, time.monotonic(), 0
+    while not stop.is_set():
+        checks = []
+        for _ in range(batch):
+            document_id, text_sha, pairs = sources[i % len(sources)]
+            i += 1
+            now = dt.datetime.now(dt.UTC)
+            captures = [
+                SourceCapture(url=u, final_url=u, fetcher="http", started_at=now,
+                              status_code=200, snapshot_sha256=snap)
+                for u, snap in pairs
+            ]  # fmt: skip
+            checks.append(CheckInput(document_id, captures, now, text_sha256=text_sha))
+        for record in archive.record_checks(checks):
+            outcomes[record.outcome.value] = outcomes.get(record.outcome.value, 0) + 1
+        done += len(checks)
+        stop.wait(max(0.0, start + done / rate - time.monotonic()))
+    print(f"checks written: {done} in {time.monotonic() - start:.1f} s, {outcomes}", flush=True)
+    archive.close()
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -262,7 +337,13 @@ def main() -> None:
         "--cache", nargs="*", default=["cold", "warm"], help="cold and/or warm (default: both)"
     )
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--checks-per-second", type=float, default=0.0)
+    parser.add_argument("--checks-batch", type=int, default=4)
+    parser.add_argument("--write-checks", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_checks:
+        write_checks(args.write_checks, args.checks_batch)
+        return
     if args.database_url and not args.data:
         parser.error("--database-url needs --data DIR (the texts of the copies it holds)")
     with tempfile.TemporaryDirectory() as scratch:
@@ -310,11 +391,19 @@ def main() -> None:
                                     httpx2.get(base + path, timeout=600)
                             else:  # each process has its own response cache: warm them all
                                 prime(base, chosen, args.workers)
-                        rps, p50, p95, errors = wrk(base, chosen, connections, args.duration, tmp)
+                        with checks_running(
+                            settings, args.checks_per_second, args.checks_batch, args.pythonpath
+                        ):
+                            rps, p50, p95, errors = wrk(
+                                base, chosen, connections, args.duration, tmp
+                            )
                         total, largest = rss_mb(pid)
                     wrapped = mode == "cold" and rps * args.duration > len(chosen)
+                    shown = mode
+                    if args.checks_per_second:
+                        shown += f", {args.checks_per_second:g} checks/s"
                     rows.append(
-                        f"| {args.label} | {name} | {mode} | {connections} | {rps:.1f} | "
+                        f"| {args.label} | {name} | {shown} | {connections} | {rps:.1f} | "
                         f"{p50:.1f} | {p95:.1f} | {errors}{' (wrapped)' if wrapped else ''} | "
                         f"{total:.0f} / {largest:.0f} |"
                     )

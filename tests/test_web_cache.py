@@ -4,6 +4,7 @@ writes that change the site, and `clausewatch serve --workers 2`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -16,17 +17,23 @@ from typing import Any
 
 import httpx2
 import pytest
+from archive_fixtures import *  # noqa: F403
+from archive_fixtures import make_settings
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 from web_fixtures import get_json, populate
 
 from clausewatch.accounts import service
-from clausewatch.archive.service import Archive
+from clausewatch.archive.decide import Outcome
+from clausewatch.archive.service import Archive, CheckInput, SourceCapture
 from clausewatch.cli import app as cli
 from clausewatch.config import Settings
-from clausewatch.storage.db import read_state, transaction
+from clausewatch.extract import normalise_for_hash, text_sha256
+from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
+from clausewatch.storage.db import read_state, state_memo, transaction, written_table
 from clausewatch.storage.models import Platform
 from clausewatch.web import create_app
+from clausewatch.web.httpcache import ArchiveStateReader
 
 
 @pytest.fixture(scope="module")
@@ -248,3 +255,175 @@ def _resource_tracker(parent: int) -> int:
         if b"resource_tracker" in cmdline:
             return int(child)
     return -1
+
+
+# -- capture checks move their own counter (issue #13: unchanged documents keep pages warm) ----
+
+POLICY = " ".join(f"Clause {i}: we may process your data for purpose {i}." for i in range(30))
+
+
+def _check(archive: Archive, document_id: int, body: str, at: dt.datetime) -> Outcome:
+    """A check of the document that found ``body`` (real snapshot and text in the store)."""
+    raw = body.encode()
+    capture = SourceCapture(
+        url="https://example.com/terms",
+        final_url="https://example.com/terms",
+        fetcher="http",
+        started_at=at,
+        status_code=200,
+        headers={"content-type": "text/html"},
+        snapshot_sha256=archive.store.put(raw),
+        size=len(raw),
+    )
+    text = normalise_for_hash(body)
+    archive.store.put(text.encode())
+    check = CheckInput(
+        document_id=document_id,
+        captures=[capture],
+        checked_at=at,
+        text=text,
+        text_sha256=text_sha256(text),
+        extractor_version="test",
+    )
+    return archive.record_check(check).outcome
+
+
+@pytest.fixture
+def checked(backend: str | None, tmp_path: Path) -> Iterator[tuple[Archive, int]]:
+    """An archive (SQLite, PostgreSQL) with one document and its first version."""
+    archive = Archive.open(make_settings(tmp_path, backend))
+    archive.sync_registry([_declaration()])
+    document_id = archive.documents()[0].id
+    assert _check(archive, document_id, POLICY, T0) == Outcome.FIRST_VERSION
+    yield archive, document_id
+    archive.close()
+
+
+T0 = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+
+
+def _declaration() -> PlatformDeclaration:
+    source = SourceDeclaration(url="https://example.com/terms")
+    return PlatformDeclaration(
+        slug="example",
+        name="Example",
+        category="social-media",
+        website="https://example.com",
+        documents=(DocumentDeclaration(type="Terms of Service", sources=(source,)),),
+    )
+
+
+def _captures_shown(page: str) -> int:
+    found = re.search(r"<dt>Captures</dt><dd>(\d+)</dd>", page)
+    assert found, "the document page shows its capture count"
+    return int(found.group(1))
+
+
+CHECKS = "documents#checks"
+
+
+@pytest.mark.parametrize(
+    ("statement", "table"),
+    [
+        ("UPDATE documents SET last_checked_at=?, validators=? WHERE documents.id = ?", CHECKS),
+        ('UPDATE "documents" SET "last_verified_at"=%(a)s WHERE id = %(b)s', CHECKS),
+        ("UPDATE documents SET current_version_id=?, last_checked_at=? WHERE id = ?", "documents"),
+        ("UPDATE documents SET active=? WHERE documents.id = ?", "documents"),
+        ("INSERT INTO documents (platform_id, doc_type) VALUES (?, ?)", "documents"),
+        ("DELETE FROM documents WHERE documents.id = ?", "documents"),
+        ("INSERT INTO captures (document_id) VALUES (?)", "captures"),
+        ("SELECT * FROM documents", None),
+    ],
+)  # fmt: skip
+def test_written_table_tells_a_check_write_of_documents_from_others(
+    statement: str, table: str | None
+) -> None:
+    assert written_table(statement) == table
+
+
+def test_a_verified_check_moves_the_checks_counter_not_the_generation(
+    checked: tuple[Archive, int],
+) -> None:
+    archive, document_id = checked
+    before = read_state(archive.engine)
+    computed: list[str] = []
+
+    def memo(name: str, checks: bool = False) -> str:
+        def compute() -> str:
+            computed.append(name)
+            return name
+
+        return state_memo(archive.engine, (name,), compute, checks=checks)
+
+    memo("content"), memo("with-checks", checks=True)
+    verified = _check(archive, document_id, POLICY, T0 + dt.timedelta(days=1))
+    assert verified == Outcome.VERIFIED
+    after = read_state(archive.engine)
+    assert after.generation == before.generation
+    assert after.checks == before.checks + 1 and after.checked_at is not None
+    memo("content"), memo("with-checks", checks=True)
+    # the content figure was kept; the one that shows checks was computed again
+    assert computed == ["content", "with-checks", "with-checks"]
+    # a new version is a change of content: the generation moves
+    changed = POLICY + " Clause 31: disputes go to binding arbitration."
+    assert _check(archive, document_id, changed, T0 + dt.timedelta(days=2)) in (
+        Outcome.CHANGE_DETECTED,
+        Outcome.NEW_VERSION,
+    )
+    assert read_state(archive.engine).generation > after.generation
+
+
+def test_the_reader_takes_checks_in_at_most_once_per_interval(
+    checked: tuple[Archive, int],
+) -> None:
+    archive, document_id = checked
+    reader = ArchiveStateReader(archive.engine, interval=0.0, checks_interval=3600.0)
+    try:
+        first, _ = reader.get()
+        at = T0 + dt.timedelta(days=1)
+        # after a quiet interval (here: since start) a check shows at once
+        assert _check(archive, document_id, POLICY, at) == Outcome.VERIFIED
+        second, modified = reader.get()
+        assert second != first and modified >= at
+        # more checks within the interval: the token (ETag, cache key) stays
+        for hours in (1, 2, 3):
+            _check(archive, document_id, POLICY, at + dt.timedelta(hours=hours))
+        assert reader.get()[0] == second
+        # a change of content renews it at once, with every check so far
+        with transaction(archive.sessions) as session:
+            platform = session.query(Platform).one()
+            platform.name = "Example Renamed"
+        state = read_state(archive.engine)
+        assert reader.get()[0] == f"{state.generation}.{state.checks}" != second
+        # with no interval, every check renews it
+        reader.checks_interval = 0.0
+        _check(archive, document_id, POLICY, at + dt.timedelta(hours=4))
+        state = read_state(archive.engine)
+        assert reader.get()[0] == f"{state.generation}.{state.checks}"
+    finally:
+        reader.close()
+
+
+def test_document_page_shows_a_check_within_the_cache_interval(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", confirm_delay=0.0, http_cache_seconds=1)
+    archive = Archive.open(settings)
+    try:
+        archive.sync_registry([_declaration()])
+        document_id = archive.documents()[0].id
+        assert _check(archive, document_id, POLICY, T0) == Outcome.FIRST_VERSION
+        with TestClient(create_app(settings)) as client:
+            url = f"/documents/D-{document_id:06d}"
+            assert _captures_shown(client.get(url).text) == 1
+            _check(archive, document_id, POLICY, T0 + dt.timedelta(days=1))
+            time.sleep(0.25)  # the reader's interval
+            page = client.get(url)  # the first check after a quiet second: shown at once
+            assert _captures_shown(page.text) == 2
+            _check(archive, document_id, POLICY, T0 + dt.timedelta(days=2))
+            time.sleep(0.25)
+            again = client.get(url)  # within the second: the same representation
+            assert again.headers["etag"] == page.headers["etag"]
+            assert _captures_shown(again.text) == 2
+            time.sleep(1.0)
+            assert _captures_shown(client.get(url).text) == 3
+    finally:
+        archive.close()

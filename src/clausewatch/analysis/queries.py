@@ -837,6 +837,7 @@ def provision_record(archive: Archive, provision_id: int) -> dict[str, Any]:
             session,
             ("document-summary", document_id),
             lambda: document_summary_in(session, document_id),
+            checks=True,  # its capture count
         )
         own = {
             "platform": document["platform"],

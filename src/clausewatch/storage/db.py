@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -125,11 +125,34 @@ STATE_EXEMPT = frozenset(
         "narrative_cache",
     }
 )
+# Writes that only record capture checks: an unchanged document's check writes its capture, the
+# hash chain's head and the document's last-checked time and validators. They move the state's
+# ``checks`` counter, not ``generation``: pages show them (capture counts, last checked, a
+# version's captures), but nothing computed from the archive's content depends on them.
+CHECK_WRITES = frozenset({"captures", "version_captures", "log_head", "documents#checks"})
+CHECK_COLUMNS = frozenset({"last_checked_at", "last_verified_at", "validators"})
 _WRITTEN = "clausewatch_written_tables"
 _DML_TABLE = re.compile(
     r"^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+\"?(\w+)",
     re.IGNORECASE,
 )
+_SET_COLUMNS = re.compile(r"\bSET\s+(.*?)\s+WHERE\b", re.IGNORECASE | re.DOTALL)
+_ASSIGNED = re.compile(r"\"?(\w+)\"?\s*=")
+
+
+def written_table(statement: str) -> str | None:
+    """The table an INSERT/UPDATE/DELETE writes, or None; ``documents#checks`` for an UPDATE
+    of documents that sets only their check columns (:data:`CHECK_COLUMNS`)."""
+    match = _DML_TABLE.match(statement)
+    if match is None:
+        return None
+    table = match.group(1).lower()
+    if table == "documents" and statement.lstrip()[:6].upper() == "UPDATE":
+        assigned = _SET_COLUMNS.search(statement)
+        columns = {c.lower() for c in _ASSIGNED.findall(assigned.group(1))} if assigned else set()
+        if columns and columns <= CHECK_COLUMNS:
+            return "documents#checks"
+    return table
 
 
 def _track_writes(engine: Engine) -> None:
@@ -140,40 +163,60 @@ def _track_writes(engine: Engine) -> None:
     def _note(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         written = conn.info.get(_WRITTEN)
         if written is not None:
-            match = _DML_TABLE.match(statement)
-            if match:
-                written.add(match.group(1).lower())
+            table = written_table(statement)
+            if table is not None:
+                written.add(table)
 
 
 _BUMP = text(
     "UPDATE archive_state SET generation = generation + 1, changed_at = :now WHERE id = 1"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
+_BUMP_CHECKS = text(
+    "UPDATE archive_state SET checks = checks + 1, checked_at = :now WHERE id = 1"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 _FIRST = text(  # another process may be creating the row too: then it waits and does nothing
-    "INSERT INTO archive_state (id, generation, changed_at) VALUES (1, 0, :now) "
+    "INSERT INTO archive_state (id, generation, changed_at, checks) VALUES (1, 0, :now, 0) "
     "ON CONFLICT (id) DO NOTHING"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
-_READ = text("SELECT generation, changed_at FROM archive_state WHERE id = 1").columns(
-    generation=BigInteger(), changed_at=UTCDateTime()
+_READ = text(
+    "SELECT generation, changed_at, checks, checked_at FROM archive_state WHERE id = 1"
+).columns(
+    generation=BigInteger(), changed_at=UTCDateTime(), checks=BigInteger(), checked_at=UTCDateTime()
 )
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def bump_state(session: Session) -> None:
-    """Move the archive state on, inside the caller's transaction."""
+class ArchiveStateRow(NamedTuple):
+    """What ``archive_state`` holds: the content's generation and time, the checks' counter and
+    time (``checked_at`` None before the first check-only write)."""
+
+    generation: int
+    changed_at: dt.datetime
+    checks: int = 0
+    checked_at: dt.datetime | None = None
+
+
+def bump_state(session: Session, *, checks_only: bool = False) -> None:
+    """Move the archive state on, inside the caller's transaction: ``generation``, or with
+    ``checks_only`` the checks' counter."""
     now = utcnow()
-    if not session.execute(_BUMP, {"now": now}).rowcount:  # type: ignore[attr-defined]
+    bump = _BUMP_CHECKS if checks_only else _BUMP
+    if not session.execute(bump, {"now": now}).rowcount:  # type: ignore[attr-defined]
         session.execute(_FIRST, {"now": now})
-        session.execute(_BUMP, {"now": now})
+        session.execute(bump, {"now": now})
 
 
-def read_state(bind: Engine | Session) -> tuple[int, dt.datetime]:
-    """(generation, changed_at) of the archive state: one primary-key read, no write lock.
-    Pass the caller's session when it holds one, so no second pooled connection is taken."""
+def read_state(bind: Engine | Session) -> ArchiveStateRow:
+    """The archive state: one primary-key read, no write lock. Pass the caller's session when
+    it holds one, so no second pooled connection is taken."""
     if isinstance(bind, Session):
         row = bind.execute(_READ).first()
     else:
         with bind.connect() as conn:
             row = conn.execute(_READ).first()
-    return (int(row[0]), row[1]) if row else (0, dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+    if row is None:
+        return ArchiveStateRow(0, _EPOCH)
+    return ArchiveStateRow(int(row[0]), row[1], int(row[2] or 0), row[3])
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -249,7 +292,9 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One short write transaction: committed on success, rolled back on any error. When it
     wrote a table outside ``STATE_EXEMPT``, the archive state moves on in the same
-    transaction, so the state a reader sees always matches the data it reads."""
+    transaction, so the state a reader sees always matches the data it reads: its
+    ``generation``, or only its ``checks`` when every write was a capture check's
+    (:data:`CHECK_WRITES`)."""
     bumped = False
     with factory() as session, session.begin():
         conn = session.connection(execution_options={WRITE_OPTION: True})
@@ -258,9 +303,11 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         try:
             yield session
             session.flush()
-            if written - STATE_EXEMPT:
+            if written - STATE_EXEMPT - CHECK_WRITES:
                 bump_state(session)
                 bumped = True
+            elif written & CHECK_WRITES:
+                bump_state(session, checks_only=True)
         finally:
             conn.info.pop(_WRITTEN, None)
     if bumped:  # committed: readers in this process re-read the state at once
@@ -273,8 +320,8 @@ _COMMITS = [0]
 
 
 def local_commits() -> int:
-    """How many state-changing transactions this process has committed (``transaction``):
-    a reader that saw another number re-reads the archive state at once."""
+    """How many transactions that moved the archive's ``generation`` this process has
+    committed (``transaction``): a reader that saw another number re-reads the state at once."""
     return _COMMITS[0]
 
 
@@ -282,18 +329,24 @@ _MEMO: dict[str, tuple[int, dict[Any, Any]]] = {}
 _MEMO_ENTRIES = 20_000
 
 
-def state_memo(bind: Engine | Session, key: Any, compute: Callable[[], T]) -> T:
+def state_memo(
+    bind: Engine | Session, key: Any, compute: Callable[[], T], *, checks: bool = False
+) -> T:
     """``compute()``, computed once per archive state (per process) for ``key``: for figures
     that depend only on what the archive holds (home figures, a document's other risks, list
-    totals). The state is read first, so a value is never older than the state it is kept
-    under. Pass the caller's open session, if any (a second pooled connection per request can
-    exhaust the pool under load). Treat the result as read-only."""
-    generation = state_generation(bind)
+    totals). Kept per ``generation``; with ``checks``, per checks counter too, for figures that
+    show capture checks (capture counts, last checked). The state is read first, so a value is
+    never older than the state it is kept under. Pass the caller's open session, if any (a
+    second pooled connection per request can exhaust the pool under load). Treat the result
+    as read-only."""
+    state = _state_of(bind)
+    if checks:
+        key = (key, state.checks)
     engine = bind.get_bind().engine if isinstance(bind, Session) else bind
     where = engine.url.render_as_string()
     slot = _MEMO.get(where)
-    if slot is None or slot[0] != generation:
-        slot = (generation, {})
+    if slot is None or slot[0] != state.generation:
+        slot = (state.generation, {})
         _MEMO[where] = slot
     values = slot[1]
     if key not in values:
@@ -312,14 +365,18 @@ def state_generation(bind: Engine | Session) -> int:
     are kept under one state. Each part is computed after that read, so a kept value is never
     older than the state it is kept under (on PostgreSQL, whose statements each see the latest
     commits, it may be newer, as it could before: the next state recomputes it)."""
+    return _state_of(bind).generation
+
+
+def _state_of(bind: Engine | Session) -> ArchiveStateRow:
     if not isinstance(bind, Session):
-        return read_state(bind)[0]
+        return read_state(bind)
     transaction = bind.get_transaction()
     seen = bind.info.get(_STATE_SEEN)
     if transaction is None or seen is None or seen[0] is not transaction:
-        generation = read_state(bind)[0]  # begins the transaction if none had begun
-        seen = bind.info[_STATE_SEEN] = (bind.get_transaction(), generation)
-    return int(seen[1])
+        state = read_state(bind)  # begins the transaction if none had begun
+        seen = bind.info[_STATE_SEEN] = (bind.get_transaction(), state)
+    return cast(ArchiveStateRow, seen[1])
 
 
 # -- lists of the read paths: {"total", "limit", "offset", "items"} -------------------------------

@@ -291,15 +291,19 @@ class PendingChange(Base):
 
 class ArchiveState(Base):
     """One row (id 1): ``generation`` goes up by one in every write transaction that changes
-    what the site shows (captures, imports, provisions, analysis, registry sync; see
-    ``storage.db.transaction``), in that same transaction, and ``changed_at`` is its time. The
-    web layer's caches and ETags are keyed on it (docs/web.md#http-caching)."""
+    what the site shows (versions, imports, provisions, analysis, registry sync; see
+    ``storage.db.transaction``), in that same transaction, and ``changed_at`` is its time;
+    ``checks`` (and ``checked_at``) instead, when the transaction only recorded capture checks
+    (``storage.db.CHECK_WRITES``). The web layer's caches and ETags are keyed on both
+    (docs/web.md#http-caching)."""
 
     __tablename__ = "archive_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger, default=0)
     changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    checks: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    checked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class LogHead(Base):

@@ -58,7 +58,9 @@ JSON = dict[str, Any]
 @router.get("/stats", summary="Live figures of the archive")
 def stats(archive: ArchiveDep) -> JSON:
     hour = f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H}"  # computed once per archive state and hour
-    return state_memo(archive.engine, ("stats", hour), lambda: provisions.site_stats(archive))
+    return state_memo(
+        archive.engine, ("stats", hour), lambda: provisions.site_stats(archive), checks=True
+    )
 
 
 @router.get("/platforms", summary="Platforms, filterable by category")

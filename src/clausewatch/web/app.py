@@ -345,7 +345,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         code_token,
     )
 
-    app.state.archive_state = ArchiveStateReader(archive.engine)
+    app.state.archive_state = ArchiveStateReader(
+        archive.engine, checks_interval=float(settings.http_cache_seconds)
+    )
     app.state.response_cache = ResponseCache(
         settings.response_cache_mb * 1024 * 1024, ttl=float(settings.http_cache_seconds)
     )

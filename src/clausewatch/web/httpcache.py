@@ -6,14 +6,15 @@ body is dropped: ``web.app.HeadAsGet``) of a public route (no
 export path) it:
 
 - derives a weak ``ETag`` from the archive state (``archive_state.generation``, bumped in the
-  same transaction as every capture, import, provision build and analysis), the UTC day (pages
-  carry "accessed" dates and "last 30 days" counts), the code (package version and templates)
-  and the request URL (scheme, host, path, query), and answers ``304 Not Modified`` to a
-  matching ``If-None-Match`` (or a ``If-Modified-Since`` not older than the state's
-  ``changed_at``) without running the route;
+  same transaction as every new version, import, provision build and analysis, and its
+  ``checks``, bumped by capture checks and taken in at most once per ``max-age``), the UTC
+  day (pages carry "accessed" dates and "last 30 days" counts), the code (package version and
+  templates) and the request URL (scheme, host, path, query), and answers ``304 Not
+  Modified`` to a matching ``If-None-Match`` (or a ``If-Modified-Since`` not older than the
+  state's ``changed_at`` or checks' ``checked_at``) without running the route;
 - adds ``Cache-Control: public, max-age=N`` (``Settings.http_cache_seconds``), ``ETag``,
-  ``Last-Modified`` (the state's ``changed_at``) and, for pages, ``Vary: Cookie`` (a signed-in
-  visitor sees other header links);
+  ``Last-Modified`` (the later of those two times) and, for pages, ``Vary: Cookie`` (a
+  signed-in visitor sees other header links);
 - keeps the rendered ``200`` responses in a bounded in-process LRU keyed by (state, day, URL),
   each entry at most N seconds old, so a repeated read is a dictionary lookup.
 
@@ -22,13 +23,15 @@ cookie. Requests with credentials bypass all of it, and their responses are mark
 ``Cache-Control: private, no-store`` when the route said nothing.
 
 The state is read at most every ``interval`` seconds (0.2 s) per process, and at once after this
-process committed a change: a commit reaches every page of every worker within 0.2 s.
+process committed a change: a change of content reaches every page of every worker within 0.2 s,
+a capture check within 0.2 s after a quiet ``max-age``, else within ``max-age``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -41,7 +44,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clausewatch import __version__
-from clausewatch.storage.db import local_commits, make_engine, read_state
+from clausewatch.storage.db import ArchiveStateRow, local_commits, make_engine, read_state
 
 PRIVATE_PREFIXES = (
     "/account",
@@ -82,29 +85,52 @@ def code_token(template_dir: Path) -> str:
 
 
 class ArchiveStateReader:
-    """The archive state, re-read at most every ``interval`` seconds."""
+    """The archive state, re-read at most every ``interval`` seconds, as the pair (token,
+    last modified) that tags and keys responses. Capture checks (the state's ``checks``) are
+    taken into the token at most once per ``checks_interval`` seconds (the ``max-age`` a proxy
+    may keep a page anyway), or at once with a content change: a capture cycle recording
+    unchanged documents then renews the cached pages once a minute, not on every batch, and a
+    lone check after a quiet minute shows within ``interval``."""
 
-    def __init__(self, engine: Engine, interval: float = 0.2) -> None:
+    def __init__(
+        self, engine: Engine, interval: float = 0.2, checks_interval: float = 60.0
+    ) -> None:
         # a connection of its own, outside the routes' pool: the read runs on the event loop
         # and must never wait for a pooled connection held by a busy route
         self.engine = make_engine(
             engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0
         )
         self.interval = interval
-        self._value: tuple[int, Any] | None = None
+        self.checks_interval = checks_interval
+        self._value: tuple[str, dt.datetime] | None = None
+        self._taken: ArchiveStateRow | None = None  # the state whose checks the token holds
+        self._taken_at = -math.inf  # when the token's checks last moved
         self._read_at = 0.0
         self._commits = -1
         self._lock = threading.Lock()
 
-    def get(self) -> tuple[int, Any]:
+    def get(self) -> tuple[str, dt.datetime]:
         if self._stale():
             with self._lock:
                 if self._stale():
                     self._commits = local_commits()
-                    self._value = read_state(self.engine)
+                    self._value = self._token(read_state(self.engine))
                     self._read_at = time.monotonic()
         assert self._value is not None
         return self._value
+
+    def _token(self, state: ArchiveStateRow) -> tuple[str, dt.datetime]:
+        taken, now = self._taken, time.monotonic()
+        if taken is not None and taken.checks != state.checks:
+            if taken.generation == state.generation and now - self._taken_at < self.checks_interval:
+                state = taken  # checks alone moved, and the token's checks are recent: keep them
+            else:
+                self._taken_at = now
+        self._taken = state
+        modified = _utc(state.changed_at)
+        if state.checked_at is not None:
+            modified = max(modified, _utc(state.checked_at))
+        return f"{state.generation}.{state.checks}", modified
 
     def close(self) -> None:
         self.engine.dispose()
@@ -115,6 +141,11 @@ class ArchiveStateReader:
             or self._commits != local_commits()  # this process wrote: no waiting
             or time.monotonic() - self._read_at >= self.interval
         )
+
+
+def _utc(when: dt.datetime) -> dt.datetime:
+    # PostgreSQL gives the stored time in the session's zone, SQLite a naive UTC time
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
 class ResponseCache:
@@ -218,21 +249,15 @@ class HttpCacheMiddleware:
         if path.startswith(PRIVATE_PREFIXES) or self.max_age <= 0:
             await self.app(scope, receive, send)
             return
-        generation, changed_at = self.state.get()
+        state, changed_at = self.state.get()
         today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         day = f"{today:%Y-%m-%d}"
         # the representation also depends on the day ("accessed" dates, "last 30 days")
-        # PostgreSQL gives the stored time in the session's zone, SQLite a naive UTC time
-        changed_at = (
-            changed_at.replace(tzinfo=dt.UTC)
-            if changed_at.tzinfo is None
-            else changed_at.astimezone(dt.UTC)
-        )
         changed_at = max(changed_at.replace(microsecond=0), today)
         host = (_header(scope, b"host") or b"").decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
         url = f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{path}?{query}"
-        key = f"{generation}|{day}|{self.code}|{url}"
+        key = f"{state}|{day}|{self.code}|{url}"
         etag = b'W/"' + hashlib.sha256(key.encode()).hexdigest()[:24].encode() + b'"'
         page = not path.startswith("/api/")
         tags = [

@@ -52,7 +52,7 @@ def render(request: Request, template: str, **context: Any) -> Response:
 def home(request: Request, archive: ArchiveDep) -> Response:
     # computed once per archive state (and hour: "changes in the last 30 days"), not per view
     hour = f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H}"
-    figures = state_memo(archive.engine, ("home", hour), lambda: home_figures(archive))
+    figures = state_memo(archive.engine, ("home", hour), lambda: home_figures(archive), checks=True)
     return render(request, "home.html", **figures)
 
 
