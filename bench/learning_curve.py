@@ -41,7 +41,7 @@ def fold_hits(
     cfg = train.TrainConfig()
     examples = train.type_examples([gold[i] for i in kept], ext, cfg)
     featurizer, model = train.fit_types(examples, taxonomy, cfg)
-    x = featurizer.transform([gold[i].text for i in te], [gold[i].heading for i in te])
+    x = featurizer.transform([gold[i].model_text for i in te], [gold[i].heading for i in te])
     top = [model.classes[j] for j in model.probabilities(x).argmax(axis=1)]
     return [(t if t != NONE else None) == gold[i].main for t, i in zip(top, te, strict=True)]
 

@@ -1,5 +1,6 @@
 """Join the sample (gold/batches/*.jsonl) with its labels (gold/labels/*.jsonl) into
-gold/provisions.jsonl, checking every label against docs/annotation.md's rules.
+gold/provisions.jsonl, checking every label against docs/annotation.md's rules, and add each
+provision's segment context (``sample.contexts``: a list item's lead-in, a table row's header).
 
 The second consistency pass (gold/review.md) lives in gold/labels/review.jsonl: each of its labels
 replaces the first-pass label with the same id (checked the same way); the first-pass files are
@@ -13,6 +14,8 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+from sample import contexts  # gold/ is on the path when run as gold/merge.py
 
 from clausewatch.classify.taxonomy import default_taxonomy
 
@@ -62,6 +65,7 @@ def batch_files(folder: str = "batches") -> list[Path]:
 def main() -> None:
     ids = set(default_taxonomy().ids)
     review = load_review(ids)
+    context = contexts()
     overridden: set[str] = set()
     rows = []
     for batch in batch_files():
@@ -80,8 +84,9 @@ def main() -> None:
                 if row["id"] in review:
                     label = review[row["id"]]
                     overridden.add(row["id"])
-                rows.append({**row, "sample": sample, **{k: label[k] for k in
-                    ("main", "other", "severity", "negated", "unsure", "note")}})  # fmt: skip
+                rows.append({**row, "context": context.get(row["id"]), "sample": sample,
+                    **{k: label[k] for k in
+                       ("main", "other", "severity", "negated", "unsure", "note")}})  # fmt: skip
     unknown = sorted(set(review) - overridden)
     if unknown:
         raise SystemExit(f"review.jsonl: ids without a first-pass label: {', '.join(unknown)}")

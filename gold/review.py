@@ -7,7 +7,10 @@ candidates looked at and the labels the review changed (a row can be a candidate
 The first ten cases are the second pass; the cases after them were added by the third pass (second
 draw: batch-7..12, targeted-2), including `same-text`, which lists every provision whose wording
 nearly repeats a provision of another batch that was labelled differently in the first pass; the
-last eight (`conformity` … `banners`) were added by the fourth pass (third draw: batch-13..19).
+eight from `conformity` to `banners` were added by the fourth pass (third draw: batch-13..19); the
+last thirteen (`appeals` … `updates`) were added by the fifth pass (fourth draw: batch-20..28,
+targeted-3). `opt-out` uses the whole document: it lists `arbitration` rows whose severity does not
+match whether a gold row of the same platform and document mentions an opt-out from arbitration.
 The rules are in docs/annotation.md ("Rules for the confusions we have seen" and the sections
 added by each pass), the outcome in gold/review.md.
 
@@ -339,6 +342,112 @@ CASES: dict[str, tuple[str, Callable[[dict], bool]]] = {
             r"significantly affect your legal rights"
         ),
     ),
+    # --- added by the fifth pass (fourth draw) -------------------------------------------------
+    "appeals": (
+        "appeals and complaints against moderation decisions, DSA out-of-court bodies: "
+        "a type vs null",
+        _rx(
+            r"\bappeal|out\W+of\W+court|dispute settlement bod|internal complaint|"
+            r"raise a complaint|challenge (?:certain )?(?:decisions|enforcement)"
+        ),
+    ),
+    "reporting": (
+        "how users report content or accounts (tools, forms, step-by-step flows): null vs a type",
+        _rx(
+            r"\breport (?:this|it|content|posts?|users?|accounts?|violat\w+|any) |you can report|"
+            r"\bto report\b|report(?:ing)? (?:tools?|button|feature|form|flow|channels?|mechanism)|"
+            r"Report (?:post|account|Issue)|in-app report"
+        ),
+    ),
+    "usernames": (
+        "usernames reclaimed, changed or released by the provider",
+        _rx(
+            r"(?:reclaim|release|chang|reset|modif)\w*[^.]{0,40}(?:user ?names?|account names?|"
+            r"handles?)\b|(?:user ?names?|account names?)[^.]{0,40}(?:reclaim|reset|squat)"
+        ),
+    ),
+    "app-stores": (
+        "app-store required terms (Apple/Google not a party, no support duty, beneficiary)",
+        _all(
+            _rx(r"\bApple\b|Google Play|App Store|Android App|iOS App|App Provider|Android Market"),
+            _rx(
+                r"third[- ]party beneficiar|not (?:a )?part(?:y|ies)|no obligation|not responsible|"
+                r"solely between|maintenance and support|only a provider|no responsibility"
+            ),
+        ),
+    ),
+    "reverse-indemnity": (
+        "indemnities given by the provider to the user or customer: null vs indemnification",
+        _rx(
+            r"\b(?:we|perplexity|openai|spacexai|mistral ai|company)\b[^.]{0,40}"
+            r"(?:will|shall|agrees? to) (?:defend|indemnif)|indemnification (?:obligations )?"
+            r"(?:by|of) (?:us|openai|spacexai|perplexity|mistral)|\bBy Perplexity\b|"
+            r"output indemnity"
+        ),
+    ),
+    "change-log": (
+        "change-log entries and 'we updated' banners: policy-change-notice vs boilerplate "
+        "vs a type",
+        _any(
+            _head(r"change ?log"),
+            _rx(
+                r"^\W*\d{4}-\d{2}-\d{2}:|we recently updated|we(?:’|')ve updated|"
+                r"we also clarified"
+            ),
+        ),
+    ),
+    "savings": (
+        "statutory-rights savings clauses: null vs the type of the clause they sit in",
+        _rx(
+            r"statutory rights|"
+            r"nothing in (?:these|this)[^.]{0,80}(?:affect|limit|exclude|restrict)|"
+            r"not intended to limit[^.]{0,60}rights|(?:rights|protections)[^.]{0,30}"
+            r"(?:cannot|can't|may not) be (?:waived|excluded|limited|altered)"
+        ),
+    ),
+    "binding": (
+        "'these Terms are a (legally binding) agreement' without acceptance by use: null vs "
+        "contract-by-using",
+        _rx(
+            r"binding (?:legal )?(?:contract|agreement)|(?:are|is|forms?|constitutes?) (?:a |an )?"
+            r"(?:legal )?(?:agreement|contract) between you"
+        ),
+    ),
+    "automation": (
+        "one-line mentions that enforcement or review is automated and manual",
+        _rx(
+            r"(?:automated|automatic)[^.]{0,40}(?:and|or|alongside|as well as)[^.]{0,20}"
+            r"(?:manual|human)|(?:manual|human)[^.]{0,30}(?:and|or|alongside)[^.]{0,20}automat"
+        ),
+    ),
+    "opt-out": (
+        "arbitration rows whose severity does not match the document's own opt-out text",
+        lambda row: (
+            row["first"]["main"] == "arbitration"
+            and (
+                (row.get("doc_optout") and row["first"]["severity"] == "High")
+                or (not row.get("doc_optout") and row["first"]["severity"] == "Medium")
+            )
+        ),
+    ),
+    "pay-or-consent": (
+        "free-with-ads or paid-without-ads choices and their lead-ins",
+        _rx(r"free with ads|without ads|ad-free|\bno ads\b|less personali[sz]ed ads"),
+    ),
+    "public": (
+        "content or profiles public by default: data-sharing-sale vs null",
+        _rx(
+            r"public by default|by default[^.]{0,60}public|visible to the public|anyone can see|"
+            r"is a public platform|(?:always )?publicly available to others"
+        ),
+    ),
+    "updates": (
+        "software updates installed on the user's device",
+        _rx(
+            r"(?:download|install)\w*[^.]{0,40}\bupdates?\b|automatically update|"
+            r"updates? to the Service on your device"
+        ),
+    ),
 }
 
 
@@ -373,6 +482,21 @@ def _mark_twins(rows: list[dict], threshold: float = 0.6) -> None:
         )
 
 
+_OPTOUT = re.compile(
+    r"opt[- ]?out[^.]{0,80}arbitrat|arbitrat[^.]{0,200}opt[- ]?out|right to opt[- ]?out|"
+    r"opt[- ]?out provisions",
+    re.I | re.S,
+)
+
+
+def _mark_optout(rows: list[dict]) -> None:
+    """row["doc_optout"]: some gold row of the same platform and document mentions an opt-out from
+    arbitration (the document's own text, as far as the gold set holds it)."""
+    docs = {(r["platform"], r["document"]) for r in rows if _OPTOUT.search(r["text"])}
+    for row in rows:
+        row["doc_optout"] = (row["platform"], row["document"]) in docs
+
+
 def load() -> list[dict]:
     """Every labelled provision with its first-pass label and (if any) its reviewed label."""
     first: dict[str, dict] = {}
@@ -397,6 +521,7 @@ def load() -> list[dict]:
                 row["batch"] = batch.stem
                 rows.append(row)
     _mark_twins(rows)
+    _mark_optout(rows)
     return rows
 
 

@@ -11,6 +11,7 @@ per document, so every platform and document kind is represented.
     .venv/bin/python gold/sample.py --round-2      # later draws (see ``draws``), split into
     .venv/bin/python gold/sample.py --targeted-2   # gold/batches/batch-7… and targeted-2.jsonl
     .venv/bin/python gold/sample.py --round-3
+    .venv/bin/python gold/sample.py --targeted-3   # then --round-4: batches 20… and targeted-3
 """
 
 from __future__ import annotations
@@ -63,6 +64,20 @@ def documents() -> list[Document]:
                     if len(s.text) <= MAX_CHARS
                 ]
             )
+    return out
+
+
+def contexts() -> dict[str, str]:
+    """The segment context of every candidate provision that has one, by id: a list item's
+    lead-in, a table row's header row (``Segment.context``). Not shown to the annotators (the
+    batch files hold what they read); ``merge.py`` adds it to the gold set for the classifier,
+    which reads it as the product does (``features.feature_text``)."""
+    out = {}
+    for source, texts in (("pga", pga_documents()), ("extraction", extraction_documents())):
+        for (service, terms_type), text in sorted(texts.items()):
+            for s in segment(text):
+                if s.context:
+                    out[str(_row(source, service, terms_type, s)["id"])] = s.context
     return out
 
 
@@ -120,7 +135,7 @@ def targeted_draw(
 # (docs/classification.md), so more random draws of up to ``per_document`` provisions per
 # document (never one already drawn), and a second targeted draw for the types the model found
 # least often (recall under 0.4 in the first set's cross-validation).
-ROUNDS = {2: (2027, 8), 3: (2029, 16)}  # round: (seed, per document)
+ROUNDS = {2: (2027, 8), 3: (2029, 16), 4: (2031, 24)}  # round: (seed, per document)
 TARGETED2 = re.compile(
     r"\bsuspen|\bdisabl|deactivat|discontinu|\bterminat|remove (?:any|your|the) content"
     r"|\bautomated\b|\bsecur(?:e|ity)\b|encrypt|\bretain|retention|\btransfer|outside (?:of )?the"
@@ -131,6 +146,19 @@ TARGETED2 = re.compile(
 )
 TARGETED2_PER_DOCUMENT = 3
 TARGETED2_TOTAL = 300
+
+
+# A third targeted draw (2026-12-07, fourth round) for the types still found least often on the
+# 5,760 (recall under 0.2: suspension, discontinuation, automated decisions) and the ones shown
+# with the lowest precision (privacy policy by reference, contract by using).
+TARGETED3 = re.compile(
+    r"\bsuspen|\bdisabl|deactivat|\bban(?:ned|s)?\b|discontinu|\bceas|\bwithdraw|shut down"
+    r"|\bautomat|algorithm|\bprofil|\bprivacy (?:policy|notice|statement)\b"
+    r"|by (?:using|accessing|continuing)|\bagree(?:ing|ment)? to (?:these|this|the)",
+    re.I,
+)
+TARGETED3_PER_DOCUMENT = 4
+TARGETED3_TOTAL = 400
 
 
 def later_draw(docs: list[Document], number: int, drawn: set[str]) -> list[dict[str, object]]:
@@ -155,6 +183,10 @@ def draws() -> dict[str, list[dict[str, object]]]:
         docs, _ids(out), TARGETED2, ROUNDS[2][0] + 1, TARGETED2_PER_DOCUMENT, TARGETED2_TOTAL
     )
     out["round-3"] = later_draw(docs, 3, _ids(out))
+    out["targeted-3"] = targeted_draw(
+        docs, _ids(out), TARGETED3, ROUNDS[4][0] + 1, TARGETED3_PER_DOCUMENT, TARGETED3_TOTAL
+    )
+    out["round-4"] = later_draw(docs, 4, _ids(out))
     return out
 
 
@@ -169,6 +201,6 @@ def _write(rows: list[dict[str, object]]) -> None:
 
 if __name__ == "__main__":
     # no argument: the first draw (gold/candidates.jsonl); --targeted, --round-2, --targeted-2,
-    # --round-3: that later draw, before it was split into batches
+    # --round-3, --targeted-3, --round-4: that later draw, before it was split into batches
     name = sys.argv[1].removeprefix("--") if sys.argv[1:] else "first"
     _write(draws()[name])

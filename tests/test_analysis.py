@@ -229,11 +229,11 @@ def test_a_crash_leaves_no_half_analysis(
     real = service.classify_texts
     calls = {"n": 0}
 
-    def flaky(texts, headings):  # type: ignore[no-untyped-def]
+    def flaky(texts, headings, contexts=None):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("killed")
-        return real(texts, headings)
+        return real(texts, headings, contexts)
 
     monkeypatch.setattr(service, "classify_texts", flaky)
     with pytest.raises(RuntimeError):
@@ -313,3 +313,46 @@ def test_the_classifier_reads_the_document_type_before_the_heading_path() -> Non
     )
     assert service.classifier_context(None, ["Sharing"]) == "Sharing"
     assert service.classifier_context(None, []) is None
+
+
+CONDUCT = """## Your conduct
+
+When you use the service, you agree that you must not:
+
+- Create automated tools designed to compromise the security of our systems, networks or the accounts of other people.
+- Send unsolicited commercial messages or spam to other users of the service, directly or through third parties.
+
+We may share your personal information with:
+
+| Recipient | Purpose |
+|---|---|
+| Advertising partners | To show you ads that match your interests on and off the service |
+"""  # noqa: E501
+
+
+def test_the_classifier_reads_each_list_items_lead_in_and_each_rows_header(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive.sync_registry([platform_decl("delta")])
+    doc = archive.documents()[0].id
+    record(archive, doc, CONDUCT, T0)
+    build(archive)
+    seen: dict[str, str | None] = {}
+    real = service.classify_texts
+
+    def spy(texts, headings, contexts=None):  # type: ignore[no-untyped-def]
+        seen.update(zip(texts, contexts or [None] * len(texts), strict=True))
+        return real(texts, headings, contexts)
+
+    monkeypatch.setattr(service, "classify_texts", spy)
+    analyse(archive)
+    lead = "When you use the service, you agree that you must not:"
+    contexts = {text.split()[0]: context for text, context in seen.items()}
+    assert contexts["Create"] == contexts["Send"] == lead
+    assert contexts["|"] == "Recipient | Purpose"
+    assert contexts["When"] is None
+    # under "you must not:", the automated tools are a rule for users (alone, the item gets no
+    # type; issue #10 saw such items typed as the provider's automated decisions, at High)
+    automated = current_provision(archive, doc, "Create automated tools")
+    analysis = provision_analysis(archive, automated)
+    assert analysis["primary_type"] == "acceptable-use", analysis["classifications"]

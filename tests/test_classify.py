@@ -444,6 +444,12 @@ def test_high_falls_back_to_the_first_reachable_precision_target() -> None:
     assert high_threshold(scores, np.zeros(100, dtype=bool)) > 1  # never precise: never High
     few = np.array([0.9] * (HIGH_MIN_SHOWN - 1) + [0.2] * 91)
     assert high_threshold(few, few > 0.5) > 1  # too few to trust
+    # a precise spike at the top that says High for too few of the gold High is not chosen:
+    # 12 at 0.97 (all High), 150 at 0.6 (123 High), 138 more gold High scored low
+    spike = np.array([0.97] * 12 + [0.6] * 150 + [0.1] * 300)
+    truth = np.array([True] * 12 + [True] * 123 + [False] * 27 + [True] * 138 + [False] * 162)
+    threshold = high_threshold(spike, truth)  # 0.9 only with the spike; 0.8 with the 0.6s
+    assert (spike >= threshold).sum() == 162  # High said for 135 of the 273 gold High
 
 
 def test_a_likely_high_that_is_not_said_is_medium_not_low() -> None:
@@ -458,3 +464,18 @@ def test_a_likely_high_that_is_not_said_is_medium_not_low() -> None:
     assert model.decide(x, np.zeros((1, 0), dtype=np.float32)) == ["Medium"]
     model.high_threshold = 0.5
     assert model.decide(x, np.zeros((1, 0), dtype=np.float32)) == ["High"]
+
+
+def test_a_list_item_is_read_with_its_lead_in_and_quoted_from_its_own_text() -> None:
+    """A list item alone often does not say what it is about; its lead-in (the segmenter's
+    context) is read by the text features, never quoted (issue #10)."""
+    from clausewatch.classify.model import default_classifier
+
+    item = "Advertising partners and measurement companies that help us show and measure ads."
+    lead = "We may share your personal information with:"
+    [preds] = default_classifier().classify_many(
+        [item], ["Privacy Policy > How we share information"], [lead]
+    )
+    assert preds and preds[0].type_id == "data-sharing-sale"
+    for p in preds:
+        assert item[p.start : p.end] == p.supporting_text

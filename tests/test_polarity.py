@@ -175,6 +175,18 @@ NEGATED = [
     ),
     # ota Bluesky/Privacy Policy
     ("We do not collect, receive, possess, or have access to this data.", "We do not collect"),
+    # ext ChatGPT/Privacy Policy (gold G-a8f2e6e00f): the last of a negated list
+    (
+        "Chats from Temporary Chat won’t appear in history, use or create memories, or be used "
+        "to train our models.",
+        "or be used to train",
+    ),
+    # ext ChatGPT/Enterprise privacy (gold G-bf2fc3a4fb)
+    (
+        "Your fine-tuned models are for your use alone and never served to or shared with other "
+        "customers or used to train other models.",
+        "never served to or shared",
+    ),
 ]
 
 
@@ -216,6 +228,9 @@ def test_negated_practice_fires(sentence: str, quoted: str) -> None:
         "We will never sell your Content without getting your permission first.",
         # ota LinkedIn/Community Guidelines
         "And do not share your LinkedIn account with anyone else.",
+        # a negation about something else, then a stated practice
+        "Messages that are not encrypted may be read or used to train our models.",
+        "Your content is not private, and it may be shared or used to train our models.",
     ],
 )
 def test_negated_practice_does_not_fire(sentence: str) -> None:

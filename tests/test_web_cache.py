@@ -20,16 +20,15 @@ import pytest
 from archive_fixtures import *  # noqa: F403
 from archive_fixtures import make_settings
 from starlette.testclient import TestClient
+from test_archive import BODY, T0, check, platform_decl
 from typer.testing import CliRunner
 from web_fixtures import get_json, populate
 
 from clausewatch.accounts import service
 from clausewatch.archive.decide import Outcome
-from clausewatch.archive.service import Archive, CheckInput, SourceCapture
+from clausewatch.archive.service import Archive
 from clausewatch.cli import app as cli
 from clausewatch.config import Settings
-from clausewatch.extract import normalise_for_hash, text_sha256
-from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
 from clausewatch.storage.db import read_state, state_memo, transaction, written_table
 from clausewatch.storage.models import Platform
 from clausewatch.web import create_app
@@ -259,58 +258,21 @@ def _resource_tracker(parent: int) -> int:
 
 # -- capture checks move their own counter (issue #13: unchanged documents keep pages warm) ----
 
-POLICY = " ".join(f"Clause {i}: we may process your data for purpose {i}." for i in range(30))
-
 
 def _check(archive: Archive, document_id: int, body: str, at: dt.datetime) -> Outcome:
     """A check of the document that found ``body`` (real snapshot and text in the store)."""
-    raw = body.encode()
-    capture = SourceCapture(
-        url="https://example.com/terms",
-        final_url="https://example.com/terms",
-        fetcher="http",
-        started_at=at,
-        status_code=200,
-        headers={"content-type": "text/html"},
-        snapshot_sha256=archive.store.put(raw),
-        size=len(raw),
-    )
-    text = normalise_for_hash(body)
-    archive.store.put(text.encode())
-    check = CheckInput(
-        document_id=document_id,
-        captures=[capture],
-        checked_at=at,
-        text=text,
-        text_sha256=text_sha256(text),
-        extractor_version="test",
-    )
-    return archive.record_check(check).outcome
+    return check(archive, document_id, body, at).outcome
 
 
 @pytest.fixture
 def checked(backend: str | None, tmp_path: Path) -> Iterator[tuple[Archive, int]]:
     """An archive (SQLite, PostgreSQL) with one document and its first version."""
     archive = Archive.open(make_settings(tmp_path, backend))
-    archive.sync_registry([_declaration()])
+    archive.sync_registry([platform_decl()])
     document_id = archive.documents()[0].id
-    assert _check(archive, document_id, POLICY, T0) == Outcome.FIRST_VERSION
+    assert _check(archive, document_id, BODY, T0) == Outcome.FIRST_VERSION
     yield archive, document_id
     archive.close()
-
-
-T0 = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
-
-
-def _declaration() -> PlatformDeclaration:
-    source = SourceDeclaration(url="https://example.com/terms")
-    return PlatformDeclaration(
-        slug="example",
-        name="Example",
-        category="social-media",
-        website="https://example.com",
-        documents=(DocumentDeclaration(type="Terms of Service", sources=(source,)),),
-    )
 
 
 def _captures_shown(page: str) -> int:
@@ -356,7 +318,7 @@ def test_a_verified_check_moves_the_checks_counter_not_the_generation(
         return state_memo(archive.engine, (name,), compute, checks=checks)
 
     memo("content"), memo("with-checks", checks=True)
-    verified = _check(archive, document_id, POLICY, T0 + dt.timedelta(days=1))
+    verified = _check(archive, document_id, BODY, T0 + dt.timedelta(days=1))
     assert verified == Outcome.VERIFIED
     after = read_state(archive.engine)
     assert after.generation == before.generation
@@ -365,7 +327,7 @@ def test_a_verified_check_moves_the_checks_counter_not_the_generation(
     # the content figure was kept; the one that shows checks was computed again
     assert computed == ["content", "with-checks", "with-checks"]
     # a new version is a change of content: the generation moves
-    changed = POLICY + " Clause 31: disputes go to binding arbitration."
+    changed = BODY + " Clause 31: disputes go to binding arbitration."
     assert _check(archive, document_id, changed, T0 + dt.timedelta(days=2)) in (
         Outcome.CHANGE_DETECTED,
         Outcome.NEW_VERSION,
@@ -382,12 +344,12 @@ def test_the_reader_takes_checks_in_at_most_once_per_interval(
         first, _ = reader.get()
         at = T0 + dt.timedelta(days=1)
         # after a quiet interval (here: since start) a check shows at once
-        assert _check(archive, document_id, POLICY, at) == Outcome.VERIFIED
+        assert _check(archive, document_id, BODY, at) == Outcome.VERIFIED
         second, modified = reader.get()
         assert second != first and modified >= at
         # more checks within the interval: the token (ETag, cache key) stays
         for hours in (1, 2, 3):
-            _check(archive, document_id, POLICY, at + dt.timedelta(hours=hours))
+            _check(archive, document_id, BODY, at + dt.timedelta(hours=hours))
         assert reader.get()[0] == second
         # a change of content renews it at once, with every check so far
         with transaction(archive.sessions) as session:
@@ -397,7 +359,7 @@ def test_the_reader_takes_checks_in_at_most_once_per_interval(
         assert reader.get()[0] == f"{state.generation}.{state.checks}" != second
         # with no interval, every check renews it
         reader.checks_interval = 0.0
-        _check(archive, document_id, POLICY, at + dt.timedelta(hours=4))
+        _check(archive, document_id, BODY, at + dt.timedelta(hours=4))
         state = read_state(archive.engine)
         assert reader.get()[0] == f"{state.generation}.{state.checks}"
     finally:
@@ -408,17 +370,17 @@ def test_document_page_shows_a_check_within_the_cache_interval(tmp_path: Path) -
     settings = Settings(data_dir=tmp_path / "data", confirm_delay=0.0, http_cache_seconds=1)
     archive = Archive.open(settings)
     try:
-        archive.sync_registry([_declaration()])
+        archive.sync_registry([platform_decl()])
         document_id = archive.documents()[0].id
-        assert _check(archive, document_id, POLICY, T0) == Outcome.FIRST_VERSION
+        assert _check(archive, document_id, BODY, T0) == Outcome.FIRST_VERSION
         with TestClient(create_app(settings)) as client:
             url = f"/documents/D-{document_id:06d}"
             assert _captures_shown(client.get(url).text) == 1
-            _check(archive, document_id, POLICY, T0 + dt.timedelta(days=1))
+            _check(archive, document_id, BODY, T0 + dt.timedelta(days=1))
             time.sleep(0.25)  # the reader's interval
             page = client.get(url)  # the first check after a quiet second: shown at once
             assert _captures_shown(page.text) == 2
-            _check(archive, document_id, POLICY, T0 + dt.timedelta(days=2))
+            _check(archive, document_id, BODY, T0 + dt.timedelta(days=2))
             time.sleep(0.25)
             again = client.get(url)  # within the second: the same representation
             assert again.headers["etag"] == page.headers["etag"]

@@ -26,6 +26,7 @@ from clausewatch.classify.model import ARTIFACT_DIR, INFERENCE_RULES, ClauseClas
 from clausewatch.classify.taxonomy import SEVERITIES, TAXONOMY_PATH, Taxonomy
 from clausewatch.config import Settings
 from clausewatch.jobs.pool import report_progress, run_shares
+from clausewatch.provisions.segment import segment
 from clausewatch.search import OPTIMISE_AFTER_DOCUMENTS, index_current_provisions, optimise_index
 from clausewatch.storage.db import transaction, utcnow
 from clausewatch.storage.models import (
@@ -97,11 +98,18 @@ def ranked(predictions: Sequence[Prediction]) -> list[Prediction]:
     return sorted(predictions, key=lambda p: (p.type_id == BOILERPLATE, -p.confidence))
 
 
-def classify_texts(texts: Sequence[str], headings: Sequence[str | None]) -> list[list[Prediction]]:
-    """The one entry point from analysis to the classifier (ranked predictions per text)."""
+def classify_texts(
+    texts: Sequence[str],
+    headings: Sequence[str | None],
+    contexts: Sequence[str | None] | None = None,
+) -> list[list[Prediction]]:
+    """The one entry point from analysis to the classifier (ranked predictions per text;
+    ``contexts``: each provision's segment context, ``segment.Segment.context``)."""
     if not texts:
         return []
-    results = _classifier().classify_many(list(texts), list(headings))
+    results = _classifier().classify_many(
+        list(texts), list(headings), list(contexts) if contexts is not None else None
+    )
     return [ranked(preds) for preds in results]
 
 
@@ -174,6 +182,19 @@ class _TextCache:
         self.archive = archive
         self._texts: dict[int, str] = {}
         self._doc_types: dict[int, str | None] = {}
+        self._contexts: dict[int, dict[tuple[int, int], str]] = {}
+
+    def contexts(self, session: Session, version_id: int) -> dict[tuple[int, int], str]:
+        """The segment contexts of a version's provisions by span (a list item's lead-in, a
+        table row's header row): the segmenter's, which the layout does not store."""
+        if version_id not in self._contexts:
+            if len(self._contexts) > 64:
+                self._contexts.clear()
+            text = self.version(session, version_id)
+            self._contexts[version_id] = {
+                (s.start, s.end): s.context for s in segment(text) if s.context
+            }
+        return self._contexts[version_id]
 
     def doc_type(self, session: Session, version_id: int) -> str | None:
         if version_id not in self._doc_types:
@@ -198,9 +219,10 @@ def _classify_all(
     report: AnalysisReport,
     progress: Progress | None,
 ) -> None:
+    cache = _TextCache(archive)  # a version's revisions can span two batches
     for start in range(0, len(revisions), BATCH):
         batch = revisions[start : start + BATCH]
-        _classify_revisions(archive, batch, report)
+        _classify_revisions(archive, batch, report, cache)
         if progress:
             progress(len(batch))
 
@@ -216,19 +238,21 @@ def _classify_share(settings: Settings, revisions: list[int], analyser: str) -> 
         archive.close()
 
 
-def _classify_revisions(archive: Archive, revision_ids: list[int], report: AnalysisReport) -> None:
-    cache = _TextCache(archive)
+def _classify_revisions(
+    archive: Archive, revision_ids: list[int], report: AnalysisReport, cache: _TextCache
+) -> None:
     # Classified before the write transaction: SQLite's write lock is held only to store
     with archive.sessions() as session:
         revisions = list(
             session.scalars(select(ProvisionRevision).where(ProvisionRevision.id.in_(revision_ids)))
         )
         texts = [cache.version(session, r.version_id)[r.start : r.end] for r in revisions]
-        contexts = [
+        headings = [
             classifier_context(cache.doc_type(session, r.version_id), r.heading_path)
             for r in revisions
         ]
-    results = classify_texts(texts, contexts)
+        contexts = [cache.contexts(session, r.version_id).get((r.start, r.end)) for r in revisions]
+    results = classify_texts(texts, headings, contexts)
     with transaction(archive.sessions) as session:
         session.execute(delete(Classification).where(Classification.revision_id.in_(revision_ids)))
         session.execute(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clausewatch.classify.features import clean_text
+from clausewatch.classify.model import feature_text
 from clausewatch.classify.taxonomy import Taxonomy
 
 _TAG_RE = re.compile(r"^([a-z]+?)(\d)$")
@@ -139,6 +140,12 @@ class GoldProvision:
     negated: bool
     unsure: bool
     sample: str  # "random" | "targeted"
+    context: str | None = None  # the segment's lead-in or table header (segment.Segment)
+
+    @property
+    def model_text(self) -> str:
+        """What the classifier's text features read (``features.feature_text``)."""
+        return feature_text(self.text, self.context)
 
     @property
     def group(self) -> str:
@@ -163,7 +170,7 @@ def load_gold(path: Path = GOLD_PATH) -> list[GoldProvision]:
                     r["id"], r["platform"], r["document"],
                     " > ".join([r["document"], *r["heading"]]), r["text"],
                     r["main"], list(r["other"]), r["severity"], bool(r["negated"]),
-                    bool(r["unsure"]), r["sample"],
+                    bool(r["unsure"]), r["sample"], r.get("context"),
                 )
             )  # fmt: skip
     return out

@@ -66,8 +66,10 @@ SUPPORT_FLOOR = 0.25  # ... each taken when the type is this probable for it alo
 # Tumblr's "we may share some of your information with advertising partners" at 0.298)
 # The inference rules applied around the artifact (polarity, supporting sentence, which words
 # count for severity): part of the analyser fingerprint, so a rule change re-analyses archives.
-INFERENCE_RULES = "3"  # 2: modifiers read only in sentences that can state the practice;
-# 3: a likely High not said is Medium, supporting-sentence floor 0.25
+INFERENCE_RULES = "4"  # 2: modifiers read only in sentences that can state the practice;
+# 3: a likely High not said is Medium, supporting-sentence floor 0.25; 4: the segment context
+# (list lead-in, table header) read by the text features and, a lead-in, by the polarity rules;
+# the last practice of a negated list ("won't appear in history … or be used to train") negated
 USER_RULES = "acceptable-use"
 USER_RIGHT_TYPES = ("unilateral-termination", "account-suspension")
 LICENCE_TYPE = "license-to-user-content"
@@ -132,6 +134,15 @@ class Policy:
 
     def threshold(self, type_id: str) -> float:
         return self.thresholds.get(type_id, self.pooled)
+
+
+def feature_text(text: str, context: str | None) -> str:
+    """What the text features of a whole provision read: its segment context first (a list
+    item's lead-in, "We may share your information with:"; a table row's header row), then its
+    text. A list item or table row alone often does not say what it is about (measured on the
+    gold set: docs/classification.md). Sentences, quotes and severity modifiers read the
+    provision's own text only."""
+    return f"{context}\n{text}" if context else text
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -253,25 +264,34 @@ class ClauseClassifier:
 
     # -- scoring ---------------------------------------------------------------------------------
     def classify_many(
-        self, texts: list[str], headings: list[str | None] | None = None
+        self,
+        texts: list[str],
+        headings: list[str | None] | None = None,
+        contexts: list[str | None] | None = None,
     ) -> list[list[Prediction]]:
         """Shown predictions per text, main type first."""
         policy = self.pipeline.policy
-        return [apply_policy(c, policy) for c in self.candidates_many(texts, headings)]
+        return [apply_policy(c, policy) for c in self.candidates_many(texts, headings, contexts)]
 
     def candidates_many(
-        self, texts: list[str], headings: list[str | None] | None = None
+        self,
+        texts: list[str],
+        headings: list[str | None] | None = None,
+        contexts: list[str | None] | None = None,
     ) -> list[list[Prediction]]:
         """Up to two candidate types per text (best first) after polarity, before the policy's
-        thresholds: what the evaluation tunes the policy on."""
+        thresholds: what the evaluation tunes the policy on. ``contexts``: each text's segment
+        context (a list item's lead-in, a table row's header), read by the whole text's
+        features (``features.feature_text``) and, for a lead-in, by the polarity rules."""
         heads = list(headings) if headings is not None else [None] * len(texts)
+        ctxs = list(contexts) if contexts is not None else [None] * len(texts)
         unit_texts: list[str] = []
         unit_heads: list[str] = []
         layout: list[tuple[list[Span], int]] = []
-        for text, head in zip(texts, heads, strict=True):
+        for text, head, ctx in zip(texts, heads, ctxs, strict=True):
             spans = sentence_spans(text)[:MAX_UNITS] if text.strip() else []
             layout.append((spans, len(unit_texts)))
-            unit_texts.append(text)
+            unit_texts.append(feature_text(text, ctx))
             unit_heads.append(head or "")
             if len(spans) > 1:
                 unit_texts += [text[a:b] for a, b in spans]
@@ -280,6 +300,11 @@ class ClauseClassifier:
         probs = self.pipeline.types.probabilities(x)
         # severity reads the whole provision: fairness only for the whole-text rows
         fair = self.pipeline.fairness.probabilities(x[[first for _, first in layout]])
+        # the polarity rules read a list item's lead-in ("You must not:") after its headings
+        heads = [
+            f"{head or ''} > {ctx}" if ctx and ctx.rstrip("*_ ").endswith(":") else head
+            for head, ctx in zip(heads, ctxs, strict=True)
+        ]
         return [
             self._candidates(text, head, spans, x, probs, fair[i], first)
             for i, (text, head, (spans, first)) in enumerate(zip(texts, heads, layout, strict=True))

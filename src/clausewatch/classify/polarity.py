@@ -54,7 +54,7 @@ _PARTICIPLE = (
 _NEG = r"(?:(?:do|does|did|will|would|shall|can|are|is|have|has)(?: not|n't)|won't|cannot|never)"
 _VERBS = rf"(?:'?[a-z-]+'?(?:,? (?:or|and|nor) |, |/)){{0,4}}'?(?:{_PRACTICE})"
 _DATA = r"(?:data|information|content|messages?|conversations?|chats?|inputs?|prompts?|outputs?"
-_DATA += r"|details|numbers?|records?|history|photos|files|emails?)"
+_DATA += r"|details|numbers?|records?|history|photos|files|emails?|models?)"
 # Anchored at the negation; its subject is read just before it (see _subject).
 _ACTIVE = re.compile(rf"\b(?P<neg>{_NEG}) {_ADV}{{0,3}}{_VERBS}")
 _NOR = re.compile(rf"\bnor (?:do|does|will|would) (?P<subj>we|\w+) {_ADV}{{0,2}}{_VERBS}")
@@ -63,6 +63,11 @@ _PASSIVE = re.compile(
     rf" {_ADV}{{0,2}}{_PARTICIPLE}\b"
     rf"|\b{_DATA}(?: [\w'-]+){{0,4}} (?:is|are|will|shall)(?: not|n't| never)(?: be)? "
     rf"{_ADV}{{0,2}}{_PARTICIPLE}\b"
+    # the last of a negated list ("Chats … won't appear in history, use or create memories, or
+    # be used to train our models"): no modal or "but" between the negation and the practice
+    rf"|\b{_DATA}\b[^.;:]{{0,60}}?\b(?:won't|will not|(?:will|are|is) never|(?:is|are)(?: not|n't)"
+    rf"|never)\b(?:(?!\b(?:may|might|can|could|will|shall|must|but|however)\b)[^.;:]){{0,120}}?"
+    rf"\b(?:or|nor)(?: be)? {_ADV}{{0,2}}{_PARTICIPLE}\b"
 )
 _SUBJECT = re.compile(rf"(?:^|[^\w&'-])(?P<subj>[\w&'-]+),? {_ADV}{{0,3}}$")
 _EXCEPTION = re.compile(
