@@ -22,6 +22,7 @@ import lzma
 import random
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from clausewatch.provisions.segment import Segment, segment
@@ -51,34 +52,33 @@ def extraction_documents() -> dict[tuple[str, str], str]:
 Document = list[dict[str, object]]  # the rows of one document's provisions, in order
 
 
+def _segmented() -> Iterator[tuple[str, str, str, list[Segment]]]:
+    """(source, service, terms type, segments) of every source document, in the draws' order."""
+    for source, texts in (("pga", pga_documents()), ("extraction", extraction_documents())):
+        for (service, terms_type), text in sorted(texts.items()):
+            yield source, service, terms_type, segment(text)
+
+
 def documents() -> list[Document]:
     """Every source document segmented once, as candidate rows (provisions of at most
     ``MAX_CHARS``), in the order every draw walks them."""
-    out = []
-    for source, texts in (("pga", pga_documents()), ("extraction", extraction_documents())):
-        for (service, terms_type), text in sorted(texts.items()):
-            out.append(
-                [
-                    _row(source, service, terms_type, s)
-                    for s in segment(text)
-                    if len(s.text) <= MAX_CHARS
-                ]
-            )
-    return out
+    return [
+        [_row(source, service, terms_type, s) for s in segments if len(s.text) <= MAX_CHARS]
+        for source, service, terms_type, segments in _segmented()
+    ]
 
 
 def contexts() -> dict[str, str]:
     """The segment context of every candidate provision that has one, by id: a list item's
     lead-in, a table row's header row (``Segment.context``). Not shown to the annotators (the
     batch files hold what they read); ``merge.py`` adds it to the gold set for the classifier,
-    which reads it as the product does (``features.feature_text``)."""
-    out = {}
-    for source, texts in (("pga", pga_documents()), ("extraction", extraction_documents())):
-        for (service, terms_type), text in sorted(texts.items()):
-            for s in segment(text):
-                if s.context:
-                    out[str(_row(source, service, terms_type, s)["id"])] = s.context
-    return out
+    which reads it as the product does (``classify.model.feature_text``)."""
+    return {
+        str(_row(source, service, terms_type, s)["id"]): s.context
+        for source, service, terms_type, segments in _segmented()
+        for s in segments
+        if s.context
+    }
 
 
 def first_draw(docs: list[Document]) -> list[dict[str, object]]:

@@ -144,7 +144,7 @@ class GoldProvision:
 
     @property
     def model_text(self) -> str:
-        """What the classifier's text features read (``features.feature_text``)."""
+        """What the classifier's text features read (``model.feature_text``)."""
         return feature_text(self.text, self.context)
 
     @property

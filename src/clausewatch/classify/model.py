@@ -282,7 +282,7 @@ class ClauseClassifier:
         """Up to two candidate types per text (best first) after polarity, before the policy's
         thresholds: what the evaluation tunes the policy on. ``contexts``: each text's segment
         context (a list item's lead-in, a table row's header), read by the whole text's
-        features (``features.feature_text``) and, for a lead-in, by the polarity rules."""
+        features (``feature_text``) and, for a lead-in, by the polarity rules."""
         heads = list(headings) if headings is not None else [None] * len(texts)
         ctxs = list(contexts) if contexts is not None else [None] * len(texts)
         unit_texts: list[str] = []

@@ -225,10 +225,9 @@ def _precise_threshold(scores: np.ndarray, y: np.ndarray, target: float) -> floa
     """The lowest threshold whose out-of-fold precision reaches ``target`` with at least
     ``HIGH_MIN_SHOWN`` predictions and ``HIGH_MIN_RECALL`` of the positives, else one above
     every score: never predict."""
-    least = max(HIGH_MIN_SHOWN, HIGH_MIN_RECALL * y.sum())
     for t in np.arange(0.3, 0.99, 0.01):
         shown = scores >= t
-        enough = (shown & y).sum() >= HIGH_MIN_RECALL * y.sum() and shown.sum() >= least
+        enough = shown.sum() >= HIGH_MIN_SHOWN and (shown & y).sum() >= HIGH_MIN_RECALL * y.sum()
         if enough and y[shown].mean() >= target:
             return float(round(t, 3))
     return 1.01
