@@ -505,7 +505,7 @@ class _Handler(BaseHTTPRequestHandler):
             port=self.server.server_address[1],
             received_at=time.monotonic(),
         )
-        owner._enter(request)
+        epoch = owner._enter(request)
         answering = False
         try:
             response = owner.resolve(request)
@@ -513,14 +513,14 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(response.delay)
             # In flight until the answer starts: a client may send its next request as soon as
             # it has read this one, before this thread would get to count it done.
-            owner._leave()
+            owner._leave(epoch)
             answering = True
             self._write(response, send_body=send_body)
         except OSError:  # the client gave up (timeout, size cap): nothing to answer
             self.close_connection = True
         finally:
             if not answering:
-                owner._leave()
+                owner._leave(epoch)
 
     def _write(self, response: Response, *, send_body: bool) -> None:
         body = response.body_bytes()
@@ -574,6 +574,10 @@ class LoopbackServer:
         self.requests: list[Request] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        # Zeroing the counters starts a new epoch: a handler of an earlier test that is still
+        # sleeping (its client timed out) must not count itself out of the new test's figures,
+        # or two requests in flight read as one.
+        self._epoch = 0
 
     # lifecycle
 
@@ -615,7 +619,7 @@ class LoopbackServer:
         with self._lock:
             self._exact, self._prefixes = default_routes()
             self.requests.clear()
-            self.in_flight = self.max_in_flight = 0
+            self._zero_counters()
 
     # addresses
 
@@ -665,17 +669,23 @@ class LoopbackServer:
     def clear_log(self) -> None:
         with self._lock:
             self.requests.clear()
-            self.in_flight = self.max_in_flight = 0
+            self._zero_counters()
 
-    def _enter(self, request: Request) -> None:
+    def _zero_counters(self) -> None:  # under self._lock
+        self.in_flight = self.max_in_flight = 0
+        self._epoch += 1
+
+    def _enter(self, request: Request) -> int:
         with self._lock:
             self.requests.append(request)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            return self._epoch
 
-    def _leave(self) -> None:
+    def _leave(self, epoch: int) -> None:
         with self._lock:
-            self.in_flight -= 1
+            if epoch == self._epoch:
+                self.in_flight -= 1
 
 
 def serve() -> Iterator[LoopbackServer]:

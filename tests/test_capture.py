@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import sys
 import time
+import urllib.request
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -534,6 +535,19 @@ def test_global_concurrency_limit(loopback: LoopbackServer) -> None:
 
     assert run(go(2)) == 2
     assert run(go(6)) == 6  # different hosts really run in parallel
+
+
+def test_loopback_counts_only_this_tests_requests(loopback: LoopbackServer) -> None:
+    # The loopback server lives for the whole session: a handler still sleeping for an earlier
+    # test's client (which timed out) used to count itself out after the counters were zeroed,
+    # so two requests in flight read as one and test_global_concurrency_limit failed at random.
+    with pytest.raises(OSError):
+        urllib.request.urlopen(loopback.url("/slow?delay=0.5"), timeout=0.1)
+    loopback.clear_log()
+    time.sleep(0.8)  # the old handler has now answered (into a closed socket) and left
+    assert loopback.in_flight == 0
+    assert get(loopback, "/ok", ignore_robots=True).ok
+    assert (loopback.in_flight, loopback.max_in_flight) == (0, 1)
 
 
 def test_user_agent_and_accept_are_sent(loopback: LoopbackServer) -> None:
