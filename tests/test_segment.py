@@ -15,17 +15,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clausewatch.extract.normalise import normalise_for_hash
-from clausewatch.provisions.segment import Segment, segment, substantive_spans
+from clausewatch.provisions.segment import Segment, context_text, segment, substantive_spans
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 JSONL = SHARED_DATA / "ota" / "pga-versions.jsonl.xz"
 
 
 def check_invariants(text: str, segments: list[Segment]) -> None:
-    """Exact spans, in order, no overlap; every substantive character in exactly one segment."""
+    """Exact spans, in order, no overlap; every substantive character in exactly one segment;
+    a context read back from its span (what a stored revision keeps) is the same context."""
     end = 0
     for s in segments:
         assert text[s.start : s.end] == s.text
+        if s.context is None:
+            assert s.context_span is None
+        else:
+            assert s.context_span is not None and s.context_span[1] <= s.start
+            assert context_text(text, s.context_span, s.kind) == s.context
         assert end <= s.start < s.end, (s.start, s.end, end)
         assert s.text == s.text.strip(), repr(s.text[:60])
         end = s.end
@@ -177,6 +183,9 @@ def test_plain_lists_stay_with_their_lead_in_and_obligation_lists_split() -> Non
     assert [s.kind for s in segments] == ["paragraph", "paragraph", *["list_item"] * 3]
     assert segments[2].text.startswith("You are at least 13")  # the bullet is not part of it
     assert segments[2].context == "By using the Services, you state that:"
+    lead_in = segments[1]  # the lead-in is a provision of its own, and the span it was read from
+    assert segments[2].context_span == (lead_in.start, lead_in.end)
+    assert segments[4].context_span == segments[2].context_span
     assert segments[4].text.endswith("banned for spam.")  # a short example stays with its item
 
 

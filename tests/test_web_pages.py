@@ -657,3 +657,69 @@ def test_a_cold_provision_record_takes_one_pooled_connection(
         event.remove(archive.engine, "checkout", checkout)
         event.remove(archive.engine, "checkin", checkin)
         archive.close()
+
+
+def test_a_list_item_page_quotes_its_lead_in_and_a_table_row_its_columns(
+    client: TestClient, data_dir: Path, tmp_path: Path
+) -> None:
+    """The classifier reads a list item with its lead-in ("We may share … with:") and a table
+    row with its header row; the page shows them too, the lead-in as an exact slice of the
+    archived text, so a reader sees why an item is what it is. Revisions built before migration
+    0016 get theirs from `clausewatch provisions fill-contexts`."""
+    import shutil
+
+    from sqlalchemy import update
+
+    from clausewatch.provisions.service import fill_contexts
+    from clausewatch.storage.models import ProvisionRevision
+
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    archive = Archive.open(Settings(data_dir=copy))
+    try:
+        with archive.sessions() as session:
+            rows = session.execute(
+                select(
+                    ProvisionRevision.provision_id,
+                    ProvisionRevision.kind,
+                    ProvisionRevision.context_start,
+                    ProvisionRevision.context_end,
+                ).where(ProvisionRevision.context_start.is_not(None))
+            ).all()
+        assert {r.kind for r in rows} == {"list_item", "table_row"}, "the sample has both"
+        item = next(r for r in rows if r.kind == "list_item")
+        row = next(r for r in rows if r.kind == "table_row")
+
+        record = get_json(client, f"/api/v1/provisions/P-{item.provision_id:06d}")
+        context = record["context"]
+        assert context["kind"] == "lead-in" and context["text"].endswith(":")
+        version = get_json(client, f"/api/v1/versions/{record['revisions'][-1]['version']}")
+        assert version["text"][context["start"] : context["end"]] == context["quote"]
+        html = page(client, f"/provisions/P-{item.provision_id:06d}")
+        lead = re.search(r'<div class="archived lead-in">(.*?)</div>', html, re.S)
+        assert lead and context["text"][:40] in re.sub(r"<[^>]+>", "", lead.group(1))
+        assert html.index("lead-in") < html.index('class="archived quote"')
+
+        table = get_json(client, f"/api/v1/provisions/P-{row.provision_id:06d}")["context"]
+        assert table["kind"] == "table header" and " | " in table["text"]
+        columns = " and ".join(f"“{escape(c)}”" for c in table["text"].split(" | "))
+        assert f"A row of the table with the columns {columns}:" in page(
+            client, f"/provisions/P-{row.provision_id:06d}"
+        )  # the sample's tables have two columns
+
+        with transaction(archive.sessions) as session:  # as built before migration 0016
+            session.execute(update(ProvisionRevision).values(context_start=None, context_end=None))
+        assert fill_contexts(archive) == len(rows)
+        assert fill_contexts(archive) == 0  # idempotent
+        with archive.sessions() as session:
+            again = session.execute(
+                select(
+                    ProvisionRevision.provision_id,
+                    ProvisionRevision.kind,
+                    ProvisionRevision.context_start,
+                    ProvisionRevision.context_end,
+                ).where(ProvisionRevision.context_start.is_not(None))
+            ).all()
+        assert sorted(again) == sorted(rows)
+    finally:
+        archive.close()

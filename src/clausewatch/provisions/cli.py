@@ -58,6 +58,18 @@ def provisions_build(data_dir: DataDir = None) -> None:
     )
 
 
+@provisions_app.command("fill-contexts")
+def provisions_fill_contexts(data_dir: DataDir = None) -> None:
+    """Record where each list item's lead-in and table row's header sits, for provisions built
+    before they were recorded (migration 0016): their pages then quote the lead-in."""
+    from clausewatch.provisions.service import fill_contexts
+
+    with open_archive(data_dir) as archive, progress_bar() as bar:
+        task = bar.add_task("segmenting versions", total=None)
+        updated = fill_contexts(archive, progress=lambda n: bar.advance(task, n))
+    out.print(f"revisions updated: {updated}")
+
+
 @provisions_app.command("list")
 def provisions_list(
     document: Annotated[str | None, typer.Option(help="Only this document (D-00001).")] = None,

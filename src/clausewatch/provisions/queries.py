@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 from clausewatch.archive.service import Archive
 from clausewatch.changes.queries import list_changes, list_changes_page, recent_changes_query
 from clausewatch.ids import format_id
+from clausewatch.provisions.segment import context_text
 from clausewatch.storage.db import count_rows as _count
 from clausewatch.storage.db import list_page as _page
 from clausewatch.storage.db import state_memo
@@ -182,7 +183,8 @@ def provision_detail_in(
     revisions = conn.execute(_REVISIONS, {"pid": provision_id}).all()
     present = provision_id in _current_ids_memo(session, head.current_version_id)
     latest = revisions[-1]
-    text = archive.text(latest.version_sha256)[latest.start : latest.end]
+    version_text = archive.text(latest.version_sha256)
+    text = version_text[latest.start : latest.end]
     detail = {
         "id": format_id("P", provision_id),
         "document": format_id("D", head.document_id),
@@ -191,6 +193,7 @@ def provision_detail_in(
         "title": head.title,
         "heading_path": head.heading_path,
         "text": text,
+        "context": _context(version_text, latest),
         "label": latest.label,
         **lifecycle(head, head, present, head.substantive_changes),
         "revisions": [
@@ -205,6 +208,22 @@ def provision_detail_in(
         "parameters": _parameter_timeline(revisions),
     }
     return detail, latest
+
+
+def _context(version_text: str, revision: Any) -> dict[str, Any] | None:
+    """What the provision is read under (a list's lead-in, a table's header row), as the
+    classifier read it and as the exact slice of the version text it came from; None when the
+    revision has none or was built before migration 0016."""
+    start, end = revision.context_start, revision.context_end
+    if start is None or end is None:
+        return None
+    return {
+        "kind": "table header" if revision.kind == "table_row" else "lead-in",
+        "text": context_text(version_text, (start, end), revision.kind),
+        "quote": version_text[start:end],
+        "start": start,
+        "end": end,
+    }
 
 
 _PROVISION_HEAD = (
@@ -240,6 +259,9 @@ _REVISIONS = (
         ProvisionRevision.text_sha256,
         ProvisionRevision.label,
         ProvisionRevision.parameters,
+        ProvisionRevision.kind,
+        ProvisionRevision.context_start,
+        ProvisionRevision.context_end,
         Version.recorded_at,
         Version.text_sha256.label("version_sha256"),
     )

@@ -103,6 +103,9 @@ class Segment:
     # The document-level title (unique within its document), set by ``segment``; a segment built
     # on its own (from a stored layout) computes its title alone. Not part of equality.
     doc_title: str | None = field(default=None, compare=False, repr=False)
+    # Where ``context`` was read in the text (the lead-in paragraph or item, the header row):
+    # ``context_text`` of it is ``context``. Stored with the revision so pages can quote it.
+    context_span: tuple[int, int] | None = field(default=None, compare=False, repr=False)
 
     @property
     def title(self) -> str:
@@ -130,7 +133,9 @@ def titled(segments: list[Segment]) -> list[Segment]:
 
     titles = titles_for(segments)
     return [  # as ``dataclasses.replace`` would, without its cost per field
-        Segment(s.start, s.end, s.text, s.heading_path, s.kind, s.label, s.context, t)
+        Segment(
+            s.start, s.end, s.text, s.heading_path, s.kind, s.label, s.context, t, s.context_span
+        )
         for s, t in zip(segments, titles, strict=True)
     ]
 
@@ -247,6 +252,7 @@ class _Block:
     items: list[_Item] = field(default_factory=list)
     rows: list[_Row] = field(default_factory=list)
     header: str | None = None  # tables: the header row's plain text
+    header_span: tuple[int, int] | None = None  # ... and where that row is
 
 
 def _lines(text: str) -> list[_Line]:
@@ -330,18 +336,20 @@ def _parse_table(lines: list[_Line], i: int) -> tuple[_Block, int]:
         else:
             rows.append(_Row(line.start, line.end, line.text))
         i += 1
-    header = None
+    header, header_row = None, None
     if rule_at == 1:
         rows[0].header = True
-        header = _cells_text(rows[0].text)
+        header, header_row = _cells_text(rows[0].text), rows[0]
         # "| | |" over a first row of bold cells (LinkedIn): that bold row is the real header.
         if not header and len(rows) > 1 and _all_bold_cells(rows[1].text):
             rows[1].header = True
-            header = _cells_text(rows[1].text)
+            header, header_row = _cells_text(rows[1].text), rows[1]
     for row in rows:  # rows with no text are empty fragments, not provisions
         row.header = row.header or not _cells_text(row.text)
     block = _Block("table", rows[0].start if rows else lines[i - 1].start, lines[i - 1].end)
     block.rows, block.header = rows, header or None
+    if header and header_row is not None:
+        block.header_span = (header_row.start, header_row.end)
     return block, i
 
 
@@ -351,6 +359,13 @@ def _cells(row: str) -> list[str]:
 
 def _cells_text(row: str) -> str:
     return " | ".join(c for c in (plain_text(cell) for cell in _cells(row)) if c)
+
+
+def context_text(text: str, span: tuple[int, int], kind: str) -> str:
+    """A segment's ``context`` read from its ``context_span`` of ``text``: a table row's header
+    as its cells' plain text, a list item's lead-in as plain text."""
+    raw = text[span[0] : span[1]]
+    return _cells_text(raw) if kind == "table_row" else plain_text(raw)
 
 
 def _all_bold_cells(row: str) -> bool:
@@ -618,6 +633,7 @@ class _Unit:
     path: tuple[str, ...]
     context: str | None = None
     tiny: bool = False  # a run of short lines that the next short line may join
+    context_span: tuple[int, int] | None = None
 
 
 def _units(blocks: list[_Block], text_of: str) -> list[_Unit]:
@@ -643,7 +659,7 @@ def _units(blocks: list[_Block], text_of: str) -> list[_Unit]:
             lead_in = None
         elif block.kind == "table":
             units.extend(
-                _Unit(r.start, r.end, "table_row", path, block.header)
+                _Unit(r.start, r.end, "table_row", path, block.header, False, block.header_span)
                 for r in block.rows
                 if not r.header
             )
@@ -724,11 +740,12 @@ def _add_list(
             units.append(_Unit(block.items[0].start, block.end, "paragraph", path))
         return
     # Items that split keep their lead-in ("You must not:") as context, like a table header.
-    context = None
+    context, span = None, None
     if lead_in is not None and joins:
         lead = text_of[lead_in.start : lead_in.end]
-        context = plain_text(lead) if lead.rstrip("*_ ").endswith(":") else None
-    _add_items(units, block.items, path, text_of, context)
+        if lead.rstrip("*_ ").endswith(":"):
+            context, span = plain_text(lead), (lead_in.start, lead_in.end)
+    _add_items(units, block.items, path, text_of, context, span)
 
 
 def _add_items(
@@ -737,18 +754,23 @@ def _add_items(
     path: tuple[str, ...],
     text_of: str,
     context: str | None,
+    span: tuple[int, int] | None,
 ) -> None:
     for item in items:
         if not item.children or _plain_items(item.children, text_of):
             end = item.end
             if word_count(text_of[item.start : end]):
-                units.append(_Unit(item.start, end, "list_item", path, context))
+                units.append(_Unit(item.start, end, "list_item", path, context, False, span))
             continue
         own = text_of[item.start : item.own_end]
         if word_count(own):
-            units.append(_Unit(item.start, item.own_end, "list_item", path, context))
-        inner = plain_text(own) if own.rstrip("*_ ").endswith(":") else context
-        _add_items(units, item.children, path, text_of, inner)
+            units.append(_Unit(item.start, item.own_end, "list_item", path, context, False, span))
+        if own.rstrip("*_ ").endswith(":"):
+            _add_items(
+                units, item.children, path, text_of, plain_text(own), (item.start, item.own_end)
+            )
+        else:
+            _add_items(units, item.children, path, text_of, context, span)
 
 
 def _plain_items(items: list[_Item], text_of: str) -> bool:
@@ -773,7 +795,9 @@ def _split_giant(unit: _Unit, text: str) -> list[_Unit]:
         if pieces and _is_bold_line(text[pieces[-1].start : pieces[-1].end]):
             pieces[-1].end = end  # a bare "**II. Restrictions.**" joins the clause after it
         else:
-            pieces.append(_Unit(start, end, unit.kind, unit.path, unit.context))
+            pieces.append(
+                _Unit(start, end, unit.kind, unit.path, unit.context, False, unit.context_span)
+            )
         start = cut
     return pieces
 
@@ -784,4 +808,6 @@ def _to_segment(text: str, unit: _Unit) -> Segment:
     kind: SegmentKind = unit.kind
     if kind == "paragraph" and label is not None:
         kind = "clause"
-    return Segment(unit.start, unit.end, body, unit.path, kind, label, unit.context)
+    return Segment(
+        unit.start, unit.end, body, unit.path, kind, label, unit.context, None, unit.context_span
+    )

@@ -156,6 +156,62 @@ def _build_share(settings: Settings, version_ids: list[int]) -> BuildReport:
         archive.close()
 
 
+_CONTEXT_KINDS = ("list_item", "table_row")
+
+
+def fill_contexts(archive: Archive, progress: Callable[[int], None] | None = None) -> int:
+    """Record where each list item's lead-in and table row's header sits
+    (``ProvisionRevision.context_start``/``context_end``) for revisions built before migration
+    0016, by segmenting their versions again (the same segmenter, so the same spans a build
+    writes today). Idempotent, one transaction per version; returns the revisions updated."""
+    with archive.sessions() as session:
+        versions = list(
+            session.scalars(
+                select(ProvisionRevision.version_id)
+                .where(ProvisionRevision.kind.in_(_CONTEXT_KINDS))
+                .distinct()
+                .order_by(ProvisionRevision.version_id)
+            )
+        )
+    updated = 0
+    for version_id in versions:
+        with transaction(archive.sessions) as session:
+            version = session.get(Version, version_id)
+            assert version is not None
+            spans = {
+                (s.start, s.end): s.context_span
+                for s in segment(archive.version_text(version))
+                if s.context_span
+            }
+            rows = session.execute(
+                select(
+                    ProvisionRevision.id,
+                    ProvisionRevision.start,
+                    ProvisionRevision.end,
+                    ProvisionRevision.context_start,
+                    ProvisionRevision.context_end,
+                ).where(
+                    ProvisionRevision.version_id == version_id,
+                    ProvisionRevision.kind.in_(_CONTEXT_KINDS),
+                )
+            ).all()
+            for row in rows:
+                span = spans.get((row.start, row.end))
+                if (row.context_start, row.context_end) != (span or (None, None)):
+                    session.execute(
+                        update(ProvisionRevision)
+                        .where(ProvisionRevision.id == row.id)
+                        .values(
+                            context_start=span[0] if span else None,
+                            context_end=span[1] if span else None,
+                        )
+                    )
+                    updated += 1
+        if progress is not None:
+            progress(1)
+    return updated
+
+
 def _merged(reports: Sequence[BuildReport]) -> BuildReport:
     return BuildReport(
         versions=sum(r.versions for r in reports),
@@ -448,6 +504,8 @@ def _revision_row(provision_id: int, version: Version, seg: Segment, sha: str) -
         "kind": seg.kind,
         "label": seg.label,  # its heading path is the layout's (ProvisionRevision.heading_path)
         "parameters": [_parameter_json(p, seg.start) for p in extract_parameters(seg.text)],
+        "context_start": seg.context_span[0] if seg.context_span else None,
+        "context_end": seg.context_span[1] if seg.context_span else None,
     }
 
 

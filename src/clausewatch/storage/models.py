@@ -336,6 +336,10 @@ class ProvisionRevision(Base):
     kind: Mapped[str] = mapped_column(ShortCode(SEGMENT_KIND_CODES))  # SegmentKind
     label: Mapped[str | None] = mapped_column(String(50))
     parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # where its list lead-in or table header row sits in the version text (migration 0016;
+    # NULL: none, or built before): ``provisions.segment.context_text`` reads it
+    context_start: Mapped[int | None] = mapped_column(Integer, default=None)
+    context_end: Mapped[int | None] = mapped_column(Integer, default=None)
 
     @property
     def heading_path(self) -> list[str]:
