@@ -231,6 +231,17 @@ def test_negated_practice_fires(sentence: str, quoted: str) -> None:
         # a negation about something else, then a stated practice
         "Messages that are not encrypted may be read or used to train our models.",
         "Your content is not private, and it may be shared or used to train our models.",
+        # ota Pinterest/Privacy Policy: a denial in an aside about one category of a list
+        "Any of the categories of information listed in ‘We collect information in a few "
+        "different ways’ except for Precise location information (which we don’t collect from "
+        "users in EEA, Switzerland or the UK).",
+        # ota Quora/Privacy Policy: a denial in parentheses, and "but can" states the practice
+        "Geolocation data, such as approximate location data (we don’t collect precise "
+        "geolocation, but can infer general location from your IP address)",
+        "We don’t collect precise geolocation, but can infer general location from your IP "
+        "address.",
+        # a relative clause about something else
+        "We share the device identifiers, which we do not sell, with our measurement partners.",
     ],
 )
 def test_negated_practice_does_not_fire(sentence: str) -> None:

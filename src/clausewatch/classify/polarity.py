@@ -73,8 +73,10 @@ _SUBJECT = re.compile(rf"(?:^|[^\w&'-])(?P<subj>[\w&'-]+),? {_ADV}{{0,3}}$")
 _EXCEPTION = re.compile(
     r"\b(?:except|unless|other than|save for|apart from|without (?:first )?(?:your|their|"
     r"getting|obtaining|asking|prior)\b|in the traditional sense|as traditionally understood"
-    r"|(?:but|although|though|however,?) (?:we|it) (?:may|might|can|could|will))"
+    r"|(?:but|although|though|however,?) (?:(?:we|it) )?(?:may|might|can|could|will|do)\b)"
 )
+# "which we don't collect": the denial is about the noun before it, not the sentence's practice
+_RELATIVE = re.compile(r"\b(?:which|whom),? $")
 # Capitalised words that are not the provider (a name subject must be capitalised).
 _NOT_PROVIDER = _words(
     "you your they it this that these those he she i users user advertisers advertiser "
@@ -93,7 +95,9 @@ def negated_practice(sentence: str) -> Span | None:
         return None  # no negation at all: most sentences stop here
     for m in _ACTIVE.finditer(text):
         start = _subject(norm, m.start(), m.group("neg"))
-        if start is not None and not _EXCEPTION.search(text, start):
+        if start is None or _RELATIVE.search(text, max(0, start - 8), start):
+            continue
+        if not _EXCEPTION.search(text, start):
             return norm.original_span(start, m.end())
     for rx in (_NOR, _PASSIVE):
         for m in rx.finditer(text):
