@@ -1,5 +1,5 @@
 """Inter-annotator agreement on the doubly labelled 10 % of each random draw (gold/double.jsonl,
-double-2.jsonl, double-3.jsonl and double-4.jsonl for the first to the fourth) against the first
+double-2.jsonl … double-5.jsonl for the first to the fifth) against the first
 pass.
 
 .venv/bin/python gold/agreement.py [--json out.json]
@@ -72,7 +72,7 @@ def main() -> None:
             row = json.loads(line)
             first[row["id"]] = row
     rounds = {}
-    for name in ("double.jsonl", "double-2.jsonl", "double-3.jsonl", "double-4.jsonl"):
+    for name in ("double.jsonl", "double-2.jsonl", "double-3.jsonl", "double-4.jsonl", "double-5.jsonl"):
         path = HERE / name
         if path.exists():
             rounds[name] = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]

@@ -135,7 +135,7 @@ def targeted_draw(
 # (docs/classification.md), so more random draws of up to ``per_document`` provisions per
 # document (never one already drawn), and a second targeted draw for the types the model found
 # least often (recall under 0.4 in the first set's cross-validation).
-ROUNDS = {2: (2027, 8), 3: (2029, 16), 4: (2031, 24)}  # round: (seed, per document)
+ROUNDS = {2: (2027, 8), 3: (2029, 16), 4: (2031, 24), 5: (2033, 32)}  # round: (seed, per document)
 TARGETED2 = re.compile(
     r"\bsuspen|\bdisabl|deactivat|discontinu|\bterminat|remove (?:any|your|the) content"
     r"|\bautomated\b|\bsecur(?:e|ity)\b|encrypt|\bretain|retention|\btransfer|outside (?:of )?the"
@@ -159,6 +159,19 @@ TARGETED3 = re.compile(
 )
 TARGETED3_PER_DOCUMENT = 4
 TARGETED3_TOTAL = 400
+
+
+# A fourth targeted draw (2026-12-07, fifth round) for the types still shown least often on the
+# 9,011 (recall under 0.3: suspension, discontinuation, automated decisions, content removal,
+# AI output; under 0.4: warranty disclaimers, notice of policy changes, children's data).
+TARGETED4 = re.compile(
+    r"\bsuspen|\bdisabl|deactivat|\bban(?:ned|s)?\b|discontinu|\bceas|shut down|\bautomat"
+    r"|algorithm|\bremov|take down|\bAI\b|generat|\boutputs?\b|as is\b|as available|warrant"
+    r"|\bnotif|\bnotice of|\bchild|\bminors?\b|parent",
+    re.I,
+)
+TARGETED4_PER_DOCUMENT = 4
+TARGETED4_TOTAL = 400
 
 
 def later_draw(docs: list[Document], number: int, drawn: set[str]) -> list[dict[str, object]]:
@@ -187,6 +200,10 @@ def draws() -> dict[str, list[dict[str, object]]]:
         docs, _ids(out), TARGETED3, ROUNDS[4][0] + 1, TARGETED3_PER_DOCUMENT, TARGETED3_TOTAL
     )
     out["round-4"] = later_draw(docs, 4, _ids(out))
+    out["targeted-4"] = targeted_draw(
+        docs, _ids(out), TARGETED4, ROUNDS[5][0] + 1, TARGETED4_PER_DOCUMENT, TARGETED4_TOTAL
+    )
+    out["round-5"] = later_draw(docs, 5, _ids(out))
     return out
 
 
@@ -201,6 +218,6 @@ def _write(rows: list[dict[str, object]]) -> None:
 
 if __name__ == "__main__":
     # no argument: the first draw (gold/candidates.jsonl); --targeted, --round-2, --targeted-2,
-    # --round-3, --targeted-3, --round-4: that later draw, before it was split into batches
+    # --round-3, --targeted-3, --round-4, --targeted-4, --round-5: that later draw, before it was split into batches
     name = sys.argv[1].removeprefix("--") if sys.argv[1:] else "first"
     _write(draws()[name])
