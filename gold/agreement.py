@@ -72,7 +72,7 @@ def main() -> None:
             row = json.loads(line)
             first[row["id"]] = row
     rounds = {}
-    for name in ("double.jsonl", "double-2.jsonl", "double-3.jsonl", "double-4.jsonl", "double-5.jsonl"):
+    for name in ["double.jsonl"] + [f"double-{n}.jsonl" for n in range(2, 6)]:
         path = HERE / name
         if path.exists():
             rounds[name] = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]

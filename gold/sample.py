@@ -218,6 +218,7 @@ def _write(rows: list[dict[str, object]]) -> None:
 
 if __name__ == "__main__":
     # no argument: the first draw (gold/candidates.jsonl); --targeted, --round-2, --targeted-2,
-    # --round-3, --targeted-3, --round-4, --targeted-4, --round-5: that later draw, before it was split into batches
+    # --round-3, --targeted-3, --round-4, --targeted-4, --round-5: that later draw, before it was
+    # split into batches
     name = sys.argv[1].removeprefix("--") if sys.argv[1:] else "first"
     _write(draws()[name])
