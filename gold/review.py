@@ -487,12 +487,23 @@ _OPTOUT = re.compile(
     r"opt[- ]?out provisions",
     re.I | re.S,
 )
+# An opt-out only from later changes, or only from a mass arbitration, does not count (seventh
+# pass, docs/annotation.md): Spotify's change opt-out and its "Option One" after the mediations.
+_STAGE_OPTOUT = re.compile(
+    r"reject any such change|opt[- ]?out of (those|such|any such) changes|"
+    r"global mediation session|mass arbitration",
+    re.I,
+)
 
 
 def _mark_optout(rows: list[dict]) -> None:
     """row["doc_optout"]: some gold row of the same platform and document mentions an opt-out from
     arbitration (the document's own text, as far as the gold set holds it)."""
-    docs = {(r["platform"], r["document"]) for r in rows if _OPTOUT.search(r["text"])}
+    docs = {
+        (r["platform"], r["document"])
+        for r in rows
+        if _OPTOUT.search(r["text"]) and not _STAGE_OPTOUT.search(r["text"])
+    }
     for row in rows:
         row["doc_optout"] = (row["platform"], row["document"]) in docs
 
