@@ -242,6 +242,11 @@ def test_negated_practice_fires(sentence: str, quoted: str) -> None:
         "address.",
         # a relative clause about something else
         "We share the device identifiers, which we do not sell, with our measurement partners.",
+        # ota pga X/Community Guidelines: a denial inside a condition, then the practice
+        "Note: regardless of intent, if the information is not shared during a crisis situation "
+        "to assist with humanitarian efforts or in relation to public engagement events, we will "
+        "remove any posts or accounts that share someone's live location.",
+        "If we do not retain your data, we cannot restore your account.",
     ],
 )
 def test_negated_practice_does_not_fire(sentence: str) -> None:

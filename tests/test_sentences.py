@@ -208,6 +208,20 @@ def test_html_line_breaks_and_table_cells_end_sentences() -> None:
         "We may use this information.",
         "We do not disclose data of users under 18.",
     ]
+    # ota pga WeChat/Privacy Policy: a cell that ends with a full stop, then the next cell
+    wechat = (
+        "| **Access tokens.** Access tokens that facilitate the linkage of your WeChat account. "
+        "<br>**Legal Basis**: Necessary to perform our contract with you. | If you connect third "
+        "party social media accounts to your WeChat account, we process access tokens. | We do "
+        "not store this. This is accessed momentarily. |"
+    )
+    assert [wechat[a:b] for a, b in sentence_spans(wechat)][2:] == [
+        "**Legal Basis**: Necessary to perform our contract with you.",
+        "If you connect third party social media accounts to your WeChat account, we process "
+        "access tokens.",
+        "We do not store this.",
+        "This is accessed momentarily.",
+    ]
     prose = "Choose yes | no in the form. Then save."
     assert [prose[a:b] for a, b in sentence_spans(prose)] == [
         "Choose yes | no in the form.",

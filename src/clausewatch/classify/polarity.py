@@ -77,6 +77,8 @@ _EXCEPTION = re.compile(
 )
 # "which we don't collect": the denial is about the noun before it, not the sentence's practice
 _RELATIVE = re.compile(r"\b(?:which|whom),? $")
+# "if the information is not shared …, we will remove": a denial inside a condition states none
+_CONDITION = re.compile(r"\b(?:if|unless|whether|in case|provided that)\b[^,;:.()]{0,40}$")
 # Capitalised words that are not the provider (a name subject must be capitalised).
 _NOT_PROVIDER = _words(
     "you your they it this that these those he she i users user advertisers advertiser "
@@ -95,17 +97,25 @@ def negated_practice(sentence: str) -> Span | None:
         return None  # no negation at all: most sentences stop here
     for m in _ACTIVE.finditer(text):
         start = _subject(norm, m.start(), m.group("neg"))
-        if start is None or _RELATIVE.search(text, max(0, start - 8), start):
+        if start is None or _aside(text, start):
             continue
         if not _EXCEPTION.search(text, start):
             return norm.original_span(start, m.end())
     for rx in (_NOR, _PASSIVE):
         for m in rx.finditer(text):
             if (rx is _PASSIVE or _provider(norm, m.start("subj"), m.group("subj"), "will")) and (
-                not _EXCEPTION.search(text, m.start())
+                not _EXCEPTION.search(text, m.start()) and not _aside(text, m.start())
             ):
                 return norm.original_span(m.start(), m.end())
     return None
+
+
+def _aside(text: str, start: int) -> bool:
+    """Whether the denial starting at ``start`` sits in a relative clause or a condition."""
+    return bool(
+        _RELATIVE.search(text, max(0, start - 8), start)
+        or _CONDITION.search(text, max(0, start - 60), start)
+    )
 
 
 def _subject(norm: NormText, neg_start: int, neg: str) -> int | None:

@@ -125,14 +125,15 @@ def _is_boundary(text: str, start: int, m: re.Match[str]) -> bool:
     if m.group("br") is not None:
         return True  # an HTML line break inside a Markdown table cell or paragraph
     if m.group("cell") is not None:  # " | " between the cells of a table row
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        return text[line_start : m.start()].lstrip().startswith("|")
+        return _in_table_row(text, m.start())
     if m.group("nl") is not None:
         return _line_break_ends(text, m)
     so_far = text[start : m.start()]
     if _LABEL_ONLY.fullmatch(so_far):
         return False  # "1. Terms" / "a. Prohibited" / "iv. You": a label, not a sentence
     nxt = m.end()
+    if text.startswith(("| ", "|\t"), nxt) and _in_table_row(text, m.start()):
+        return True  # "… services. | If you …": the full stop took the cell separator's space
     if _NEXT_LABEL.match(text, nxt):
         return True
     word = _next_word(text, nxt)
@@ -141,6 +142,12 @@ def _is_boundary(text: str, start: int, m: re.Match[str]) -> bool:
     if text[m.start()] != ".":
         return True
     return _period_ends(so_far, word)
+
+
+def _in_table_row(text: str, i: int) -> bool:
+    """Whether ``i`` lies on a line that starts as a Markdown table row."""
+    line_start = text.rfind("\n", 0, i) + 1
+    return text[line_start:i].lstrip().startswith("|")
 
 
 def _period_ends(so_far: str, next_word: str) -> bool:
