@@ -707,6 +707,15 @@ def test_a_list_item_page_quotes_its_lead_in_and_a_table_row_its_columns(
             client, f"/provisions/P-{row.provision_id:06d}"
         )  # the sample's tables have two columns
 
+        label = client.app.state.templates.env.get_template("macros.html").module.table_label
+        # ota pga Spotify/Privacy Policy: a header row with one filled cell heads its table
+        assert str(label("Third party sources that we receive your data from")) == (
+            "A row of the table headed “Third party sources that we receive your data from”:"
+        )
+        assert str(label("Categories | Purpose | Legal basis")) == (
+            "A row of the table with the columns “Categories”, “Purpose” and “Legal basis”:"
+        )
+
         with transaction(archive.sessions) as session:  # as built before migration 0016
             session.execute(update(ProvisionRevision).values(context_start=None, context_end=None))
         assert fill_contexts(archive) == len(rows)
