@@ -54,6 +54,7 @@ SALE = "We sell your personal information to advertising partners."
 CHANGES_30 = "We will notify you at least 30 days before changes to these terms take effect."
 CHANGES_7 = "We will notify you at least 7 days before changes to these terms take effect."
 AI = "We use the content you post to train our artificial intelligence models."
+DISCONTINUE = "We may discontinue the Services at any time, without notice, for any reason."
 
 TEXTS = {
     "alpha": [CHANGES_30, ARBITRATION, TERMINATION],
@@ -206,17 +207,16 @@ def test_analysis_is_incremental(
 
 
 def test_change_record_severity_and_direction(archive: Archive, populated: dict[str, int]) -> None:
-    record(
-        archive, populated["alpha"], body([CHANGES_7, ARBITRATION, TERMINATION, AI]), T0 + 40 * DAY
-    )
+    text = body([CHANGES_7, ARBITRATION, TERMINATION, DISCONTINUE])
+    record(archive, populated["alpha"], text, T0 + 40 * DAY)
     build(archive)
     analyse(archive)
     with archive.sessions() as session:
         change = session.scalars(select(ChangeRecord)).one()
         items = {i.kind: i for i in change.items}
     assert change.direction == "less protective"
-    # AI training on users' content without an opt-out, and termination at any time without
-    # notice: High (docs/annotation.md, severity)
+    # the service discontinued at any time, without notice, for any reason: High
+    # (docs/annotation.md, severity)
     assert change.severity == "High"
     assert any("7 days" in reason for reason in change.assessment)
     assert items["added"].direction == "less protective"
