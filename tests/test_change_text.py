@@ -10,7 +10,7 @@ from archive_fixtures import *  # noqa: F403
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from test_alerts import _app, changed, make_account  # noqa: F401
-from test_direction import ARBITRATION, NOTICE_7, NOTICE_30, assess
+from test_direction import ARBITRATION, NOTICE_7, NOTICE_30, assess, by_rule
 
 from clausewatch.alerts.digest import render_digest
 from clausewatch.alerts.dispatch import change_event, render_alert
@@ -36,7 +36,9 @@ from clausewatch.storage.models import ChangeRecord
 
 def test_lead_names_the_most_important_change_with_its_severity() -> None:
     notice = item_facts("modified", True, "Changes", (), assess("modified", NOTICE_30, NOTICE_7))
-    arbitration = item_facts("added", True, "Disputes", (), assess("added", None, ARBITRATION))
+    arbitration = item_facts(
+        "added", True, "Disputes", (), by_rule("added", None, ARBITRATION, "arbitration")
+    )
     text = compose_change([notice, arbitration])
     assert text.lead == "Adds a mandatory arbitration clause (High)."
     assert text.lines[0] == text.lead
@@ -49,7 +51,9 @@ def test_lead_names_the_most_important_change_with_its_severity() -> None:
 
 
 def test_removed_clause_reads_as_removing_it() -> None:
-    removed = item_facts("removed", True, "Disputes", (), assess("removed", ARBITRATION, None))
+    removed = item_facts(
+        "removed", True, "Disputes", (), by_rule("removed", ARBITRATION, None, "arbitration")
+    )
     assert compose_change([removed]).lead == "Removes the mandatory arbitration clause (High)."
 
 
@@ -110,11 +114,12 @@ def test_summary_before_analysis_keeps_parameter_changes() -> None:
 
 
 def test_a_reworded_high_clause_is_not_a_high_change() -> None:
-    reworded = assess("modified", ARBITRATION, ARBITRATION.replace("shall", "will") + " Thanks.")
+    new = ARBITRATION.replace("shall", "will") + " Thanks."
+    reworded = by_rule("modified", ARBITRATION, new, "arbitration")
     assert reworded.severity == "High"  # the clause is High …
     assert reworded.change_severity is None  # … what changed is not
     assert assess_record([reworded])[0] == "Low"
-    added = assess("added", None, ARBITRATION)
+    added = by_rule("added", None, ARBITRATION, "arbitration")
     assert added.change_severity == "High"
     assert assess_record([reworded, added])[0] == "High"
     notice = assess("modified", NOTICE_30, NOTICE_7)  # a parameter in the worse direction

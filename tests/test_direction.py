@@ -157,14 +157,14 @@ def name(type_id: str) -> str:
 
 
 def test_added_arbitration_is_less_protective_and_high() -> None:
-    item = assess("added", None, ARBITRATION)
+    item = by_rule("added", None, ARBITRATION, "arbitration")
     assert item.severity == "High"
     assert item.direction == LESS
     assert f"new clause type: {name('arbitration')} (High)" in item.reasons
 
 
 def test_removed_arbitration_is_more_protective() -> None:
-    item = assess("removed", ARBITRATION, None)
+    item = by_rule("removed", ARBITRATION, None, "arbitration")
     assert item.severity == "High"  # the old side: the provision no longer exists
     assert item.direction == MORE
     assert f"removed clause type: {name('arbitration')} (High)" in item.reasons
@@ -407,7 +407,7 @@ def test_governing_law_change_is_a_reason_without_a_vote() -> None:
 
 
 def test_removed_arbitration_body_is_neutral() -> None:
-    item = assess("modified", JAMS, NO_JAMS)
+    item = by_rule("modified", JAMS, NO_JAMS, "arbitration")
     assert item.reasons == ("arbitration body: removed JAMS (the change alone cannot tell)",)
     assert item.direction == NEUTRAL
     assert item.severity == "High"  # the arbitration clause is still there
@@ -456,7 +456,7 @@ def test_unknown_kind_is_refused() -> None:
 
 def test_record_with_votes_both_ways_is_mixed_and_ordered_most_severe_first() -> None:
     notice = assess("modified", NOTICE_30, NOTICE_7)
-    arbitration = assess("removed", ARBITRATION, None)
+    arbitration = by_rule("removed", ARBITRATION, None, "arbitration")
     severity, direction, reasons = assess_record([notice, arbitration])
     assert (severity, direction) == ("High", MIXED)
     assert reasons[0] == f"removed clause type: {name('arbitration')} (High)"
@@ -464,13 +464,16 @@ def test_record_with_votes_both_ways_is_mixed_and_ordered_most_severe_first() ->
 
 
 def test_record_with_votes_one_way() -> None:
-    items = [assess("modified", NOTICE_30, NOTICE_7), assess("added", None, ARBITRATION)]
+    items = [
+        assess("modified", NOTICE_30, NOTICE_7),
+        by_rule("added", None, ARBITRATION, "arbitration"),
+    ]
     severity, direction, _ = assess_record(items)
     assert (severity, direction) == ("High", LESS)
     opt_out = assess_item(
         "modified", OPT_OUT_30, OPT_OUT_60, [], [], params(OPT_OUT_30, OPT_OUT_60)
     )
-    more = [assess("removed", ARBITRATION, None), opt_out]
+    more = [by_rule("removed", ARBITRATION, None, "arbitration"), opt_out]
     assert assess_record(more)[:2] == ("High", MORE)
 
 
@@ -496,7 +499,7 @@ def test_empty_record() -> None:
 
 
 def test_record_reasons_are_deduplicated() -> None:
-    item = assess("added", None, ARBITRATION)
+    item = by_rule("added", None, ARBITRATION, "arbitration")
     severity, direction, reasons = assess_record([item, item])
     assert reasons == item.reasons
     assert (severity, direction) == ("High", LESS)
