@@ -659,6 +659,17 @@ def test_a_cold_provision_record_takes_one_pooled_connection(
         archive.close()
 
 
+def test_the_table_label_names_the_columns_or_the_one_heading(client: TestClient) -> None:
+    label = client.app.state.templates.env.get_template("macros.html").module.table_label
+    # ota pga Spotify/Privacy Policy: a header row with one filled cell heads its table
+    assert str(label("Third party sources that we receive your data from")) == (
+        "A row of the table headed “Third party sources that we receive your data from”:"
+    )
+    assert str(label("Categories | Purpose | Legal basis")) == (
+        "A row of the table with the columns “Categories”, “Purpose” and “Legal basis”:"
+    )
+
+
 def test_a_list_item_page_quotes_its_lead_in_and_a_table_row_its_columns(
     client: TestClient, data_dir: Path, tmp_path: Path
 ) -> None:
@@ -706,15 +717,6 @@ def test_a_list_item_page_quotes_its_lead_in_and_a_table_row_its_columns(
         assert f"A row of the table with the columns {columns}:" in page(
             client, f"/provisions/P-{row.provision_id:06d}"
         )  # the sample's tables have two columns
-
-        label = client.app.state.templates.env.get_template("macros.html").module.table_label
-        # ota pga Spotify/Privacy Policy: a header row with one filled cell heads its table
-        assert str(label("Third party sources that we receive your data from")) == (
-            "A row of the table headed “Third party sources that we receive your data from”:"
-        )
-        assert str(label("Categories | Purpose | Legal basis")) == (
-            "A row of the table with the columns “Categories”, “Purpose” and “Legal basis”:"
-        )
 
         with transaction(archive.sessions) as session:  # as built before migration 0016
             session.execute(update(ProvisionRevision).values(context_start=None, context_end=None))
