@@ -479,3 +479,38 @@ def test_a_list_item_is_read_with_its_lead_in_and_quoted_from_its_own_text() -> 
     assert preds and preds[0].type_id == "data-sharing-sale"
     for p in preds:
         assert item[p.start : p.end] == p.supporting_text
+
+
+def _gold_rows(n: int) -> list[dict[str, Any]]:
+    path = Path(__file__).resolve().parents[1] / "gold" / "provisions.jsonl"
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in itertools.islice(fh, n)]
+
+
+def test_char_counter_is_the_vectorizers_own_tfidf() -> None:
+    from clausewatch.classify.features import CharCounter
+
+    char = default_classifier().pipeline.featurizer.char
+    texts = [row["text"] for row in _gold_rows(600)]
+    texts += ["", "a", "İSTANBUL ΟΔΟΣ x\tb\n\nc", "naïve café — “quoted” e.g. https://x.io/a?b=1"]
+    expected = char.transform(texts)
+    got = CharCounter(char).transform(texts)
+    assert got.shape == expected.shape
+    assert (got != expected).nnz == 0
+
+
+def test_shown_types_are_those_of_all_candidates_under_the_policy() -> None:
+    """classify_many skips the sentences of a text none of whose candidates can be shown; what
+    it shows must be what the policy keeps of every candidate."""
+    from clausewatch.classify.model import apply_policy
+
+    clf = default_classifier()
+    rows = _gold_rows(800)
+    texts = [row["text"] for row in rows]
+    heads = [" > ".join([row["document"], *row["heading"]]) for row in rows]
+    ctxs = [row["context"] for row in rows]
+    shown = clf.classify_many(texts, heads, ctxs)
+    cands = clf.candidates_many(texts, heads, ctxs)
+    assert shown == [apply_policy(c, clf.pipeline.policy) for c in cands]
+    assert sum(bool(s) for s in shown) > 300  # the comparison covers texts that show types
+    assert sum(not s and bool(c) for s, c in zip(shown, cands, strict=True)) > 5  # hidden ones

@@ -274,69 +274,99 @@ class ClauseClassifier:
     ) -> list[list[Prediction]]:
         """Shown predictions per text, main type first."""
         policy = self.pipeline.policy
-        return [apply_policy(c, policy) for c in self.candidates_many(texts, headings, contexts)]
+        cands = self.candidates_many(texts, headings, contexts, policy)
+        return [apply_policy(c, policy) for c in cands]
 
     def candidates_many(
         self,
         texts: list[str],
         headings: list[str | None] | None = None,
         contexts: list[str | None] | None = None,
+        policy: Policy | None = None,
     ) -> list[list[Prediction]]:
         """Up to two candidate types per text (best first) after polarity, before the policy's
         thresholds: what the evaluation tunes the policy on. ``contexts``: each text's segment
         context (a list item's lead-in, a table row's header), read by the whole text's
-        features (``feature_text``) and, for a lead-in, by the polarity rules."""
-        heads = list(headings) if headings is not None else [None] * len(texts)
-        ctxs = list(contexts) if contexts is not None else [None] * len(texts)
-        unit_texts: list[str] = []
-        unit_heads: list[str] = []
-        layout: list[tuple[list[Span], int]] = []
-        for text, head, ctx in zip(texts, heads, ctxs, strict=True):
-            spans = sentence_spans(text)[:MAX_UNITS] if text.strip() else []
-            layout.append((spans, len(unit_texts)))
-            unit_texts.append(feature_text(text, ctx))
-            unit_heads.append(head or "")
-            if len(spans) > 1:
-                unit_texts += [text[a:b] for a, b in spans]
-                unit_heads += [head or ""] * len(spans)
-        x = self.pipeline.featurizer.transform(unit_texts, unit_heads)
+        features (``feature_text``) and, for a lead-in, by the polarity rules. With a
+        ``policy``, a text none of whose candidates can be shown gets none (its sentences are
+        not scored: the shown result is the same, in about half the time)."""
+        heads: list[str | None] = list(headings) if headings is not None else [None] * len(texts)
+        ctxs: list[str | None] = list(contexts) if contexts is not None else [None] * len(texts)
+        spans = [sentence_spans(t)[:MAX_UNITS] if t.strip() else [] for t in texts]
+        units = [feature_text(text, ctx) for text, ctx in zip(texts, ctxs, strict=True)]
+        x = self.pipeline.featurizer.transform(units, [h or "" for h in heads])
         probs = self.pipeline.types.probabilities(x)
-        # severity reads the whole provision: fairness only for the whole-text rows
-        fair = self.pipeline.fairness.probabilities(x[[first for _, first in layout]])
+        fair = self.pipeline.fairness.probabilities(x)
+        sev_z = self.pipeline.severity.text_logits(x)
+        tops = [self._top(probs[i], policy) if spans[i] else [] for i in range(len(texts))]
+        sentence_probs = self._sentence_probs(texts, heads, spans, tops, probs)
         # the polarity rules read a list item's lead-in ("You must not:") after its headings
         heads = [
             f"{head or ''} > {ctx}" if ctx and ctx.rstrip("*_ ").endswith(":") else head
             for head, ctx in zip(heads, ctxs, strict=True)
         ]
         return [
-            self._candidates(text, head, spans, x, probs, fair[i], first)
-            for i, (text, head, (spans, first)) in enumerate(zip(texts, heads, layout, strict=True))
-        ]
+            self._candidates(texts[i], heads[i], spans[i], tops[i], sentence_probs[i],
+                             fair[i], sev_z[i])
+            for i in range(len(texts))
+        ]  # fmt: skip
+
+    def _top(self, row: np.ndarray, policy: Policy | None) -> list[tuple[int, float]]:
+        """The (type index, probability) of the two best types that beat ``none``; with a
+        policy, none when neither could be shown whatever polarity makes of it (a rule
+        addressed to users is shown under acceptable-use's threshold)."""
+        agg = row[self._type_cols]
+        none_p = float(row[self._none_col]) if self._none_col is not None else 0.0
+        top = [(int(j), float(agg[j])) for j in np.argsort(-agg)[:2] if agg[j] > none_p]
+        if policy is not None:  # as apply_policy compares them: the shown (rounded) score
+            floor = policy.threshold(USER_RULES)
+            if all(round(p, 4) < min(policy.threshold(self.type_ids[j]), floor) for j, p in top):
+                return []
+        return top
+
+    def _sentence_probs(
+        self, texts: list[str], heads: list[str | None], spans: list[list[Span]],
+        tops: list[list[tuple[int, float]]], probs: np.ndarray,
+    ) -> list[np.ndarray | None]:  # fmt: skip
+        """Each sentence's type probabilities, for the texts of several sentences that have a
+        candidate (the sentences locate its supporting words)."""
+        aggregate = self.pipeline.aggregate_sentences
+        chosen = [i for i, s in enumerate(spans) if len(s) > 1 and (tops[i] or aggregate)]
+        unit_texts = [texts[i][a:b] for i in chosen for a, b in spans[i]]
+        unit_heads = [heads[i] or "" for i in chosen for _ in spans[i]]
+        out: list[np.ndarray | None] = [None] * len(texts)
+        if not unit_texts:
+            return out
+        sent = self.pipeline.types.probabilities(
+            self.pipeline.featurizer.transform(unit_texts, unit_heads)
+        )
+        at = 0
+        for i in chosen:
+            out[i] = sent[at : at + len(spans[i])]
+            at += len(spans[i])
+        if aggregate:  # a type's best unit; boilerplate is a property of the whole provision
+            for i in chosen:
+                agg = probs[i, self._type_cols].copy()
+                best = out[i][:, self._type_cols].max(axis=0)  # type: ignore[index]
+                agg[self._sentence_types] = np.maximum(agg, best)[self._sentence_types]
+                none_p = float(probs[i, self._none_col]) if self._none_col is not None else 0.0
+                order = np.argsort(-agg)[:2]
+                tops[i] = [(int(j), float(agg[j])) for j in order if agg[j] > none_p]
+        return out
 
     def _candidates(
-        self, text: str, head: str | None, spans: list[Span], x: sp.csr_matrix,
-        probs: np.ndarray, fair: np.ndarray, first: int,  # fair: the whole text's row
+        self, text: str, head: str | None, spans: list[Span], top: list[tuple[int, float]],
+        sentence_probs: np.ndarray | None, fair: np.ndarray, sev_z: np.ndarray,
     ) -> list[Prediction]:  # fmt: skip
-        if not spans:
-            return []
-        n_sent = len(spans) if len(spans) > 1 else 0
-        rows = probs[first : first + 1 + n_sent]
-        agg = rows[0, self._type_cols].copy()
-        if n_sent and self.pipeline.aggregate_sentences:
-            # a type's best unit; boilerplate is a property of the whole provision
-            best = rows[1:, self._type_cols].max(axis=0)
-            agg[self._sentence_types] = np.maximum(agg, best)[self._sentence_types]
-        none_p = float(rows[0, self._none_col]) if self._none_col is not None else 0.0
         out: list[Prediction] = []
-        for j in np.argsort(-agg)[:2]:
-            if agg[j] <= none_p:
-                break
+        for j, prob in top:
             type_id = self.type_ids[j]
-            col = self._type_cols[j]
-            k = self._support(text, spans, rows[1:, col], type_id) if n_sent else -1
-            span = spans[k] if n_sent else (spans[0][0], spans[-1][1])
-            prob = float(agg[j])
-            pred = self._prediction(text, head, span, type_id, prob, x[first], fair, spans)
+            if sentence_probs is None:
+                span = (spans[0][0], spans[-1][1])
+            else:
+                col = self._type_cols[j]
+                span = spans[self._support(text, spans, sentence_probs[:, col], type_id)]
+            pred = self._prediction(text, head, span, type_id, prob, sev_z, fair, spans)
             if pred is not None and all(p.type_id != pred.type_id for p in out):
                 out.append(pred)
         return out
@@ -360,7 +390,7 @@ class ClauseClassifier:
 
     def _prediction(
         self, text: str, head: str | None, span: Span, type_id: str, prob: float,
-        text_x: sp.csr_matrix, fair_row: np.ndarray, spans: Sequence[Span] = (),
+        sev_z: np.ndarray, fair_row: np.ndarray, spans: Sequence[Span] = (),
     ) -> Prediction | None:  # fmt: skip
         """Polarity is read on the supporting sentence; severity on the whole provision (as
         the gold severities were labelled), without the words of sentences that are not the
@@ -381,7 +411,7 @@ class ClauseClassifier:
             else:
                 negated = negated_practice(sentence) is not None
         practice = self._practice_text(text, head, spans) if ctype.actor == "provider" else text
-        severity, why = self._severity(ctype, practice, text_x, fair_row, negated)
+        severity, why = self._severity(ctype, practice, sev_z, fair_row, negated)
         explicit = any(p.search(sentence) for p in ctype.triggers)
         return Prediction(
             ctype.id, round(prob, 4), round(prob, 4), severity, why,
@@ -404,7 +434,7 @@ class ClauseClassifier:
         return "\n".join(kept) if spans else text
 
     def _severity(
-        self, ctype: ClauseType, text: str, text_x: sp.csr_matrix, fair_row: np.ndarray,
+        self, ctype: ClauseType, text: str, sev_z: np.ndarray, fair_row: np.ndarray,
         negated: bool,
     ) -> tuple[str, tuple[str, ...]]:  # fmt: skip
         if negated:
@@ -414,7 +444,7 @@ class ClauseClassifier:
         hits = modifier_hits(ctype, text)
         fairness = fairness_of(self.taxonomy, self.pipeline.fairness, ctype.id, fair_row)
         row = severity_features(self.taxonomy, ctype.id, hits, fairness)
-        level = self.pipeline.severity.decide(text_x, row[None, :])[0]
+        level = self.pipeline.severity.decide_logits(sev_z[None, :], row[None, :])[0]
         return level, reasons(ctype, hits, fairness, level)
 
 

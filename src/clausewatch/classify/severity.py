@@ -96,9 +96,18 @@ class SeverityModel:
     intercept: np.ndarray  # 3
     high_threshold: float
 
+    def text_logits(self, text_x: sp.csr_matrix) -> np.ndarray:
+        """The text features' share of the logits, rows x 3: computed once per batch of
+        provisions, since every candidate type of a provision shares it."""
+        return np.asarray(text_x @ self.coef[: text_x.shape[1]])
+
     def decide(self, text_x: sp.csr_matrix, features: np.ndarray) -> list[str]:
-        x = sp.hstack([text_x, sp.csr_matrix(features)], format="csr")
-        z = np.asarray(x @ self.coef) + self.intercept
+        return self.decide_logits(self.text_logits(text_x), features)
+
+    def decide_logits(self, text_z: np.ndarray, features: np.ndarray) -> list[str]:
+        """``text_z`` from :meth:`text_logits`, one row per row of ``features``."""
+        n_text = self.coef.shape[0] - features.shape[1]
+        z = text_z + features @ self.coef[n_text:] + self.intercept
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
