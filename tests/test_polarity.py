@@ -334,6 +334,65 @@ def test_addressed_to_user_does_not_fire(sentence: str) -> None:
     assert not addressed_to_user(sentence)
 
 
+@pytest.mark.parametrize(
+    ("sentence", "context"),
+    [
+        # ToS;DR quotes and gold provisions that were shown as acceptable use (2026-12-07):
+        # a consequence or a possibility, not a rule
+        ("If you don't accept cookies, however, you may not be able to use all portions of the "
+         "Site or all functionality of the Services.", None),
+        ("Analytical data does not move outside Netsyms servers, and you cannot be identified "
+         "with it", None),
+        ("By accessing or using the Services or otherwise providing information to us, you "
+         "consent to the processing, transfer and storage of information in and to the U.S. and "
+         "other countries, where you may not have the same rights as you do under local law.",
+         None),
+        ("When cancelling your account, we scramble your data in our database so you cannot "
+         "recover your account and we don't lose your contributions", None),
+        # "Do Not Track" is a signal's name, in the text or in the heading
+        ("13. Do Not Track Requests We do not respond to the browser “Do Not Track” (DNT) signal "
+         "if enabled by the user in their web browser.", None),
+        ("However, Twitch does not recognize or respond to browser-initiated DNT signals.",
+         "Privacy Notice > Do Not Track"),
+        # the provider's own practice or power
+        ("We do not allow third party tracker networks to record your activity on this site.",
+         None),
+        ("These cookies do not allow us to directly identify you, but use your browser and "
+         "device's unique ID to display those ads.", None),
+        ("Massdrop reserves the right to refuse or cancel any person’s registration for this "
+         "Site, remove any person from this Site and prohibit any person from using this Site "
+         "for any reason whatsoever.", None),
+        ("These partners are required to process personal information in accordance with "
+         "contractual obligations and applicable data protection laws.", None),
+        ("These parties are subject to confidentiality agreements with us and other legal "
+         "restrictions that prohibit their use of the information we provide to them for any "
+         "other purpose.", None),
+        # a legal hedge in a waiver of moral rights (the licence clause itself)
+        ("To the extent permissible under law, you irrevocably waive—or agree not to assert "
+         "against Snap and its affiliates to the extent a waiver is not permitted—any moral "
+         "rights or equivalent rights you may have in the Asset.", None),
+    ],
+)  # fmt: skip
+def test_consequences_and_the_providers_own_acts_are_not_rules(
+    sentence: str, context: str | None
+) -> None:
+    assert not addressed_to_user(sentence, context)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [  # the same words where they do make a rule
+        "You may not be under 13 to use the Services.",
+        "Do not track other users or collect their data without consent.",
+        "Advertising partners must not use the data to build profiles.",
+        "Reddit prohibits the use of the Services to harass others.",
+        "We do not allow hate speech.",
+    ],
+)
+def test_the_fixes_keep_real_rules(sentence: str) -> None:
+    assert addressed_to_user(sentence)
+
+
 def test_provider_power_in_the_same_sentence_wins() -> None:
     # built from a CLAUDETTE-style rule: the provider's power makes it the provider's clause
     assert not addressed_to_user(

@@ -74,6 +74,9 @@ INFERENCE_RULES = "6"  # 2: modifiers read only in sentences that can state the 
 # 6: a denial inside a condition ("if the information is not shared") is not negated, and a
 # table cell that ends with a full stop ends its sentence
 USER_RULES = "acceptable-use"
+# A user's duty that is the clause itself: "Customer must pay all undisputed Fees" is the fee
+# clause, not a rule of conduct (read on the gold set: 28 of 30 such conversions were wrong)
+USER_DUTY_TYPES = ("fees-auto-renewal",)
 USER_RIGHT_TYPES = ("unilateral-termination", "account-suspension")
 LICENCE_TYPE = "license-to-user-content"
 Span = tuple[int, int]
@@ -402,7 +405,7 @@ class ClauseClassifier:
         negated = False
         if ctype.actor == "provider":
             context = list_lead_in(text, span[0]) or head
-            if addressed_to_user(sentence, context):
+            if type_id not in USER_DUTY_TYPES and addressed_to_user(sentence, context):
                 ctype = self.taxonomy.by_id[USER_RULES]
             elif (type_id == LICENCE_TYPE and licence_direction(sentence) == "to_user") or (
                 type_id in USER_RIGHT_TYPES and user_right(sentence)
@@ -410,7 +413,10 @@ class ClauseClassifier:
                 return None
             else:
                 negated = negated_practice(sentence) is not None
-        practice = self._practice_text(text, head, spans) if ctype.actor == "provider" else text
+        duties = ctype.id in USER_DUTY_TYPES
+        practice = (
+            self._practice_text(text, head, spans, duties) if ctype.actor == "provider" else text
+        )
         severity, why = self._severity(ctype, practice, sev_z, fair_row, negated)
         explicit = any(p.search(sentence) for p in ctype.triggers)
         return Prediction(
@@ -418,15 +424,18 @@ class ClauseClassifier:
             EXPLICIT if explicit else INFERRED, sentence, span[0], span[1],
         )  # fmt: skip
 
-    def _practice_text(self, text: str, head: str | None, spans: Sequence[Span]) -> str:
+    def _practice_text(
+        self, text: str, head: str | None, spans: Sequence[Span], duties: bool = False
+    ) -> str:
         """The provision's sentences that can state a provider practice, in order: rules
-        addressed to users, users' own rights and denials ("we do not…") left out (their
-        modifier words are not the provider's power). Sentences are exact slices of ``text``."""
+        addressed to users (unless ``duties``: the type is a user's duty, as fees are), users'
+        own rights and denials ("we do not…") left out (their modifier words are not the
+        provider's power). Sentences are exact slices of ``text``."""
         kept = []
         for a, b in spans:
             sentence = text[a:b]
             context = list_lead_in(text, a) or head
-            if addressed_to_user(sentence, context) or user_right(sentence):
+            if (not duties and addressed_to_user(sentence, context)) or user_right(sentence):
                 continue
             if negated_practice(sentence) is not None:
                 continue

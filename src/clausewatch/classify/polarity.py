@@ -153,11 +153,22 @@ _THING_MODAL = r"may not|must not|must|should not|(?:are|is) not (?:allowed|perm
 _MODAL = re.compile(rf"\b(?:{_PERSON_MODAL}|will not|won't|shall)\b")
 _PERSON_BEFORE = re.compile(rf"\b{_PERSON},? {_ADV}{{0,2}}$")
 _THING_BEFORE = re.compile(rf"\b{_THING},? {_ADV}{{0,2}}$")
+# "Do Not Track" as the name of a browser signal ("Do Not Track (DNT) is …", "Do Not Track
+# signals", a heading "Do Not Track"), not "Do not track other users"
+_NOT_DNT = (
+    r"(?! track(?: \(?dnt\)?)?(?: ?[:.,;)]| (?:signals?|requests?|settings?|headers?|preferences?"
+    r"|features?|mechanisms?|options?|is|was|browser)\b|$))"
+)
 _ADDRESSED = re.compile(
     "|".join(
         [
-            rf"^{_MARKER}(?:please )?(?:do not|don't|never|avoid)\b",
-            r"\b(?:prohibits?|forbids?|bans|(?:do|does)(?: not|n't) (?:allow|permit))\b",
+            # "Do Not Track" is the name of a browser signal, not an instruction
+            rf"^{_MARKER}(?:please )?(?:do not|don't|never|avoid)\b{_NOT_DNT}",
+            # "legal restrictions that prohibit their use of the information" bind a partner;
+            # "we do not allow third party tracker networks to record" is our own practice
+            r"\b(?:prohibits?|forbids?|bans)\b(?! (?:their|its) )"
+            r"|\b(?:do|does)(?: not|n't) (?:allow|permit)\b"
+            r"(?! (?:any )?(?:third[ -]part|track)| (?:us|we)\b)",
             r"\b(?:is|are|be) (?:strictly |expressly )?(?:prohibited|forbidden"
             r"|not (?:allowed|permitted))\b",
             r"\bnot (?:allowed|permitted) to\b",
@@ -169,14 +180,32 @@ _THING_MODAL_RE = re.compile(rf"(?:{_THING_MODAL})\Z")
 # The provider's own power in the same sentence ("you must not …, or we may terminate …").
 _PROVIDER_ACTS = re.compile(
     r"\b(?:we|us)\b(?: \w+){0,2} (?:may|will|can|reserve|have the right)\b"
+    r"|^(?:\w+ ){0,3}reserves the right\b"  # "Massdrop reserves the right to … prohibit"
     r"|\b(?:you )?(?:agree|acknowledge|understand) that (?:we|\w+ (?:may|will|can))\b"
 )
 _PROHIBITION_CONTEXT = re.compile(
-    r"\b(?:must not|may not|shall not|cannot|can't|agree not|do not|don't|never|not allowed"
+    rf"\b(?:must not|may not|shall not|cannot|can't|agree not|(?:do not|don't){_NOT_DNT}|never"
+    r"|not allowed"
     r"|not permitted|prohibit\w*|forbidden|restrictions?|don'ts|what you (?:can't|cannot)"
     r"|unacceptable|not acceptable|banned)\b"
 )
 _CONTEXT_SEP = re.compile(r"\s[>›»|/]\s|\n")
+# What follows a modal when it states a consequence or a possibility, not a rule: "you may not
+# be able to use all portions of the Site", "you cannot be identified with it", "where you may
+# not have the same rights"; and "so you cannot recover your account" after our own act.
+_NOT_A_RULE_AFTER = re.compile(r" (?:be able|be (?:personally )?identif\w*|have the same)\b")
+_CONSEQUENCE_BEFORE = re.compile(r"\bso (?:that )?$")
+# "These partners are required to process personal information in accordance with …": the
+# provider's terms for the recipients of our data, part of its sharing practice
+_PARTNER_DATA_DUTY = re.compile(
+    r" (?:\w+ ){0,2}(?:process|protect|safeguard|handle|treat|keep)\w* (?:\w+ ){0,3}"
+    r"(?:data|information)\b"
+)
+# "to the extent a waiver is not permitted": a legal hedge, not a prohibition
+_HEDGE = re.compile(
+    r"\b(?:to the extent|where|if)\b[^,;.]{0,40}? (?:is|are) not (?:permitted|allowed)"
+    r"(?: by (?:applicable )?law)?"
+)
 
 
 def addressed_to_user(sentence: str, context: str | None = None) -> bool:
@@ -184,9 +213,9 @@ def addressed_to_user(sentence: str, context: str | None = None) -> bool:
     than the provider's own practice. ``context`` is the list lead-in ("You must not:") or
     heading path; an item under a prohibition context counts, unless it states our own acts."""
     text = _norm(sentence).text
-    if ("we" in text or "that" in text) and _PROVIDER_ACTS.search(text):
+    if ("we" in text or "that" in text or "reserve" in text) and _PROVIDER_ACTS.search(text):
         return False
-    if _has_cue(text) and _ADDRESSED.search(text):
+    if _has_cue(text) and _ADDRESSED.search(_HEDGE.sub(" ", text)):
         return True
     if _ours(text):  # "We use your posts to train our models, and you cannot opt out"
         return False
@@ -203,7 +232,14 @@ def _rule_subject(text: str) -> bool:
     for m in _MODAL.finditer(text):
         window = max(0, m.start() - 50)
         modal = m.group()
-        if _PERSON_BEFORE.search(text, window, m.start()) and (
+        if _NOT_A_RULE_AFTER.match(text, m.end()):
+            continue
+        subject = _PERSON_BEFORE.search(text, window, m.start())
+        if subject and _CONSEQUENCE_BEFORE.search(text, window, subject.start()):
+            continue
+        if subject and "partner" in subject.group() and _PARTNER_DATA_DUTY.match(text, m.end()):
+            continue
+        if subject and (
             _PERSON_MODAL_RE.match(modal) or text[window : m.start()].endswith(("you ", "you, "))
         ):
             return True
