@@ -354,6 +354,17 @@ def test_addressed_to_user_does_not_fire(sentence: str) -> None:
          "if enabled by the user in their web browser.", None),
         ("However, Twitch does not recognize or respond to browser-initiated DNT signals.",
          "Privacy Notice > Do Not Track"),
+        ("\"Do Not Track\" Notice: Because the providers of \"do not track\" and similar "
+         "signals do not yet operate according to common, industry-accepted standards, we "
+         "currently do not respond to those signals.", None),
+        ("Do Not Track We do not currently respond to browser do-not-track signals", None),
+        ("You should note, however, that if you do not allow the use of cookies or do not wish "
+         "to provide certain information to Grinding Gear Games, you may not be able to take "
+         "full advantage of our website.", None),
+        ("If you disable Flash cookies, you won't have access to many features that make your "
+         "guest experience more efficient", None),
+        ("Except to the extent that any such waiver is prohibited by law, you hereby waive the "
+         "benefit of any provision of law known as \"moral rights\".", None),
         # the provider's own practice or power
         ("We do not allow third party tracker networks to record your activity on this site.",
          None),

@@ -66,13 +66,14 @@ SUPPORT_FLOOR = 0.25  # ... each taken when the type is this probable for it alo
 # Tumblr's "we may share some of your information with advertising partners" at 0.298)
 # The inference rules applied around the artifact (polarity, supporting sentence, which words
 # count for severity): part of the analyser fingerprint, so a rule change re-analyses archives.
-INFERENCE_RULES = "6"  # 2: modifiers read only in sentences that can state the practice;
+INFERENCE_RULES = "7"  # 2: modifiers read only in sentences that can state the practice;
 # 3: a likely High not said is Medium, supporting-sentence floor 0.25; 4: the segment context
 # (list lead-in, table header) read by the text features and, a lead-in, by the polarity rules;
 # the last practice of a negated list ("won't appear in history … or be used to train") negated;
 # 5: a denial in a "which we don't …" clause, or one followed by "but can …", is not negated;
 # 6: a denial inside a condition ("if the information is not shared") is not negated, and a
-# table cell that ends with a full stop ends its sentence
+# table cell that ends with a full stop ends its sentence; 7: a consequence ("you may not be able to"), "Do Not
+# Track" as a name and the provider's own acts are not rules for users; fees are a user's duty
 USER_RULES = "acceptable-use"
 # A user's duty that is the clause itself: "Customer must pay all undisputed Fees" is the fee
 # clause, not a rule of conduct (read on the gold set: 28 of 30 such conversions were wrong)

@@ -153,11 +153,10 @@ _THING_MODAL = r"may not|must not|must|should not|(?:are|is) not (?:allowed|perm
 _MODAL = re.compile(rf"\b(?:{_PERSON_MODAL}|will not|won't|shall)\b")
 _PERSON_BEFORE = re.compile(rf"\b{_PERSON},? {_ADV}{{0,2}}$")
 _THING_BEFORE = re.compile(rf"\b{_THING},? {_ADV}{{0,2}}$")
-# "Do Not Track" as the name of a browser signal ("Do Not Track (DNT) is …", "Do Not Track
-# signals", a heading "Do Not Track"), not "Do not track other users"
+# "Do Not Track" as the name of a browser signal (a heading "Do Not Track", or a sentence that
+# speaks of signals, browsers or DNT), not "Do not track other users"
 _NOT_DNT = (
-    r"(?! track(?: \(?dnt\)?)?(?: ?[:.,;)]| (?:signals?|requests?|settings?|headers?|preferences?"
-    r"|features?|mechanisms?|options?|is|was|browser)\b|$))"
+    r"(?! track(?:$|\b(?=(?s:.*)\b(?:signals?|browsers?|dnt|preferences?|standards?|headers?)\b)))"
 )
 _ADDRESSED = re.compile(
     "|".join(
@@ -167,7 +166,7 @@ _ADDRESSED = re.compile(
             # "legal restrictions that prohibit their use of the information" bind a partner;
             # "we do not allow third party tracker networks to record" is our own practice
             r"\b(?:prohibits?|forbids?|bans)\b(?! (?:their|its) )"
-            r"|\b(?:do|does)(?: not|n't) (?:allow|permit)\b"
+            r"|(?<!you )\b(?:do|does)(?: not|n't) (?:allow|permit)\b"  # "if you do not allow cookies"
             r"(?! (?:any )?(?:third[ -]part|track)| (?:us|we)\b)",
             r"\b(?:is|are|be) (?:strictly |expressly )?(?:prohibited|forbidden"
             r"|not (?:allowed|permitted))\b",
@@ -193,7 +192,9 @@ _CONTEXT_SEP = re.compile(r"\s[>›»|/]\s|\n")
 # What follows a modal when it states a consequence or a possibility, not a rule: "you may not
 # be able to use all portions of the Site", "you cannot be identified with it", "where you may
 # not have the same rights"; and "so you cannot recover your account" after our own act.
-_NOT_A_RULE_AFTER = re.compile(r" (?:be able|be (?:personally )?identif\w*|have the same)\b")
+_NOT_A_RULE_AFTER = re.compile(
+    r" (?:be able|be (?:personally )?identif\w*|have the same|have access)\b"
+)
 _CONSEQUENCE_BEFORE = re.compile(r"\bso (?:that )?$")
 # "These partners are required to process personal information in accordance with …": the
 # provider's terms for the recipients of our data, part of its sharing practice
@@ -203,7 +204,8 @@ _PARTNER_DATA_DUTY = re.compile(
 )
 # "to the extent a waiver is not permitted": a legal hedge, not a prohibition
 _HEDGE = re.compile(
-    r"\b(?:to the extent|where|if)\b[^,;.]{0,40}? (?:is|are) not (?:permitted|allowed)"
+    r"\b(?:to the extent|where|if)\b[^,;.]{0,40}? (?:is|are) (?:not (?:permitted|allowed)"
+    r"|prohibited)"
     r"(?: by (?:applicable )?law)?"
 )
 
