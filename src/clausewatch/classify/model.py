@@ -72,8 +72,9 @@ INFERENCE_RULES = "7"  # 2: modifiers read only in sentences that can state the 
 # the last practice of a negated list ("won't appear in history … or be used to train") negated;
 # 5: a denial in a "which we don't …" clause, or one followed by "but can …", is not negated;
 # 6: a denial inside a condition ("if the information is not shared") is not negated, and a
-# table cell that ends with a full stop ends its sentence; 7: a consequence ("you may not be able to"), "Do Not
-# Track" as a name and the provider's own acts are not rules for users; fees are a user's duty
+# table cell that ends with a full stop ends its sentence; 7: a consequence ("you may not be
+# able to"), "Do Not Track" as a name and the provider's own acts are not rules for users; fees
+# are a user's duty
 USER_RULES = "acceptable-use"
 # A user's duty that is the clause itself: "Customer must pay all undisputed Fees" is the fee
 # clause, not a rule of conduct (read on the gold set: 28 of 30 such conversions were wrong)

@@ -166,7 +166,8 @@ _ADDRESSED = re.compile(
             # "legal restrictions that prohibit their use of the information" bind a partner;
             # "we do not allow third party tracker networks to record" is our own practice
             r"\b(?:prohibits?|forbids?|bans)\b(?! (?:their|its) )"
-            r"|(?<!you )\b(?:do|does)(?: not|n't) (?:allow|permit)\b"  # "if you do not allow cookies"
+            # ("if you do not allow cookies" is the user's choice)
+            r"|(?<!you )\b(?:do|does)(?: not|n't) (?:allow|permit)\b"
             r"(?! (?:any )?(?:third[ -]part|track)| (?:us|we)\b)",
             r"\b(?:is|are|be) (?:strictly |expressly )?(?:prohibited|forbidden"
             r"|not (?:allowed|permitted))\b",
