@@ -97,6 +97,7 @@ class Featurizer:
     def fit(self, texts: list[str], headings: list[str] | None = None) -> Featurizer:
         self.word.fit(texts)
         self.char.fit(texts)
+        self._char_counter = None  # its cached columns belong to the vocabulary before
         heads = [h for h in headings or [] if h]
         if len(heads) < 2 or self.head is None:
             self.head = None

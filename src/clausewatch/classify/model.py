@@ -320,9 +320,7 @@ class ClauseClassifier:
         """The (type index, probability) of the two best types that beat ``none``; with a
         policy, none when neither could be shown whatever polarity makes of it (a rule
         addressed to users is shown under acceptable-use's threshold)."""
-        agg = row[self._type_cols]
-        none_p = float(row[self._none_col]) if self._none_col is not None else 0.0
-        top = [(int(j), float(agg[j])) for j in np.argsort(-agg)[:2] if agg[j] > none_p]
+        top = self._best_two(row[self._type_cols], row)
         if policy is not None:  # as apply_policy compares them: the shown (rounded) score
             floor = policy.threshold(USER_RULES)
             if all(round(p, 4) < min(policy.threshold(self.type_ids[j]), floor) for j, p in top):
@@ -354,10 +352,13 @@ class ClauseClassifier:
                 agg = probs[i, self._type_cols].copy()
                 best = out[i][:, self._type_cols].max(axis=0)  # type: ignore[index]
                 agg[self._sentence_types] = np.maximum(agg, best)[self._sentence_types]
-                none_p = float(probs[i, self._none_col]) if self._none_col is not None else 0.0
-                order = np.argsort(-agg)[:2]
-                tops[i] = [(int(j), float(agg[j])) for j in order if agg[j] > none_p]
+                tops[i] = self._best_two(agg, probs[i])
         return out
+
+    def _best_two(self, agg: np.ndarray, row: np.ndarray) -> list[tuple[int, float]]:
+        """(type index, score) of the two best types of ``agg`` that beat the row's ``none``."""
+        none_p = float(row[self._none_col]) if self._none_col is not None else 0.0
+        return [(int(j), float(agg[j])) for j in np.argsort(-agg)[:2] if agg[j] > none_p]
 
     def _candidates(
         self, text: str, head: str | None, spans: list[Span], top: list[tuple[int, float]],
