@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from clausewatch.classify.data import data_root, parse_tags
+from clausewatch.classify.data import data_root, load_tosdr, parse_tags
 from clausewatch.classify.evaluate import lexglue_scores, prf
 from clausewatch.classify.model import (
     ARRAYS_FILE,
@@ -78,6 +78,28 @@ def test_tosdr_case_mappings_exist_in_the_data() -> None:
     cases = {json.loads(line)["case"].strip() for line in lines}
     missing = [c for c in default_taxonomy().tosdr_case_map() if c not in cases]
     assert not missing
+
+
+@needs_data
+@pytest.mark.parametrize(
+    ("service", "start", "types"),
+    [  # cases mapped to two types: each real quote keeps the type its own words state
+        ("controlc-com", "4. Limitations In no event", {"limitation-of-liability"}),
+        ("soundcloud", "SOUNDCLOUD DOES NOT WARRANT", {"warranty-disclaimer"}),
+        ("coursehero", "If your account has been suspended", {"acceptable-use"}),
+        ("linkedin", "We retain your personal data even after", {"data-retention"}),
+        ("sprint", "If there’s a disagreement, you agree to resolve it by arbitration",
+         {"arbitration", "class-action-waiver"}),
+    ],
+)  # fmt: skip
+def test_two_type_tosdr_cases_keep_the_type_of_the_quote(
+    service: str, start: str, types: set[str]
+) -> None:
+    quotes = [
+        s for s in load_tosdr(default_taxonomy())
+        if s.group == f"tosdr:{service}" and s.text.startswith(start)
+    ]  # fmt: skip
+    assert quotes and all(q.types == types for q in quotes)
 
 
 @pytest.mark.parametrize(
