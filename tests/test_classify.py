@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from clausewatch.classify.data import data_root, load_tosdr, parse_tags
+from clausewatch.classify.data import Sample, data_root, load_tosdr, parse_tags
 from clausewatch.classify.evaluate import lexglue_scores, prf
 from clausewatch.classify.model import (
     ARRAYS_FILE,
@@ -96,10 +97,16 @@ def test_two_type_tosdr_cases_keep_the_type_of_the_quote(
     service: str, start: str, types: set[str]
 ) -> None:
     quotes = [
-        s for s in load_tosdr(default_taxonomy())
+        s for s in _tosdr_quotes()
         if s.group == f"tosdr:{service}" and s.text.startswith(start)
     ]  # fmt: skip
     assert quotes and all(q.types == types for q in quotes)
+
+
+@functools.lru_cache(maxsize=1)
+def _tosdr_quotes() -> tuple[Sample, ...]:
+    """The ToS;DR quotes as the shipped taxonomy maps them, read once for the module."""
+    return tuple(load_tosdr(default_taxonomy()))
 
 
 @pytest.mark.parametrize(
