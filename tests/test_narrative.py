@@ -344,3 +344,32 @@ def test_the_claudette_comparison_is_stated_in_plain_words() -> None:
         "Compared with clauses legal experts annotated in the CLAUDETTE corpus: 86% likely "
         "unfair, 26% clearly unfair." in n.why_it_matters
     )
+
+
+def _read_quote(n: Narrative) -> str:
+    found = re.search(r"It reads(?: in part)?: “([^”]*)”", n.what_it_is)
+    assert found, n.what_it_is
+    return found.group(1)
+
+
+@needs_data
+def test_a_term_in_quotes_is_not_quoted_alone() -> None:
+    """Grok's Do Not Track sentence: the trigger sits inside "Do Not Track", a run between
+    double quotes; the quote is the sentence's longest run, not the three quoted words."""
+    expected = (EXTRACTION / "Grok" / "Privacy Policy" / "expected.md").read_text(encoding="utf-8")
+    line = next(x for x in expected.splitlines() if x.startswith("Do Not Track:"))
+    text = line[line.index("Please note") :]  # starts inside the sentence: "Do Not Track" first
+    inp = _input(text, ["tracking-cookies"], platform="Grok", document="Grok Privacy Policy")
+    n = narrate(inp)
+    _assert_grounded(inp, n)
+    quote = _read_quote(n)
+    assert len(quote.split()) >= 5 and quote != "Do Not Track", quote
+    assert "we do not alter our privacy practices" in quote
+
+
+def test_a_heading_that_ends_with_a_full_stop_does_not_end_the_first_sentence() -> None:
+    inp = _input(ARBITRATION, ["arbitration"], title="11. Limitation of Liability.")
+    n = narrate(inp)
+    assert n.what_it_is.startswith("11. Limitation of Liability is a provision of the Acme"), (
+        n.what_it_is
+    )

@@ -29,6 +29,7 @@ from clausewatch.classify.severity import FAIRNESS_PREFIX, NEGATED_REASON
 from clausewatch.classify.taxonomy import ClauseType, Taxonomy, default_taxonomy
 
 QUOTE_LIMIT = 220  # characters of the provision quoted in "It reads: …"
+SHORT_RUN_WORDS = 5  # a run between double quotes shorter than this is not quoted alone
 ACTION_QUOTE_LIMIT = 160  # characters quoted for a text-backed action
 MAX_PARAMETERS = 4
 MAX_TEXT_ACTIONS = 3
@@ -145,7 +146,11 @@ class _Quoter:
         if not runs:
             return None
         holding = [r for r in runs if r[0] <= start < r[1]]
-        r_start, r_end = holding[0] if holding else max(runs, key=lambda r: r[1] - r[0])
+        longest = max(runs, key=lambda r: r[1] - r[0])
+        r_start, r_end = holding[0] if holding else longest
+        if len(self.text[r_start:r_end].split()) < SHORT_RUN_WORDS:
+            # a term in quotes (“Do Not Track”) says nothing alone: its sentence's longest run
+            r_start, r_end = longest
         r_start, r_end = self._strip(r_start, r_end)
         partial = (r_start, r_end) != self._strip(s_start, s_end)
         if r_end - r_start > limit:
@@ -190,7 +195,8 @@ def narrate(inp: NarrativeInput, taxonomy: Taxonomy | None = None) -> Narrative:
 def _names(inp: NarrativeInput) -> tuple[str, str, str]:
     platform = _clean(inp.platform) or "The platform"
     document = _clean(inp.document) or "document"
-    title = _clean(inp.title)
+    # "11. Limitation of Liability." starts a sentence of ours: its own stop would end it
+    title = _clean(inp.title).rstrip(".:;, ")
     return platform, document, title
 
 
