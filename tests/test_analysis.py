@@ -26,6 +26,7 @@ from clausewatch.analysis.queries import (
 )
 from clausewatch.analysis.service import analyse
 from clausewatch.archive.service import Archive
+from clausewatch.classify.conventions import OPT_OUT_REASON
 from clausewatch.provisions.service import build
 from clausewatch.storage.models import (
     ChangeRecord,
@@ -165,6 +166,35 @@ def test_similar_wording_on_other_platforms(archive: Archive, populated: dict[st
     assert sale["unique_wording"] is True
     regulations = {(r["name"], r["jurisdiction"]) for r in page["regulations"]}
     assert any("Arbitration" in name for name, _ in regulations)
+
+
+OPT_OUT = (
+    "30-Day Right to Opt Out. You may opt out of this arbitration agreement by sending written "
+    "notice of your decision to legal@gamma.example within 30 days of accepting these terms."
+)
+
+
+def test_an_opt_out_elsewhere_in_the_document_keeps_its_arbitration_below_high(
+    archive: Archive, populated: dict[str, int]
+) -> None:
+    """The arbitration opt-out is read document-wide (classify/conventions.py): gamma's
+    agreement, with its opt-out a section of its own, is Medium and says why; alpha's is High."""
+    record(archive, populated["gamma"], body([*TEXTS["gamma"], ARBITRATION, OPT_OUT]), T0 + DAY)
+    build(archive)
+    analyse(archive)
+    alpha = provision_analysis(
+        archive, current_provision(archive, populated["alpha"], "binding arbitration")
+    )
+    gamma = provision_analysis(
+        archive, current_provision(archive, populated["gamma"], "binding arbitration")
+    )
+    assert alpha["primary_type"] == gamma["primary_type"] == "arbitration"
+    assert alpha["severity"] == "High" and gamma["severity"] == "Medium"
+    opt_out = [r for r in gamma["severity_reasons"] if r.startswith(OPT_OUT_REASON)]
+    assert opt_out == [f"{OPT_OUT_REASON} (\u201cYou may opt out of this arbitration agreement"
+                       " by sending written notice of your decision to legal@gamma.example within"
+                       " 30 days of accepting these terms.\u201d)"]  # fmt: skip
+    assert gamma["severity_reasons"][-1] == "Assessed: Medium"
 
 
 def test_compare_and_matrix(archive: Archive, populated: dict[str, int]) -> None:

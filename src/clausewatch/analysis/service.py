@@ -22,6 +22,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from clausewatch.archive.service import Archive
+from clausewatch.classify.conventions import arbitration_opt_out, lower_for_opt_out
 from clausewatch.classify.model import ARTIFACT_DIR, INFERENCE_RULES, ClauseClassifier, Prediction
 from clausewatch.classify.taxonomy import SEVERITIES, TAXONOMY_PATH, Taxonomy
 from clausewatch.config import Settings
@@ -182,19 +183,29 @@ class _TextCache:
         self.archive = archive
         self._texts: dict[int, str] = {}
         self._doc_types: dict[int, str | None] = {}
-        self._contexts: dict[int, dict[tuple[int, int], str]] = {}
+        self._segments: dict[int, tuple[dict[tuple[int, int], str], str | None]] = {}
 
     def contexts(self, session: Session, version_id: int) -> dict[tuple[int, int], str]:
         """The segment contexts of a version's provisions by span (a list item's lead-in, a
         table row's header row): the segmenter's, which the layout does not store."""
-        if version_id not in self._contexts:
-            if len(self._contexts) > 64:
-                self._contexts.clear()
-            text = self.version(session, version_id)
-            self._contexts[version_id] = {
-                (s.start, s.end): s.context for s in segment(text) if s.context
-            }
-        return self._contexts[version_id]
+        return self._segmented(session, version_id)[0]
+
+    def opt_out(self, session: Session, version_id: int) -> str | None:
+        """The sentence of the version that lets users opt out of its arbitration agreement."""
+        return self._segmented(session, version_id)[1]
+
+    def _segmented(
+        self, session: Session, version_id: int
+    ) -> tuple[dict[tuple[int, int], str], str | None]:
+        if version_id not in self._segments:
+            if len(self._segments) > 64:
+                self._segments.clear()
+            segments = segment(self.version(session, version_id))
+            self._segments[version_id] = (
+                {(s.start, s.end): s.context for s in segments if s.context},
+                arbitration_opt_out((" > ".join(s.heading_path), s.text) for s in segments),
+            )
+        return self._segments[version_id]
 
     def doc_type(self, session: Session, version_id: int) -> str | None:
         if version_id not in self._doc_types:
@@ -252,7 +263,11 @@ def _classify_revisions(
             for r in revisions
         ]
         contexts = [cache.contexts(session, r.version_id).get((r.start, r.end)) for r in revisions]
-    results = classify_texts(texts, headings, contexts)
+        opt_outs = [cache.opt_out(session, r.version_id) for r in revisions]
+    results = [
+        lower_for_opt_out(preds, opt_out)
+        for preds, opt_out in zip(classify_texts(texts, headings, contexts), opt_outs, strict=True)
+    ]
     with transaction(archive.sessions) as session:
         session.execute(delete(Classification).where(Classification.revision_id.in_(revision_ids)))
         session.execute(

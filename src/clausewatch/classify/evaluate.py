@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
+from clausewatch.classify.conventions import arbitration_opt_out, lower_for_opt_out
 from clausewatch.classify.data import (
     CLAUDETTE_EVAL_TAGS,
     GoldProvision,
@@ -131,7 +133,7 @@ def gold_cv(cfg: TrainConfig | None = None, n_jobs: int = 2) -> dict[str, Any]:
     gold = load_gold()
     external = external_samples(taxonomy) if cfg.external else []
     cands, folds = gold_oof(taxonomy, gold, external, cfg, n_jobs)
-    shown = cross_fitted(cands, folds, gold)
+    shown = with_document_opt_outs(cross_fitted(cands, folds, gold), gold)
     result = {"config": asdict(cfg), **gold_metrics(shown, gold)}
     for name, keep in (
         ("random_sample", lambda g: g.sample == "random"),
@@ -156,6 +158,21 @@ def cross_fitted(
         for i in np.flatnonzero(folds == k).tolist():
             shown[i] = apply_policy(list(cands[i]), policy)
     return shown
+
+
+def with_document_opt_outs(
+    shown: Sequence[Sequence[Prediction]], gold: Sequence[GoldProvision]
+) -> list[list[Prediction]]:
+    """The analysis's document-wide step (classify/conventions.py) on gold provisions: a
+    document's passages are its gold rows, as the annotation guidelines read the opt-out."""
+    passages: dict[tuple[str, str], list[tuple[str | None, str]]] = defaultdict(list)
+    for g in gold:
+        passages[(g.platform, g.document)].append((g.heading, g.text))
+    opt_outs = {key: arbitration_opt_out(rows) for key, rows in passages.items()}
+    return [
+        lower_for_opt_out(s, opt_outs[(g.platform, g.document)])
+        for s, g in zip(shown, gold, strict=True)
+    ]
 
 
 def claudette_cv(cfg: TrainConfig | None = None, n_jobs: int = 2) -> dict[str, Any]:

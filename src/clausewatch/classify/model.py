@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from clausewatch.classify.conventions import capped, high_cap
 from clausewatch.classify.polarity import (
     addressed_to_user,
     licence_direction,
@@ -66,7 +67,7 @@ SUPPORT_FLOOR = 0.25  # ... each taken when the type is this probable for it alo
 # Tumblr's "we may share some of your information with advertising partners" at 0.298)
 # The inference rules applied around the artifact (polarity, supporting sentence, which words
 # count for severity): part of the analyser fingerprint, so a rule change re-analyses archives.
-INFERENCE_RULES = "7"  # 2: modifiers read only in sentences that can state the practice;
+INFERENCE_RULES = "8"  # 2: modifiers read only in sentences that can state the practice;
 # 3: a likely High not said is Medium, supporting-sentence floor 0.25; 4: the segment context
 # (list lead-in, table header) read by the text features and, a lead-in, by the polarity rules;
 # the last practice of a negated list ("won't appear in history … or be used to train") negated;
@@ -74,7 +75,9 @@ INFERENCE_RULES = "7"  # 2: modifiers read only in sentences that can state the 
 # 6: a denial inside a condition ("if the information is not shared") is not negated, and a
 # table cell that ends with a full stop ends its sentence; 7: a consequence ("you may not be
 # able to"), "Do Not Track" as a name and the provider's own acts are not rules for users; fees
-# are a user's duty
+# are a user's duty; 8: a High arbitration is Medium when its document lets users opt out of the
+# agreement, in the provision or (read by the analysis) anywhere in its version, and a change
+# clause that gives notice is Medium (classify/conventions.py)
 USER_RULES = "acceptable-use"
 # A user's duty that is the clause itself: "Customer must pay all undisputed Fees" is the fee
 # clause, not a rule of conduct (read on the gold set: 28 of 30 such conversions were wrong)
@@ -421,6 +424,8 @@ class ClauseClassifier:
             self._practice_text(text, head, spans, duties) if ctype.actor == "provider" else text
         )
         severity, why = self._severity(ctype, practice, sev_z, fair_row, negated)
+        if severity == "High" and (cap := high_cap(ctype.id, text)):
+            severity, why = "Medium", capped(why, cap)
         explicit = any(p.search(sentence) for p in ctype.triggers)
         return Prediction(
             ctype.id, round(prob, 4), round(prob, 4), severity, why,

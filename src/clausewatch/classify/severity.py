@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from clausewatch.classify.conventions import capped, high_cap
 from clausewatch.classify.normtext import NormText, normalise
 from clausewatch.classify.taxonomy import SEVERITIES, ClauseType, Modifier, Taxonomy
 
@@ -129,4 +130,7 @@ def severity_of(ctype: ClauseType, text: str) -> tuple[str, tuple[str, ...]]:
         return "Low", (f"Default for {ctype.name}: {ctype.severity}", NEGATED_REASON)
     hits = modifier_hits(ctype, text)
     level = rule_severity(ctype, hits)
-    return level, reasons(ctype, hits, None, level)
+    why = reasons(ctype, hits, None, level)
+    if level == "High" and (cap := high_cap(ctype.id, text)):
+        return "Medium", capped(why, cap)
+    return level, why
