@@ -90,6 +90,28 @@ def test_tuned_threshold_drops_the_unreliable_low_scores() -> None:
     assert 0.55 <= policy.threshold("arbitration") <= 0.65
 
 
+def test_boilerplate_is_shown_alone() -> None:
+    """Boilerplate says the text states no clause: no clause type is shown beside it."""
+    policy = Policy({}, 0.4, 0.2)
+    cands = [_pred("boilerplate", 0.6, "Low"), _pred("data-collection", 0.35)]
+    assert [p.type_id for p in apply_policy(cands, policy)] == ["boilerplate"]
+
+
+def test_boilerplate_threshold_weighs_recall_as_much_as_precision() -> None:
+    """Right boilerplate above 0.4, half right from 0.3: precision first (F0.5) would stop at
+    0.4 for a clause type; boilerplate (F1) keeps the half-right band, where it gains recall."""
+    cands, gold = [], []
+    for i in range(60):
+        score = 0.2 + i * 0.01
+        right = score >= 0.4 or (score >= 0.3 and i % 2 == 0)
+        for type_id in ("boilerplate", "arbitration"):
+            cands.append([_pred(type_id, score)])
+            gold.append(_gold(type_id if right else None))
+    policy = tune_policy(cands, gold)
+    assert 0.35 <= policy.threshold("arbitration") <= 0.45
+    assert policy.threshold("boilerplate") < policy.threshold("arbitration")
+
+
 def test_gold_metrics_count_negated_high_and_missing_types() -> None:
     shown = [
         [_pred("data-sharing-sale", 0.9, "High")],  # negated in gold: the figure we forbid

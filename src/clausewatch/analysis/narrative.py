@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from clausewatch.changes.parameters import LABELS, Parameter, extract_parameters
 from clausewatch.changes.redline import sentence_spans
 from clausewatch.classify.severity import FAIRNESS_PREFIX, NEGATED_REASON
-from clausewatch.classify.taxonomy import ClauseType, Taxonomy, default_taxonomy
+from clausewatch.classify.taxonomy import BOILERPLATE, ClauseType, Taxonomy, default_taxonomy
 
 QUOTE_LIMIT = 220  # characters of the provision quoted in "It reads: …"
 SHORT_RUN_WORDS = 5  # a run between double quotes shorter than this is not quoted alone
@@ -34,7 +34,6 @@ ACTION_QUOTE_LIMIT = 160  # characters quoted for a text-backed action
 MAX_PARAMETERS = 4
 MAX_TEXT_ACTIONS = 3
 SEVERITY_WORDS = ("High", "Medium", "Low")
-BOILERPLATE = "boilerplate"
 NOT_MATCHED = "This provision was not matched to a substantive clause type"
 
 _QUOTE_CHARS = re.compile(r"[\"“”]")

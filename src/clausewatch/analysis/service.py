@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from clausewatch.archive.service import Archive
 from clausewatch.classify.conventions import arbitration_opt_out, lower_for_opt_out
 from clausewatch.classify.model import ARTIFACT_DIR, INFERENCE_RULES, ClauseClassifier, Prediction
-from clausewatch.classify.taxonomy import SEVERITIES, TAXONOMY_PATH, Taxonomy
+from clausewatch.classify.taxonomy import BOILERPLATE, SEVERITIES, TAXONOMY_PATH, Taxonomy
 from clausewatch.config import Settings
 from clausewatch.jobs.pool import report_progress, run_shares
 from clausewatch.provisions.segment import segment
@@ -44,7 +44,6 @@ from clausewatch.storage.models import (
     VersionLayout,
 )
 
-BOILERPLATE = "boilerplate"
 BATCH = 400  # revisions per classification transaction
 # A process is worth starting (spawn, imports, loading the model: 2-3 s) from this many
 # revisions to classify

@@ -88,12 +88,17 @@ from clausewatch.changes.parameters import LABELS, RESIDENCE, Parameter, Paramet
 from clausewatch.changes.redline import is_substantive
 from clausewatch.classify.model import Prediction
 from clausewatch.classify.severity import severity_of
-from clausewatch.classify.taxonomy import SEVERITIES, ClauseType, Taxonomy, default_taxonomy
+from clausewatch.classify.taxonomy import (
+    BOILERPLATE,
+    SEVERITIES,
+    ClauseType,
+    Taxonomy,
+    default_taxonomy,
+)
 
 LESS, MORE, MIXED, NEUTRAL = "less protective", "more protective", "mixed", "neutral"
 DIRECTIONS = (LESS, MORE, MIXED, NEUTRAL)
 ITEM_KINDS = ("added", "removed", "modified", "moved", "split", "merged")
-BOILERPLATE = "boilerplate"
 
 # Clause types whose presence protects the user: gaining one is more protective, losing one
 # less (unless the clause restricted the right: a raising modifier matched its text).

@@ -36,7 +36,7 @@ from clausewatch.classify.model import (
     apply_policy,
     default_classifier,
 )
-from clausewatch.classify.taxonomy import Taxonomy, default_taxonomy
+from clausewatch.classify.taxonomy import BOILERPLATE, Taxonomy, default_taxonomy
 from clausewatch.classify.train import (
     TrainConfig,
     external_samples,
@@ -73,14 +73,14 @@ def gold_metrics(
     carry = [i for i, g in enumerate(gold) if g.carries_clause]
     carry_ok = sum((shown[i][0].type_id if shown[i] else None) == gold[i].main for i in carry)
     preds = [(p, g) for s, g in zip(shown, gold, strict=True) for p in s]
-    typed = [(p, g) for p, g in preds if p.type_id != "boilerplate"]
-    gold_types = sum(len(g.types - {"boilerplate"}) for g in gold)
+    typed = [(p, g) for p, g in preds if p.type_id != BOILERPLATE]
+    gold_types = sum(len(g.types - {BOILERPLATE}) for g in gold)
     found = sum(
-        len({p.type_id for p in s} & (g.types - {"boilerplate"}))
+        len({p.type_id for p in s} & (g.types - {BOILERPLATE}))
         for s, g in zip(shown, gold, strict=True)
     )
     high = [(p, g) for p, g in typed if p.severity == "High"]
-    no_type = sum(all(p.type_id == "boilerplate" for p in shown[i]) for i in carry)
+    no_type = sum(all(p.type_id == BOILERPLATE for p in shown[i]) for i in carry)
     per_type: dict[str, dict[str, float]] = {}
     for t in sorted({t for g in gold for t in g.types} | {p.type_id for p, _ in preds}):
         tp = sum(p.type_id == t and t in g.types for p, g in preds)

@@ -49,7 +49,7 @@ from clausewatch.classify.severity import (
     reasons,
     severity_features,
 )
-from clausewatch.classify.taxonomy import ClauseType, Taxonomy, default_taxonomy
+from clausewatch.classify.taxonomy import BOILERPLATE, ClauseType, Taxonomy, default_taxonomy
 
 if TYPE_CHECKING:
     from clausewatch.classify.features import Featurizer
@@ -270,7 +270,7 @@ class ClauseClassifier:
         self.type_ids = [c for c in self.classes if c != NONE]
         self._type_cols = np.array([self.classes.index(t) for t in self.type_ids])
         self._none_col = self.classes.index(NONE) if NONE in self.classes else None
-        self._sentence_types = np.array([t != "boilerplate" for t in self.type_ids])
+        self._sentence_types = np.array([t != BOILERPLATE for t in self.type_ids])
         self.report = pipeline.report
 
     # -- scoring ---------------------------------------------------------------------------------
@@ -456,7 +456,7 @@ class ClauseClassifier:
     ) -> tuple[str, tuple[str, ...]]:  # fmt: skip
         if negated:
             return "Low", (f"Default for {ctype.name}: {ctype.severity}", NEGATED_REASON)
-        if ctype.id == "boilerplate":
+        if ctype.id == BOILERPLATE:
             return ctype.severity, (f"Default for {ctype.name}: {ctype.severity}",)
         hits = modifier_hits(ctype, text)
         fairness = fairness_of(self.taxonomy, self.pipeline.fairness, ctype.id, fair_row)
@@ -467,12 +467,13 @@ class ClauseClassifier:
 
 def apply_policy(cands: list[Prediction], policy: Policy) -> list[Prediction]:
     """The candidates shown: the main one when it clears its type's threshold, a second one
-    when the main one is shown and it clears both its own and the second-type threshold."""
+    when the main one is shown, is not ``boilerplate`` (which says the text states no clause)
+    and the second clears both its own and the second-type threshold."""
     shown: list[Prediction] = []
     for k, pred in enumerate(cands):
         if pred.score < policy.threshold(pred.type_id):
             continue
-        if k > 0 and (not shown or pred.score < policy.other):
+        if k > 0 and (not shown or shown[0].type_id == BOILERPLATE or pred.score < policy.other):
             continue
         shown.append(pred)
     return shown

@@ -21,6 +21,7 @@ import yaml
 
 TAXONOMY_PATH = Path(__file__).with_name("taxonomy.yaml")
 SEVERITIES = ("Low", "Medium", "High")
+BOILERPLATE = "boilerplate"  # the type of text that states no clause (headings, contacts, …)
 EFFECTS = ("raise", "lower")
 # Who performs the practice a type describes: "provider" types (the platform collects, sells,
 # trains, terminates …) are checked by the polarity rules (a prohibition addressed to users is
@@ -288,7 +289,7 @@ def parse_taxonomy(data: Any) -> Taxonomy:
     unused = sorted(set(groups) - {t.group for t in types})
     if unused:
         raise TaxonomyError("groups", f"groups without any type: {unused}")
-    if "boilerplate" not in seen:
+    if BOILERPLATE not in seen:
         raise TaxonomyError("types", "a 'boilerplate' type is required")
     return Taxonomy(version=version, groups=dict(groups), types=tuple(types))
 

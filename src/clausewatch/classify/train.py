@@ -56,7 +56,7 @@ from clausewatch.classify.severity import (
     modifier_hits,
     severity_features,
 )
-from clausewatch.classify.taxonomy import SEVERITIES, Taxonomy, default_taxonomy
+from clausewatch.classify.taxonomy import BOILERPLATE, SEVERITIES, Taxonomy, default_taxonomy
 
 FOLDS = 5
 SEVERITY_C = 3.0
@@ -74,6 +74,9 @@ HIGH_MIN_RECALL = 0.2
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.2, 0.951, 0.05))
 MIN_TUNE = 8  # types with fewer gold positives share one pooled threshold
 BETA = 0.5  # F-beta of the decision policy: precision weighs 4x recall
+# ``boilerplate`` states no clause (pages show it as no type, and it shows alone), so a wrong one
+# misleads no reader about a clause: its threshold weighs precision and recall alike.
+BOILERPLATE_BETA = 1.0
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def external_samples(taxonomy: Taxonomy) -> list[Sample]:
     samples = load_claudette(taxonomy) + load_tosdr(taxonomy)
     for s in samples:
         if s.source == "claudette" and not s.types and is_heading(s.text):
-            s.types.add("boilerplate")
+            s.types.add(BOILERPLATE)
     return samples
 
 
@@ -250,7 +253,8 @@ def tune_policy(
     for type_id in sorted(set(main) - {""}):
         n_pos = sum(type_id in g.types for g in gold)
         if n_pos >= MIN_TUNE:
-            thresholds[type_id] = _best_threshold(prob, correct, main == type_id, n_pos, beta)
+            b = BOILERPLATE_BETA if type_id == BOILERPLATE else beta
+            thresholds[type_id] = _best_threshold(prob, correct, main == type_id, n_pos, b)
     second = [c[1] if len(c) > 1 else None for c in cands]
     has_second = np.array([s is not None for s in second])
     second_prob = np.array([s.score if s else 0.0 for s in second])
