@@ -9,9 +9,12 @@ from functools import lru_cache
 import pytest
 
 from clausewatch.classify.conventions import (
+    CARVE_OUT_REASON,
     NOTICE_REASON,
     OPT_OUT_REASON,
+    apply_conventions,
     arbitration_opt_out,
+    carve_out,
     high_cap,
     lower_for_opt_out,
     stated_notice,
@@ -145,3 +148,38 @@ def test_the_rule_alone_applies_the_conventions() -> None:
     level, why = severity_of(change, told)
     assert level == "Medium" and why[-1] == "Assessed: Medium"
     assert f"{NOTICE_REASON} (\u201cnotify you\u201d)" in why
+
+
+@pytest.mark.parametrize(
+    ("platform", "contains"),
+    [
+        ("Snapchat", "shall exclude or limit Snap’s, Snap Inc.’s or our affilia"),
+        ("Twitch", "nothing in these Terms shall restrict our liability for death"),
+        ("Le Chat", "you will also benefit from the following legal warranty"),
+        ("WhatsApp", "WhatsApp is liable without limitation"),
+    ],
+)
+def test_a_carve_out_that_limits_nothing_is_low(platform: str, contains: str) -> None:
+    _, text = _gold_passage(platform, contains)
+    sentence = carve_out("limitation-of-liability", text)
+    assert sentence is not None and sentence in text
+    level, why = apply_conventions("limitation-of-liability", text, "Medium", ("Assessed: Medium",))
+    assert level == "Low" and why[-1] == "Assessed: Low"
+    assert why[-2].startswith(CARVE_OUT_REASON)
+
+
+@pytest.mark.parametrize(
+    ("platform", "contains"),
+    [
+        # a carve-out beside a limit of its own ("is subject to the exclusions and limitations")
+        ("Perplexity", "Subject to Clause 12 of the EU SCCs"),
+        # statutory rights kept, then "YouTube does not give any specific promises"
+        ("YouTube", "By law, consumers have certain rights that cannot be excluded"),
+        # a plain limit
+        ("Pinterest", "To the maximum extent permitted by law, we shall not be liable"),
+    ],
+)
+def test_a_limit_beside_a_carve_out_is_not_a_carve_out(platform: str, contains: str) -> None:
+    _, text = _gold_passage(platform, contains)
+    assert carve_out("limitation-of-liability", text) is None
+    assert carve_out("arbitration", "Nothing in these Terms limits your statutory rights.") is None

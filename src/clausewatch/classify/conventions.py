@@ -2,6 +2,10 @@
 severity model's P(High): the clause, or its document, states a counterweight
 (docs/annotation.md, "Severity conventions" and "Arbitration severity and the opt-out").
 
+* **A carve-out is Low.** A liability or warranty provision that only keeps what the law keeps
+  ("Nothing in these Terms shall exclude or limit our liability for death or personal injury",
+  "you will also benefit from the following legal warranty", "these limitations may not apply
+  to you") states no limit of its own: Low, with no limiting sentence beside it.
 * **A change clause that gives notice** ("we will notify you", "30 days' notice", "you may
   object") is Medium, not High; only where the clause is ("Notice is read where the clause is").
 * **An arbitration agreement the user can opt out of** is Medium, not High, and so are its
@@ -64,6 +68,62 @@ _NO_NOTICE = re.compile(
 )
 
 
+_CARVE_TYPES = frozenset({"limitation-of-liability", "warranty-disclaimer"})
+CARVE_OUT_REASON = "lowers: it keeps a liability or right that the law keeps, and limits nothing"
+_CARVE = re.compile(
+    r"\bnothing in (?:these|this|the)\b[^;]{0,240}?\b(?:exclude|limit|restrict|affect|prejudice"
+    r"|modif|waive)"
+    r"|\b(?:do|does|shall|will) not (?:apply|affect|exclude|limit|restrict)\b[^.;]{0,60}"
+    r"\b(?:death|personal injur|fraud|gross(?:ly)? neglig|wil+ful|intentional|statutory"
+    r"|legal rights)"
+    r"|\b(?:not|never) (?:exclude|limit|restrict)\w* (?:or (?:exclude|limit|restrict)\w* )?"
+    r"(?:our|its|any) (?:liability|responsibility)\b[^.;]{0,60}\b(?:unlawful|death|fraud|law)"
+    r"|\b(?:legal|statutory) (?:warrant|guarantee)|\black of conformity"
+    r"|\bnon-?(?:compliance|conformity)\b|\bliable without limitation\b"
+    r"|\bmay not apply to you\b|\bmay have (?:additional|other) rights\b"
+    r"|\bdo(?:es)? not (?:allow|permit) (?:the |us to )?(?:exclu|limit|disclaim)",
+    re.I,
+)
+# words that state a limit or a disclaimer of the provider's own
+_LIMIT = re.compile(
+    r"\b(?:not|no) (?:be )?(?:liable|responsib)|\bin no event\b|\bdisclaim|\bas is\b"
+    r"|\bas available\b|\bexclude (?:all|any)\b|\b(?:shall|will|does|do) not exceed\b"
+    r"|\blimited to\b|\bwithout (?:any )?warrant|\bmakes? no (?:representation|warrant)"
+    r"|\b(?:does not|do not|don't) give any (?:\w+ )?promises|\btotal (?:aggregate )?liability"
+    r"|\bsubject to the (?:exclusions|limitations)",
+    re.I,
+)
+
+
+def carve_out(type_id: str, text: str) -> str | None:
+    """The carve-out sentence of a liability or warranty provision that limits nothing else
+    (exact, from ``text``), else None."""
+    if type_id not in _CARVE_TYPES:
+        return None
+    found = None
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        plain = normalise(sentence).text
+        if _LIMIT.search(plain):
+            return None  # a limit of its own beside the carve-out: not a carve-out
+        if found is None and _CARVE.search(plain):
+            found = sentence.strip()
+    return found
+
+
+def apply_conventions(
+    type_id: str, text: str, severity: str, reasons: Sequence[str]
+) -> tuple[str, tuple[str, ...]]:
+    """``severity`` and ``reasons`` after the conventions above (the reason added quotes the
+    provision's words)."""
+    if severity != "Low" and (sentence := carve_out(type_id, text)):
+        reason = f"{CARVE_OUT_REASON} (\u201c{_quotable(sentence, 0)}\u201d)"
+        return "Low", _assessed(reasons, reason, "Low")
+    if severity == "High" and (cap := high_cap(type_id, text)):
+        return "Medium", capped(reasons, cap)
+    return severity, tuple(reasons)
+
+
 def arbitration_opt_out(passages: Iterable[tuple[str | None, str]]) -> str | None:
     """The first sentence of a document that lets users opt out of its arbitration agreement
     (an exact substring of its passage's text), else None. ``passages`` are (heading context,
@@ -99,8 +159,12 @@ def high_cap(type_id: str, text: str) -> str | None:
 
 def capped(reasons: Sequence[str], cap: str) -> tuple[str, ...]:
     """``reasons`` of a High lowered to Medium by ``cap``."""
+    return _assessed(reasons, cap, "Medium")
+
+
+def _assessed(reasons: Sequence[str], reason: str, severity: str) -> tuple[str, ...]:
     kept = [r for r in reasons if not r.startswith("Assessed:")]
-    return (*kept, cap, "Assessed: Medium")
+    return (*kept, reason, f"Assessed: {severity}")
 
 
 def lower_for_opt_out(predictions: Sequence[Prediction], opt_out: str | None) -> list[Prediction]:
@@ -118,14 +182,13 @@ def lower_for_opt_out(predictions: Sequence[Prediction], opt_out: str | None) ->
 
 
 def _opt_out_reason(sentence: str) -> str:
-    return f"{OPT_OUT_REASON} (\u201c{_quotable(sentence)}\u201d)"
-
-
-def _quotable(sentence: str) -> str:
-    """The stretch of ``sentence`` around its opt-out that holds no double quotes or line
-    breaks (a narrative cites a reason's words only then), at most QUOTE_LIMIT characters."""
     m = _OPT_OUT.search(sentence)
-    at = m.start() if m else 0
+    return f"{OPT_OUT_REASON} (\u201c{_quotable(sentence, m.start() if m else 0)}\u201d)"
+
+
+def _quotable(sentence: str, at: int) -> str:
+    """The stretch of ``sentence`` around offset ``at`` that holds no double quotes or line
+    breaks (a narrative cites a reason's words only then), at most QUOTE_LIMIT characters."""
     runs = [r for r in _RUN.finditer(sentence) if r.group().strip()]
     run = next((r for r in runs if r.start() <= at < r.end()), None) or max(
         runs, key=lambda r: len(r.group()), default=None

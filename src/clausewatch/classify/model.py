@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from clausewatch.classify.conventions import capped, high_cap
+from clausewatch.classify.conventions import apply_conventions
 from clausewatch.classify.polarity import (
     addressed_to_user,
     licence_direction,
@@ -77,7 +77,8 @@ INFERENCE_RULES = "8"  # 2: modifiers read only in sentences that can state the 
 # able to"), "Do Not Track" as a name and the provider's own acts are not rules for users; fees
 # are a user's duty; 8: a High arbitration is Medium when its document lets users opt out of the
 # agreement, in the provision or (read by the analysis) anywhere in its version, and a change
-# clause that gives notice is Medium (classify/conventions.py)
+# clause that gives notice is Medium; a liability or warranty carve-out is Low
+# (classify/conventions.py)
 USER_RULES = "acceptable-use"
 # A user's duty that is the clause itself: "Customer must pay all undisputed Fees" is the fee
 # clause, not a rule of conduct (read on the gold set: 28 of 30 such conversions were wrong)
@@ -424,8 +425,8 @@ class ClauseClassifier:
             self._practice_text(text, head, spans, duties) if ctype.actor == "provider" else text
         )
         severity, why = self._severity(ctype, practice, sev_z, fair_row, negated)
-        if severity == "High" and (cap := high_cap(ctype.id, text)):
-            severity, why = "Medium", capped(why, cap)
+        if not negated:
+            severity, why = apply_conventions(ctype.id, text, severity, why)
         explicit = any(p.search(sentence) for p in ctype.triggers)
         return Prediction(
             ctype.id, round(prob, 4), round(prob, 4), severity, why,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from clausewatch.classify.conventions import capped, high_cap
+from clausewatch.classify.conventions import apply_conventions
 from clausewatch.classify.normtext import NormText, normalise
 from clausewatch.classify.taxonomy import SEVERITIES, ClauseType, Modifier, Taxonomy
 
@@ -130,7 +130,4 @@ def severity_of(ctype: ClauseType, text: str) -> tuple[str, tuple[str, ...]]:
         return "Low", (f"Default for {ctype.name}: {ctype.severity}", NEGATED_REASON)
     hits = modifier_hits(ctype, text)
     level = rule_severity(ctype, hits)
-    why = reasons(ctype, hits, None, level)
-    if level == "High" and (cap := high_cap(ctype.id, text)):
-        return "Medium", capped(why, cap)
-    return level, why
+    return apply_conventions(ctype.id, text, level, reasons(ctype, hits, None, level))
