@@ -124,7 +124,7 @@ def test_claudette_sentences_get_grounded_narratives() -> None:
         for reason in inp.severity_reasons[1:]:
             if not reason.startswith(("raises", "lowers")):
                 continue  # "Assessed: …", the negation and CLAUDETTE lines quote nothing
-            words = reason.rsplit("(“", 1)[1].rstrip("”)")
+            words = reason.rsplit("(“", 1)[1].removesuffix("”)")  # the words may end in ")"
             assert f"“{words}”" in n.why_it_matters, (reason, n.why_it_matters)
     assert typed > 700
 
