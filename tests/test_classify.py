@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from clausewatch.classify.data import Sample, data_root, load_tosdr, parse_tags
+from clausewatch.classify.data import Sample, data_root, load_claudette, load_tosdr, parse_tags
 from clausewatch.classify.evaluate import lexglue_scores, prf
 from clausewatch.classify.model import (
     ARRAYS_FILE,
@@ -101,6 +101,32 @@ def test_two_type_tosdr_cases_keep_the_type_of_the_quote(
         if s.group == f"tosdr:{service}" and s.text.startswith(start)
     ]  # fmt: skip
     assert quotes and all(q.types == types for q in quotes)
+
+
+@needs_data
+@pytest.mark.parametrize(
+    ("document", "start", "types"),
+    [  # CLAUDETTE's ch covers changes to the terms and to the service, ter both ends of access
+        ("Endomondo", "We may change, suspend, or discontinue any or all of the Services",
+         {"service-discontinuation", "account-suspension"}),  # tagged ch and ter
+        ("Electronic_Arts", "EA may modify this Agreement from time to time",
+         {"unilateral-change"}),
+        ("Facebook", "We may also suspend or disable your account if you repeatedly",
+         {"account-suspension"}),
+        ("Amazon", "The licences granted by Amazon terminate if you do not comply",
+         {"unilateral-termination"}),  # neither type's words: the tag's first type
+    ],
+)  # fmt: skip
+def test_two_type_claudette_tags_keep_the_type_of_the_sentence(
+    document: str, start: str, types: set[str]
+) -> None:
+    found = [s for s in _claudette_sentences() if s.group == document and s.text.startswith(start)]
+    assert found and all(s.types == types for s in found), [(s.text, s.types) for s in found]
+
+
+@functools.lru_cache(maxsize=1)
+def _claudette_sentences() -> tuple[Sample, ...]:
+    return tuple(load_claudette(default_taxonomy()))
 
 
 @functools.lru_cache(maxsize=1)
@@ -543,3 +569,20 @@ def test_shown_types_are_those_of_all_candidates_under_the_policy() -> None:
     assert shown == [apply_policy(c, clf.pipeline.policy) for c in cands]
     assert sum(bool(s) for s in shown) > 300  # the comparison covers texts that show types
     assert sum(not s and bool(c) for s, c in zip(shown, cands, strict=True)) > 5  # hidden ones
+
+
+def test_a_two_type_tag_gives_its_fairness_to_its_first_type() -> None:
+    """CLAUDETTE's ter levels rate terminations: unilateral-termination reads them,
+    account-suspension (the tag's second type, by wording) does not."""
+    from clausewatch.classify.model import default_classifier, fairness_of
+
+    tax = default_taxonomy()
+    fairness = default_classifier().pipeline.fairness
+    probs = np.linspace(0.1, 0.9, 2 * len(fairness.tags))
+    assert "ter" in fairness.tags and "account-suspension" in {
+        t for t in tax.types_for_claudette("ter")
+    }
+    assert fairness_of(tax, fairness, "unilateral-termination", probs) is not None
+    assert fairness_of(tax, fairness, "account-suspension", probs) is None
+    assert fairness_of(tax, fairness, "service-discontinuation", probs) is None
+    assert fairness_of(tax, fairness, "unilateral-change", probs) is not None

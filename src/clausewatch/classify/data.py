@@ -13,7 +13,7 @@ from pathlib import Path
 
 from clausewatch.classify.features import clean_text
 from clausewatch.classify.model import feature_text
-from clausewatch.classify.taxonomy import Taxonomy
+from clausewatch.classify.taxonomy import BOILERPLATE, Taxonomy
 
 _TAG_RE = re.compile(r"^([a-z]+?)(\d)$")
 CLAUDETTE_EVAL_TAGS = ("a", "ch", "cr", "j", "law", "ltd", "ter", "use")
@@ -59,7 +59,7 @@ def load_claudette(taxonomy: Taxonomy, root: Path | None = None) -> list[Sample]
             if not text:
                 continue
             tags = parse_tags(tag_lines[i] if i < len(tag_lines) else "")
-            types = {t for tag in tags for t in taxonomy.types_for_claudette(tag)}
+            types = {t for tag in tags for t in _tag_types(taxonomy, tag, text)}
             samples.append(Sample(text, doc, "claudette", types, tags, heading))
             if is_heading(text):  # decided from the text alone, never from the tags
                 heading = text
@@ -94,6 +94,18 @@ def load_tosdr(taxonomy: Taxonomy, root: Path | None = None) -> list[Sample]:
             sample = merged.setdefault(key, Sample(text, f"tosdr:{key[0]}", "tosdr"))
             sample.types.update(types)
     return list(merged.values())
+
+
+def _tag_types(taxonomy: Taxonomy, tag: str, text: str) -> list[str]:
+    """The types of a CLAUDETTE tag for this sentence. A tag mapped to two types (``ch`` covers
+    changes to the terms and to the service, ``ter`` termination and suspension) keeps those
+    whose trigger phrases occur, else its first type (the taxonomy's order)."""
+    types = taxonomy.types_for_claudette(tag)
+    if len(types) < 2:
+        return types
+    return [t for t in types if any(p.search(text) for p in taxonomy.by_id[t].triggers)] or types[
+        :1
+    ]
 
 
 def _by_wording(taxonomy: Taxonomy, types: list[str], text: str) -> list[str]:
@@ -157,7 +169,7 @@ class GoldProvision:
 
     @property
     def carries_clause(self) -> bool:
-        return self.main not in (None, "boilerplate")
+        return self.main not in (None, BOILERPLATE)
 
 
 def load_gold(path: Path = GOLD_PATH) -> list[GoldProvision]:
