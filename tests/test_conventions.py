@@ -183,3 +183,16 @@ def test_a_limit_beside_a_carve_out_is_not_a_carve_out(platform: str, contains: 
     _, text = _gold_passage(platform, contains)
     assert carve_out("limitation-of-liability", text) is None
     assert carve_out("arbitration", "Nothing in these Terms limits your statutory rights.") is None
+
+
+def test_a_long_opt_out_sentence_is_quoted_around_its_opt_out() -> None:
+    """The reason quotes at most 200 characters, cut at spaces, and holds the opt-out words."""
+    sentence = (
+        "Whatever the dispute, and " + "whichever of the parties raises it first, " * 6
+        + "you may opt out of this arbitration agreement by writing to us within 30 days, "
+        + "and " + "the rest of this long sentence says more about it " * 5 + "."
+    )  # fmt: skip
+    (lowered,) = lower_for_opt_out([_prediction("arbitration", "High")], sentence)
+    quote = lowered.severity_reasons[-2].split("(\u201c", 1)[1].removesuffix("\u201d)")
+    assert len(quote) <= 200 and quote in sentence and "opt out of this arbitration" in quote
+    assert not quote.startswith(" ") and sentence[sentence.index(quote) - 1] == " "

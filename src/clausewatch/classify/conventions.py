@@ -1,6 +1,6 @@
-"""Severity conventions of the annotation guidelines that keep a clause below High whatever the
-severity model's P(High): the clause, or its document, states a counterweight
-(docs/annotation.md, "Severity conventions" and "Arbitration severity and the opt-out").
+"""Severity conventions of the annotation guidelines, applied after the severity model whatever
+its probabilities: the clause, or its document, states a counterweight (docs/annotation.md,
+"Severity conventions" and "Arbitration severity and the opt-out").
 
 * **A carve-out is Low.** A liability or warranty provision that only keeps what the law keeps
   ("Nothing in these Terms shall exclude or limit our liability for death or personal injury",
@@ -38,6 +38,7 @@ CHANGE = "unilateral-change"
 OPT_OUT_REASON = "lowers: the document lets users opt out of its arbitration agreement"
 NOTICE_REASON = "lowers: users are told of changes in advance or may object to them"
 QUOTE_LIMIT = 200  # characters of a sentence quoted in a reason
+_RUN = re.compile(r"[^\"\u201c\u201d\n]+")  # a stretch with no double quote or line break
 
 _OPT_OUT = re.compile(r"\bopt(?:ed|ing|s)?[- ]?out\b|\bopting out\b", re.I)
 _ARBITRATION = re.compile(r"\barbitrat", re.I)
@@ -66,8 +67,6 @@ _NO_NOTICE = re.compile(
     r"|\bno (?:obligation|duty) to\b[^.;]{0,40}",
     re.I,
 )
-
-
 _CARVE_TYPES = frozenset({"limitation-of-liability", "warranty-disclaimer"})
 CARVE_OUT_REASON = "lowers: it keeps a liability or right that the law keeps, and limits nothing"
 _CARVE = re.compile(
@@ -196,12 +195,11 @@ def _quotable(sentence: str, at: int) -> str:
     if run is None:
         return sentence.strip()
     start, end = run.span()
-    if end - start > QUOTE_LIMIT:
-        start = max(start, at - QUOTE_LIMIT // 3)
-        start = sentence.find(" ", start, at) + 1 if start > run.start() else start
-        end = min(end, start + QUOTE_LIMIT)
-        end = sentence.rfind(" ", start, end) if end < run.end() else end
+    if end - start > QUOTE_LIMIT:  # cut at spaces, a third of the room before ``at``
+        if at - QUOTE_LIMIT // 3 > start:
+            space = sentence.find(" ", at - QUOTE_LIMIT // 3, at)
+            start = space + 1 if space >= 0 else at - QUOTE_LIMIT // 3
+        if start + QUOTE_LIMIT < end:
+            space = sentence.rfind(" ", start + 1, start + QUOTE_LIMIT)
+            end = space if space > start else start + QUOTE_LIMIT
     return sentence[start:end].strip().rstrip(",;:")
-
-
-_RUN = re.compile(r"[^\"\u201c\u201d\n]+")
