@@ -139,6 +139,15 @@ def test_no_notice_is_no_notice(platform: str, contains: str) -> None:
     assert high_cap("unilateral-change", text) is None
 
 
+def test_notice_denied_after_a_few_words_is_no_notice() -> None:
+    """Snapchat's "without your prior consent or prior notice to you" (pga history)."""
+    text = (
+        "We may freely sub-contract any part of our performance of these Terms at any time, "
+        "without your prior consent or prior notice to you."
+    )
+    assert stated_notice(text) is None
+
+
 def test_the_rule_alone_applies_the_conventions() -> None:
     """severity_of (comparing two versions) reads the same conventions as the model."""
     change = TAX.by_id["unilateral-change"]

@@ -62,7 +62,7 @@ _NOTICE = re.compile(
 )
 # notice denied: "without notice", "we may not provide you with any notice", "not obliged to …"
 _NO_NOTICE = re.compile(
-    r"\bwith(?:out| or without) (?:any |prior |advance |further |\w+ )?notice\b"
+    r"\bwith(?:out| or without) (?:[\w'’]+ ){0,5}?notice\b"
     r"|\bnot (?:be )?(?:provide|give|send|obliged|required|obligated|responsible)\b[^.;]{0,40}"
     r"|\bno (?:obligation|duty) to\b[^.;]{0,40}",
     re.I,
