@@ -374,3 +374,24 @@ def test_a_heading_that_ends_with_a_full_stop_does_not_end_the_first_sentence() 
     assert n.what_it_is.startswith("11. Limitation of Liability is a provision of the Acme"), (
         n.what_it_is
     )
+
+
+def test_an_opt_out_read_elsewhere_in_the_document_is_said() -> None:
+    """The document-wide opt-out (classify/conventions.py) quotes another provision: the
+    narrative says it lowers the severity without quoting words that are not in this one."""
+    from clausewatch.classify.conventions import OPT_OUT_REASON
+
+    text = "All disputes will be finally settled through binding arbitration under the LCIA Rules."
+    elsewhere = f"{OPT_OUT_REASON} (\u201cyou have the right to opt out of arbitration.\u201d)"
+    inp = replace(
+        _input(text, ["arbitration"], platform="Snapchat", document="Snapchat Terms of Service"),
+        severity="Medium",
+        severity_reasons=("Default for Mandatory arbitration: High", elsewhere, "Assessed: Medium"),
+    )
+    n = narrate(inp)
+    _assert_grounded(inp, n)
+    assert (
+        "Elsewhere, the Snapchat Terms of Service lets users opt out of its arbitration "
+        "agreement, which lowers the severity." in n.why_it_matters
+    )
+    assert "right to opt out" not in n.full_text()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from clausewatch.changes.parameters import LABELS, Parameter, extract_parameters
 from clausewatch.changes.redline import sentence_spans
+from clausewatch.classify.conventions import OPT_OUT_REASON
 from clausewatch.classify.severity import FAIRNESS_PREFIX, NEGATED_REASON
 from clausewatch.classify.taxonomy import BOILERPLATE, ClauseType, Taxonomy, default_taxonomy
 
@@ -306,6 +307,12 @@ def _severity_sentences(
     steps = []
     for reason in inp.severity_reasons:
         m = _REASON.match(reason)
+        if m is not None and reason.startswith(OPT_OUT_REASON) and m.group(3) not in inp.text:
+            steps.append(  # read in another provision of the document: said, not quoted
+                f"Elsewhere, the {_names(inp)[1]} lets users opt out of its arbitration "
+                "agreement, which lowers the severity."
+            )
+            continue
         if m is None or not m.group(3) or m.group(3) not in inp.text:
             continue  # only words that are in the text are cited
         if _QUOTE_CHARS.search(m.group(3)):
