@@ -560,7 +560,7 @@ def test_shown_types_are_those_of_all_candidates_under_the_policy() -> None:
     from clausewatch.classify.model import apply_policy
 
     clf = default_classifier()
-    rows = _gold_rows(800)
+    rows = _gold_rows(2000)
     texts = [row["text"] for row in rows]
     heads = [" > ".join([row["document"], *row["heading"]]) for row in rows]
     ctxs = [row["context"] for row in rows]

@@ -82,6 +82,8 @@ NOTICE_30 = (
 NOTICE_7 = NOTICE_30.replace("30 days", "7 days")
 # claudette (change of terms, several files)
 AMEND = "We reserve the right to amend these Terms of Sale (which we will post online)."
+CLOSE = "We may terminate your account."
+CLOSE_TOLD = "We may terminate your account at any time, and we will notify you by email."
 AMEND_EDITED = (
     "We reserve the right to amend these Terms of Sale at any time, and we will notify you by "
     "email (which we will post online)."
@@ -301,11 +303,22 @@ def test_modifier_change_at_the_top_of_the_scale_still_votes() -> None:
 
 
 def test_modifiers_pulling_both_ways_make_an_item_mixed() -> None:
-    item = assess("modified", AMEND, AMEND_EDITED)
+    item = assess("modified", CLOSE, CLOSE_TOLD)
     assert item.direction == MIXED
-    label = name("unilateral-change")
+    label = name("unilateral-termination")
     assert f"{label}: raises “at any time” (severity stays High)" in item.reasons
     assert f"{label}: lowers “we will notify you” (severity stays High)" in item.reasons
+
+
+def test_notice_added_to_a_change_clause_is_more_protective() -> None:
+    """A change clause that gives notice is Medium (classify/conventions.py), whatever "at any
+    time" raises: the edit that adds the notice lowers it."""
+    item = assess("modified", AMEND, AMEND_EDITED)
+    assert item.direction == MORE
+    assert item.reasons == (
+        f"severity of {name('unilateral-change')}: High → Medium "
+        "(raises: “at any time”; lowers: “we will notify you”)",
+    )
 
 
 # --- parameters ------------------------------------------------------------------------------
