@@ -103,9 +103,8 @@ def _tag_types(taxonomy: Taxonomy, tag: str, text: str) -> list[str]:
     types = taxonomy.types_for_claudette(tag)
     if len(types) < 2:
         return types
-    return [t for t in types if any(p.search(text) for p in taxonomy.by_id[t].triggers)] or types[
-        :1
-    ]
+    worded = [t for t in types if any(p.search(text) for p in taxonomy.by_id[t].triggers)]
+    return worded or types[:1]
 
 
 def _by_wording(taxonomy: Taxonomy, types: list[str], text: str) -> list[str]:
