@@ -316,8 +316,9 @@ def test_notice_added_to_a_change_clause_is_more_protective() -> None:
     item = assess("modified", AMEND, AMEND_EDITED)
     assert item.direction == MORE
     assert item.reasons == (
-        f"severity of {name('unilateral-change')}: High → Medium "
-        "(raises: “at any time”; lowers: “we will notify you”)",
+        f"severity of {name('unilateral-change')}: High → Medium (raises: “at any time”; "
+        "lowers: “we will notify you”; users are told of changes in advance or may object to "
+        "them)",
     )
 
 

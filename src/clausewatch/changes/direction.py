@@ -86,6 +86,7 @@ from dataclasses import dataclass, field
 
 from clausewatch.changes.parameters import LABELS, RESIDENCE, Parameter, ParameterChange
 from clausewatch.changes.redline import is_substantive
+from clausewatch.classify.conventions import convention_of
 from clausewatch.classify.model import Prediction
 from clausewatch.classify.severity import severity_of
 from clausewatch.classify.taxonomy import (
@@ -365,8 +366,8 @@ def _moved(
     matching (quoted from the text where they match)."""
     if old_text is None or new_text is None:
         return []
-    old_level, _ = severity_of(ctype, old_text)
-    new_level, _ = severity_of(ctype, new_text)
+    old_level, old_why = severity_of(ctype, old_text)
+    new_level, new_why = severity_of(ctype, new_text)
     changes: list[tuple[str, str, str]] = []  # (phrase, quote, vote)
     for mod in ctype.modifiers:
         before, after = mod.pattern.search(old_text), mod.pattern.search(new_text)
@@ -381,7 +382,9 @@ def _moved(
         return []
     if old_level != new_level:
         vote = LESS if SEVERITIES.index(new_level) > SEVERITIES.index(old_level) else MORE
-        detail = "; ".join(_grouped(changes))
+        # a convention that now holds says why, beside the words ("notice given: not High")
+        rules = [convention_of(r) for r in new_why if convention_of(r) and r not in old_why]
+        detail = "; ".join([*_grouped(changes), *filter(None, rules)])
         reason = f"severity of {ctype.name}: {old_level} → {new_level} ({detail})"
         top = _highest([old_level, new_level])
         now = tuple(quote for phrase, quote, _ in changes if not phrase.startswith("no longer"))

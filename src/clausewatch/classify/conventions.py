@@ -156,6 +156,15 @@ def high_cap(type_id: str, text: str) -> str | None:
     return None
 
 
+def convention_of(reason: str) -> str | None:
+    """What a convention's reason says, without its quote ("users are told of changes in
+    advance or may object to them"), or None for any other reason."""
+    for prefix in (OPT_OUT_REASON, NOTICE_REASON, CARVE_OUT_REASON):
+        if reason.startswith(prefix):
+            return prefix.removeprefix("lowers: ")
+    return None
+
+
 def capped(reasons: Sequence[str], cap: str) -> tuple[str, ...]:
     """``reasons`` of a High lowered to Medium by ``cap``."""
     return _assessed(reasons, cap, "Medium")
