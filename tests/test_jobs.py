@@ -543,12 +543,15 @@ def test_up_runs_scheduler_and_workers_and_stops_on_sigterm(
         archive = Archive.open(Settings(data_dir=data))
         try:
             wait_for(
-                lambda: proc.poll() is None and archive.counts()["versions"] == 1,
-                timeout=45,
+                lambda: proc.poll() is not None or archive.counts()["versions"] == 1,
+                timeout=90,  # the whole suite beside it on 2 cores: one CI run took over 45 s
                 what="a version captured by `up`",
             )
         finally:
             archive.close()
+        if proc.poll() is not None:  # say why `up` stopped, not only that nothing came
+            _, err = proc.communicate()
+            raise AssertionError(f"`up` exited {proc.returncode}: {err.decode()[-2000:]}")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=45)
         assert proc.returncode == 0, err.decode()[-2000:]
