@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from clausewatch.changes.parameters import LABELS, Parameter, extract_parameters
 from clausewatch.changes.redline import sentence_spans
-from clausewatch.classify.conventions import OPT_OUT_REASON
+from clausewatch.classify.conventions import OPT_OUT_REASON, QUOTABLE_RUN
 from clausewatch.classify.severity import FAIRNESS_PREFIX, NEGATED_REASON
 from clausewatch.classify.taxonomy import BOILERPLATE, ClauseType, Taxonomy, default_taxonomy
 
@@ -39,7 +39,6 @@ NOT_MATCHED = "This provision was not matched to a substantive clause type"
 
 _QUOTE_CHARS = re.compile(r"[\"“”]")
 _QUOTED = re.compile(r"[“\"]([^“”\"]*)[”\"]")
-_RUN = re.compile(r"[^\"“”\n]+")  # a stretch of text that can be quoted as is
 _ELLIPSIS = re.compile(r"…|\.\.\.")
 _REASON = re.compile(r"^(raise|lower)s: (.*) \(“(.*)”\)$", re.S)
 _DEADLINES = (
@@ -142,7 +141,9 @@ class _Quoter:
         breaks or double quotes, at most ``limit`` characters, cut at spaces. Also says
         whether the fragment is only part of its sentence."""
         s_start, s_end = self.sentence(start)
-        runs = [m.span() for m in _RUN.finditer(self.text, s_start, s_end) if m.group().strip()]
+        runs = [
+            m.span() for m in QUOTABLE_RUN.finditer(self.text, s_start, s_end) if m.group().strip()
+        ]
         if not runs:
             return None
         holding = [r for r in runs if r[0] <= start < r[1]]

@@ -38,7 +38,8 @@ CHANGE = "unilateral-change"
 OPT_OUT_REASON = "lowers: the document lets users opt out of its arbitration agreement"
 NOTICE_REASON = "lowers: users are told of changes in advance or may object to them"
 QUOTE_LIMIT = 200  # characters of a sentence quoted in a reason
-_RUN = re.compile(r"[^\"\u201c\u201d\n]+")  # a stretch with no double quote or line break
+# a stretch of text with no double quote or line break: what a narrative can quote as is
+QUOTABLE_RUN = re.compile(r"[^\"\u201c\u201d\n]+")
 
 _OPT_OUT = re.compile(r"\bopt(?:ed|ing|s)?[- ]?out\b|\bopting out\b", re.I)
 _ARBITRATION = re.compile(r"\barbitrat", re.I)
@@ -197,7 +198,7 @@ def _opt_out_reason(sentence: str) -> str:
 def _quotable(sentence: str, at: int) -> str:
     """The stretch of ``sentence`` around offset ``at`` that holds no double quotes or line
     breaks (a narrative cites a reason's words only then), at most QUOTE_LIMIT characters."""
-    runs = [r for r in _RUN.finditer(sentence) if r.group().strip()]
+    runs = [r for r in QUOTABLE_RUN.finditer(sentence) if r.group().strip()]
     run = next((r for r in runs if r.start() <= at < r.end()), None) or max(
         runs, key=lambda r: len(r.group()), default=None
     )

@@ -167,15 +167,9 @@ def fairness_of(
     taxonomy: Taxonomy, fairness: FairnessModel, type_id: str, probs: np.ndarray
 ) -> tuple[float, float] | None:
     """(P(unfair), P(clearly unfair)) of a type from one row of :meth:`FairnessModel.probabilities`
-    (the most unfair of the type's CLAUDETTE tags), or None for types CLAUDETTE does not tag.
-    A tag mapped to two types (``ch``, ``ter``) gives its fairness to its first type only: the
-    levels were given to what the tag names (changes of the terms, termination), and the second
-    type (service changes, suspension) takes the tag's sentences as examples, not its scale."""
-    tags = [
-        t
-        for t in taxonomy.by_id[type_id].claudette
-        if t in fairness.tags and taxonomy.types_for_claudette(t)[0] == type_id
-    ]
+    (the most unfair of the type's CLAUDETTE tags, ``Taxonomy.fairness_tags``), or None for
+    types CLAUDETTE does not rate."""
+    tags = [t for t in taxonomy.fairness_tags(type_id) if t in fairness.tags]
     if not tags:
         return None
     js = [fairness.tags.index(t) for t in tags]

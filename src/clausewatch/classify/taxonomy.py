@@ -110,9 +110,17 @@ class Taxonomy:
     groups: dict[str, str]
     types: tuple[ClauseType, ...]
     by_id: dict[str, ClauseType] = field(default_factory=dict)
+    # per type, the CLAUDETTE tags whose fairness levels it reads (see ``fairness_tags``)
+    _fairness_tags: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.by_id.update({t.id: t for t in self.types})
+        self._fairness_tags.update(
+            {
+                t.id: tuple(tag for tag in t.claudette if self.types_for_claudette(tag)[0] == t.id)
+                for t in self.types
+            }
+        )
 
     @property
     def ids(self) -> list[str]:
@@ -120,6 +128,12 @@ class Taxonomy:
 
     def types_for_claudette(self, tag: str) -> list[str]:
         return [t.id for t in self.types if tag in t.claudette]
+
+    def fairness_tags(self, type_id: str) -> tuple[str, ...]:
+        """The CLAUDETTE tags whose fairness levels a type reads: a tag mapped to two types
+        (``ch``, ``ter``) rates what it names, its first type; the second (service changes,
+        suspension) takes the tag's sentences as examples, not its scale."""
+        return self._fairness_tags[type_id]
 
     def tosdr_case_map(self) -> dict[str, list[str]]:
         """ToS;DR case title (stripped) -> clause type ids."""
