@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 
 import pytest
 from archive_fixtures import *  # noqa: F403
@@ -130,7 +131,12 @@ def test_the_recorder_keeps_an_error_with_its_check(sqlite_archive: Archive) -> 
         checks.insert(1, check_of(archive, 10_000, 9, BODY, T0))  # no such document
         # and a second check of the first document: never in the same batch as the first
         checks.append(check_of(archive, ids[0], 0, BODY, T0 + dt.timedelta(hours=1)))
-        return await asyncio.gather(*(recorder.record(c) for c in checks), return_exceptions=True)
+        try:
+            return await asyncio.gather(
+                *(recorder.record(c) for c in checks), return_exceptions=True
+            )
+        finally:
+            recorder.close()
 
     results = asyncio.run(main())
     assert isinstance(results[1], LookupError)
@@ -161,7 +167,51 @@ def test_the_recorder_batches_up_to_its_size(sqlite_archive: Archive) -> None:
         recorder = BatchRecorder(archive, max_batch=2, window=0.01)
         checks = [check_of(archive, d, i, BODY, T0) for i, d in enumerate(ids)]
         await asyncio.gather(*(recorder.record(c) for c in checks))
+        recorder.close()
 
     asyncio.run(main())
     assert sizes == [2, 2, 1]
+    assert capture_count(archive) == 5
+
+
+def test_the_loop_goes_on_while_a_batch_is_written(sqlite_archive: Archive) -> None:
+    """A slow write does not stall the event loop: the checks that finish meanwhile are
+    written together in the next batch, after the first (one writer, in order)."""
+    archive = sqlite_archive
+    ids = documents(archive, 5)
+    batches: list[list[int]] = []
+    record_checks = archive.record_checks
+
+    def slow(checks: list[CheckInput]) -> object:
+        batches.append([c.document_id for c in checks])
+        if len(batches) == 1:
+            time.sleep(0.3)
+        return record_checks(checks)
+
+    archive.record_checks = slow  # type: ignore[method-assign,assignment]
+
+    async def main() -> int:
+        recorder = BatchRecorder(archive, window=0.01)
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        beat = asyncio.create_task(ticker())
+        checks = [check_of(archive, d, i, BODY, T0) for i, d in enumerate(ids)]
+        first = asyncio.create_task(recorder.record(checks[0]))
+        await asyncio.sleep(0.05)  # the first batch is being written
+        during = ticks
+        rest = [asyncio.create_task(recorder.record(c)) for c in checks[1:]]
+        records = await asyncio.gather(first, *rest)
+        beat.cancel()
+        recorder.close()
+        assert all(r.outcome == Outcome.FIRST_VERSION for r in records)
+        return ticks - during
+
+    assert asyncio.run(main()) >= 10, "the loop ran while the first batch was written"
+    assert batches == [ids[:1], ids[1:]]
     assert capture_count(archive) == 5

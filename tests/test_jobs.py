@@ -267,6 +267,8 @@ def test_a_task_killed_after_the_fetch_leaves_the_document_due(
         def killed(self: Archive, check: Any) -> Any:
             raise RuntimeError("worker killed after the fetch")
 
+        # the worker records in batches (record_checks), one by one when a batch fails
+        monkeypatch.setattr(Archive, "record_checks", killed)
         monkeypatch.setattr(Archive, "record_check", killed)
         huey.execute(huey.dequeue())  # as a worker would; the task raises
         assert len(loopback.requests_for("/doc")) == 1, "the fetch happened"

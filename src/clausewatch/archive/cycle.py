@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from clausewatch import extract
@@ -192,11 +193,15 @@ def validators_of(
 class BatchRecorder:
     """Collects the checks that finish close together and writes them with
     `Archive.record_checks`: one transaction (one BEGIN, log-head lock, archive-state bump and
-    commit) for up to ``max_batch`` checks, instead of one each. A batch is written when it is
-    full or ``window`` seconds after its first check arrived; two checks of one document never
-    share a batch. If the batch fails, its checks are written one by one (`record_check`), so
-    an error stays with the check that caused it. Bound to one event loop; writes run in it,
-    as a single `record_check` did."""
+    commit) for up to ``max_batch`` checks, instead of one each. A batch is sent when it is full
+    or ``window`` seconds after its first check arrived; two checks of one document never share a
+    batch. If the batch fails, its checks are written one by one (`record_check`), so an error
+    stays with the check that caused it.
+
+    Batches are written by one writer thread, in the order they were sent, while the event loop
+    goes on fetching; the checks that finish during a write wait for it to end and go together
+    in the next batch (a database that answers slowly gets larger batches, not a stalled loop).
+    Bound to one event loop; `close` when done."""
 
     def __init__(self, archive: Archive, *, max_batch: int = 64, window: float = 0.02) -> None:
         self.archive = archive
@@ -205,10 +210,12 @@ class BatchRecorder:
         self._pending: list[tuple[CheckInput, asyncio.Future[CheckRecord]]] = []
         self._documents: set[int] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="clausewatch-record")
+        self._writes: set[asyncio.Future[None]] = set()
 
     async def record(self, check: CheckInput) -> CheckRecord:
         if check.document_id in self._documents:
-            self.flush()
+            self.flush(now=True)
         future: asyncio.Future[CheckRecord] = asyncio.get_running_loop().create_future()
         self._pending.append((check, future))
         self._documents.add(check.document_id)
@@ -218,40 +225,80 @@ class BatchRecorder:
             self._timer = asyncio.get_running_loop().call_later(self.window, self.flush)
         return await future
 
-    def flush(self) -> None:
-        """Write what is waiting, now."""
+    def flush(self, *, now: bool = False) -> None:
+        """Send what is waiting to the writer: at once when the writer is free, a full batch or
+        ``now``; otherwise when the write in progress ends (group commit: the checks that
+        finish during a write go together in the next one)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if not self._pending:
+            return
+        if self._writes and not now and len(self._pending) < self.max_batch:
+            return
         batch, self._pending, self._documents = self._pending, [], set()
-        if not batch:
-            return
+        loop = asyncio.get_running_loop()
+        write = loop.run_in_executor(self._writer, self._write, batch)
+        self._writes.add(write)
+        write.add_done_callback(self._written)
+
+    def _written(self, write: asyncio.Future[None]) -> None:
+        self._writes.discard(write)
+        if not self._writes:
+            self.flush()
+
+    async def drain(self) -> None:
+        """Send what is waiting and wait until every batch sent is written."""
+        self.flush(now=True)
+        while self._writes:
+            await asyncio.wait(set(self._writes))
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+
+    def _write(self, batch: list[tuple[CheckInput, asyncio.Future[CheckRecord]]]) -> None:
+        """In the writer thread: write the batch, then hand each check its record or error."""
+        results: list[CheckRecord | BaseException]
         try:
-            records = self.archive.record_checks([check for check, _ in batch])
+            results = list(self.archive.record_checks([check for check, _ in batch]))
         except Exception:  # rolled back as a whole: each check on its own, with its own error
-            for check, future in batch:
+            results = []
+            for check, _ in batch:
                 try:
-                    record = self.archive.record_check(check)
+                    results.append(self.archive.record_check(check))
                 except Exception as exc:
-                    if not future.done():
-                        future.set_exception(exc)
-                else:
-                    if not future.done():
-                        future.set_result(record)
-            return
-        for (_, future), record in zip(batch, records, strict=True):
-            if not future.done():  # a cancelled check is recorded all the same
-                future.set_result(record)
+                    results.append(exc)
+        loop = batch[0][1].get_loop()
+        for (_, future), result in zip(batch, results, strict=True):
+            loop.call_soon_threadsafe(_settle, future, result)
+
+
+def _settle(future: asyncio.Future[CheckRecord], result: CheckRecord | BaseException) -> None:
+    if future.done():  # a cancelled check is recorded all the same
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
 
 
 class CaptureCycle:
-    def __init__(self, archive: Archive, fetch: FetchFn, *, confirm_delay: float | None = None):
+    def __init__(
+        self,
+        archive: Archive,
+        fetch: FetchFn,
+        *,
+        confirm_delay: float | None = None,
+        recorder: BatchRecorder | None = None,
+    ):
+        """``recorder``: checks recorded in shared transactions always (a worker's capture loop);
+        without one, only while ``run`` runs."""
         self.archive = archive
         self.fetch = fetch
         self.confirm_delay = (
             archive.settings.confirm_delay if confirm_delay is None else confirm_delay
         )
-        self._recorder: BatchRecorder | None = None  # while ``run`` runs
+        self._recorder = recorder
 
     async def _record(self, check: CheckInput) -> CheckRecord:
         if self._recorder is None:
@@ -370,6 +417,9 @@ class CaptureCycle:
             await asyncio.gather(*(one(d) for d in documents))
         finally:
             if outer:
-                recorder.flush()
-                self._recorder = None
+                try:
+                    await recorder.drain()
+                finally:
+                    recorder.close()
+                    self._recorder = None
         return report

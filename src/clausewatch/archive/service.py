@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from clausewatch.archive import chain
 from clausewatch.archive.decide import VERIFICATIONS, DocumentState, Outcome, decide
@@ -275,10 +275,14 @@ class Archive:
 
     def document(self, document_id: int) -> Document:
         with self.sessions() as session:
-            doc = session.get(Document, document_id)
+            # one query: a worker reads its document once per capture task
+            doc = session.scalars(
+                select(Document)
+                .where(Document.id == document_id)
+                .options(joinedload(Document.platform), joinedload(Document.current_version))
+            ).first()
             if doc is None:
                 raise LookupError(f"no document D-{document_id:05d}")
-            _ = doc.platform, doc.current_version
             return doc
 
     def version_text(self, version: Version) -> str:

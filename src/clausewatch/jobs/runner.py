@@ -43,7 +43,10 @@ def run_worker(settings: Settings, workers: int) -> None:
     """A Huey consumer in this process's main thread (it owns SIGINT: finish running tasks and
     stop; SIGTERM: stop now; SIGHUP: restart)."""
     huey = make_huey(settings)
-    create_consumer(huey, workers).run()
+    try:
+        create_consumer(huey, workers).run()
+    finally:
+        tasks_context_close(huey)
 
 
 def run_scheduler(settings: Settings, *, once: bool = False, interval: float = TICK_SECONDS) -> int:

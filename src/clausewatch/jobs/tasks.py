@@ -22,9 +22,9 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from huey import Huey
 from huey.api import TaskWrapper
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from clausewatch.storage.models import Document
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A capture's document and host locks are leases renewed every third of this while the check
 # runs (however long its retries and confirming fetch take): a dead worker's locks free the
@@ -64,29 +65,95 @@ def _default_fetcher(settings: Settings) -> Any:
     return CaptureClient.from_settings(settings)
 
 
+class CaptureLoop:
+    """The capture stage of one worker process: an event loop in its own thread, one fetcher and
+    one `CaptureCycle` whose records go through a `BatchRecorder`. Each worker thread hands its
+    document to the loop and waits for the record, so the checks of every thread run side by side
+    as in `clausewatch capture`: the fetcher's keep-alive connections, robots.txt cache (RFC
+    9309's 24 h) and TLS context are made once per process, and checks that finish together are
+    written in one transaction (one log-head lock and commit) instead of one each."""
+
+    def __init__(self, archive: Archive, settings: Settings, fetcher_factory: FetcherFactory):
+        from clausewatch.archive.cycle import BatchRecorder, CaptureCycle
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="clausewatch-capture", daemon=True
+        )
+        self._thread.start()
+
+        async def make() -> Any:  # made inside the loop that will use it
+            return fetcher_factory(settings)
+
+        self._fetcher = self._call(make())
+        self.recorder = BatchRecorder(archive)
+        self._cycle = CaptureCycle(archive, self._fetcher.fetch, recorder=self.recorder)
+
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def check(self, document: Document) -> CheckRecord:
+        """One check of `document` (from any thread); its record once written."""
+        return self._call(self._cycle.check(document))
+
+    def close(self) -> None:
+        async def shut() -> None:
+            try:
+                await self.recorder.drain()
+            finally:
+                await self._fetcher.aclose()
+
+        try:
+            self._call(shut())
+        finally:
+            self.recorder.close()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=30)
+            self._loop.close()
+
+
 @dataclass
 class JobContext:
     """What the tasks of one Huey instance share within a process: the settings, one archive
-    (opened on first use, engine pooled across worker threads) and the fetcher factory."""
+    (opened on first use, engine pooled across worker threads), the fetcher factory and the
+    process's capture loop."""
 
     settings: Settings
     fetcher_factory: FetcherFactory = _default_fetcher
     _archive: Archive | None = None
+    _capture: CaptureLoop | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def archive(self) -> Archive:
         with self._lock:
-            if self._archive is None:
-                from clausewatch.archive.service import Archive
+            return self._open_archive()
 
-                self._archive = Archive.open(self.settings)
-            return self._archive
+    def _open_archive(self) -> Archive:
+        if self._archive is None:
+            from clausewatch.archive.service import Archive
+
+            self._archive = Archive.open(self.settings)
+        return self._archive
+
+    def check(self, document: Document) -> CheckRecord:
+        """One check of `document` through the process's capture loop."""
+        with self._lock:
+            if self._capture is None:
+                archive = self._open_archive()
+                self._capture = CaptureLoop(archive, self.settings, self.fetcher_factory)
+            capture = self._capture
+        return capture.check(document)
 
     def close(self) -> None:
         with self._lock:
-            if self._archive is not None:
-                self._archive.close()
-                self._archive = None
+            capture, self._capture = self._capture, None
+            archive, self._archive = self._archive, None
+        try:
+            if capture is not None:
+                capture.close()
+        finally:
+            if archive is not None:
+                archive.close()
 
 
 @dataclass
@@ -186,7 +253,7 @@ def run_capture(tasks: Tasks, document_id: int, as_of: str | None) -> str:
             clear_enqueued(huey, capture_key(document_id))
             return "not due"
         with host_turn(huey, document, settings):
-            record = asyncio.run(_check(tasks.context, archive, document))
+            record = tasks.context.check(document)
         # Done: the next tick may enqueue it again once it is due. On an exception the marker
         # stays, so Huey's retries run first and the scheduler re-enqueues only after
         # REQUEUE_AFTER: a document that keeps failing is not fetched every minute.
@@ -241,16 +308,6 @@ def host_turn(huey: Huey, document: Document, settings: Settings) -> Iterator[No
             if fetched:
                 huey.put(f"host.last.{host}", done)
             turn.release()
-
-
-async def _check(context: JobContext, archive: Archive, document: Document) -> CheckRecord:
-    from clausewatch.archive.cycle import CaptureCycle
-
-    fetcher = context.fetcher_factory(context.settings)
-    try:
-        return await CaptureCycle(archive, fetcher.fetch).check(document)
-    finally:
-        await fetcher.aclose()
 
 
 # -- derive ---------------------------------------------------------------------------------
