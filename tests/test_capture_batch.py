@@ -121,12 +121,15 @@ def test_a_failing_batch_writes_nothing(archive: Archive) -> None:
     assert capture_count(archive) == before
 
 
-def test_the_recorder_keeps_an_error_with_its_check(sqlite_archive: Archive) -> None:
+@pytest.mark.parametrize("threaded", [False, True], ids=["in the loop", "writer thread"])
+def test_the_recorder_keeps_an_error_with_its_check(
+    sqlite_archive: Archive, threaded: bool
+) -> None:
     archive = sqlite_archive
     ids = documents(archive, 3)
 
     async def main() -> list[object]:
-        recorder = BatchRecorder(archive, window=0.01)
+        recorder = BatchRecorder(archive, window=0.01, threaded=threaded)
         checks = [check_of(archive, d, i, BODY, T0) for i, d in enumerate(ids)]
         checks.insert(1, check_of(archive, 10_000, 9, BODY, T0))  # no such document
         # and a second check of the first document: never in the same batch as the first
@@ -191,7 +194,7 @@ def test_the_loop_goes_on_while_a_batch_is_written(sqlite_archive: Archive) -> N
     archive.record_checks = slow  # type: ignore[method-assign,assignment]
 
     async def main() -> int:
-        recorder = BatchRecorder(archive, window=0.01)
+        recorder = BatchRecorder(archive, window=0.01, threaded=True)
         ticks = 0
 
         async def ticker() -> None:

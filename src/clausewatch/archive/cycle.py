@@ -198,19 +198,32 @@ class BatchRecorder:
     batch. If the batch fails, its checks are written one by one (`record_check`), so an error
     stays with the check that caused it.
 
-    Batches are written by one writer thread, in the order they were sent, while the event loop
-    goes on fetching; the checks that finish during a write wait for it to end and go together
-    in the next batch (a database that answers slowly gets larger batches, not a stalled loop).
-    Bound to one event loop; `close` when done."""
+    With ``threaded`` (the default on a database server), batches are written by one writer
+    thread, in the order they were sent, while the event loop goes on fetching; the checks that
+    finish during a write wait for it to end and go together in the next batch (a server that
+    answers slowly gets larger batches, not a stalled loop). On SQLite a batch is written in the
+    loop: its writes are local and quick, and handing them to a thread cost more than it saved
+    (docs/benchmarks.md, capture cycle). Bound to one event loop; `close` when done."""
 
-    def __init__(self, archive: Archive, *, max_batch: int = 64, window: float = 0.02) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        *,
+        max_batch: int = 64,
+        window: float = 0.02,
+        threaded: bool | None = None,
+    ) -> None:
         self.archive = archive
         self.max_batch = max_batch
         self.window = window
         self._pending: list[tuple[CheckInput, asyncio.Future[CheckRecord]]] = []
         self._documents: set[int] = set()
         self._timer: asyncio.TimerHandle | None = None
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="clausewatch-record")
+        if threaded is None:
+            threaded = archive.engine.dialect.name != "sqlite"
+        self._writer = (
+            ThreadPoolExecutor(1, thread_name_prefix="clausewatch-record") if threaded else None
+        )
         self._writes: set[asyncio.Future[None]] = set()
 
     async def record(self, check: CheckInput) -> CheckRecord:
@@ -237,8 +250,12 @@ class BatchRecorder:
         if self._writes and not now and len(self._pending) < self.max_batch:
             return
         batch, self._pending, self._documents = self._pending, [], set()
+        if self._writer is None:
+            for (_, future), result in zip(batch, self._write(batch), strict=True):
+                _settle(future, result)
+            return
         loop = asyncio.get_running_loop()
-        write = loop.run_in_executor(self._writer, self._write, batch)
+        write = loop.run_in_executor(self._writer, self._write_and_settle, batch)
         self._writes.add(write)
         write.add_done_callback(self._written)
 
@@ -254,10 +271,22 @@ class BatchRecorder:
             await asyncio.wait(set(self._writes))
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
 
-    def _write(self, batch: list[tuple[CheckInput, asyncio.Future[CheckRecord]]]) -> None:
+    def _write_and_settle(
+        self, batch: list[tuple[CheckInput, asyncio.Future[CheckRecord]]]
+    ) -> None:
         """In the writer thread: write the batch, then hand each check its record or error."""
+        results = self._write(batch)
+        loop = batch[0][1].get_loop()
+        for (_, future), result in zip(batch, results, strict=True):
+            loop.call_soon_threadsafe(_settle, future, result)
+
+    def _write(
+        self, batch: list[tuple[CheckInput, asyncio.Future[CheckRecord]]]
+    ) -> list[CheckRecord | BaseException]:
+        """Each check's record, or the error that kept it out."""
         results: list[CheckRecord | BaseException]
         try:
             results = list(self.archive.record_checks([check for check, _ in batch]))
@@ -268,9 +297,7 @@ class BatchRecorder:
                     results.append(self.archive.record_check(check))
                 except Exception as exc:
                     results.append(exc)
-        loop = batch[0][1].get_loop()
-        for (_, future), result in zip(batch, results, strict=True):
-            loop.call_soon_threadsafe(_settle, future, result)
+        return results
 
 
 def _settle(future: asyncio.Future[CheckRecord], result: CheckRecord | BaseException) -> None:
