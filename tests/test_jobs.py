@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from clausewatch.jobs.scheduler import (
     due_documents,
     enqueue_due,
 )
-from clausewatch.jobs.tasks import tasks_of
+from clausewatch.jobs.tasks import run_capture, tasks_of
 from clausewatch.provisions.service import pending_versions
 from clausewatch.registry import RegistryError, load_registry
 from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
@@ -249,6 +250,37 @@ def test_due_documents_follow_the_database(archive_sqlite: Archive) -> None:
 
 
 # -- crash safety ---------------------------------------------------------------------------
+
+
+def test_a_worker_process_keeps_one_fetcher_across_its_captures(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    """The capture tasks of one process, from several threads at once, run in its one capture
+    loop: robots.txt is asked once for the host (not once per document), and every check is
+    committed before its task returns."""
+    settings = job_settings(tmp_path)
+    archive = Archive.open(settings)
+    huey = make_huey(settings, name=f"loop{uuid.uuid4().hex[:8]}")
+    try:
+        docs = {f"Policy {i}": (loopback.url(f"/policy/{i}"), None) for i in range(6)}
+        for i in range(6):
+            loopback.route(f"/policy/{i}", Response(body=policy_page(f"Policy {i}")))
+        ids = list(register(archive, docs).values())
+        tasks = tasks_of(huey)
+        with ThreadPoolExecutor(3) as pool:  # as Huey's worker threads would
+            outcomes = list(pool.map(lambda d: run_capture(tasks, d, None), ids))
+        assert outcomes == ["first_version"] * 6
+        assert len(loopback.requests_for("/robots.txt")) == 1
+        assert all(len(archive.versions(d)) == 1 for d in ids)
+        # a second round: the same loop, robots.txt still cached, nothing new to record
+        assert [run_capture(tasks, d, None) for d in ids] == ["verified"] * 6
+        assert len(loopback.requests_for("/robots.txt")) == 1
+        with archive.sessions() as session:
+            assert verify_archive(session, archive.store).ok
+    finally:
+        tasks_of(huey).context.close()
+        huey.flush()
+        archive.close()
 
 
 def test_a_task_killed_after_the_fetch_leaves_the_document_due(
