@@ -313,7 +313,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], page_bytes: 
         f"on {args.hosts} loopback hosts (page of {page_bytes:,} bytes), `clausewatch worker "
         f"--workers {args.threads}` processes, `per_host_delay` {args.per_host_delay} s, "
         f"1-minute load average {min(loads):.1f}–{max(loads):.1f} during the runs "
-        "(other jobs shared the machine), "
+        "(the run's own processes included), "
         f"`nice -n 10 .venv/bin/python bench/scale_out.py --documents {args.documents} "
         f"--hosts {args.hosts} --workers {args.workers} --threads {args.threads} "
         f"--cycles {args.cycles} --timeout {args.timeout:.0f}`:",

@@ -78,7 +78,12 @@ class Settings(BaseSettings):
         description="Capture frequency of documents whose declaration sets none: hourly, daily, "
         "weekly, fortnightly, monthly, or 12h / 2d / 1w",
     )
-    workers: int = Field(2, ge=1, description="Worker threads of `clausewatch worker` and `up`")
+    workers: int = Field(
+        8,
+        ge=1,
+        description="Worker threads of `clausewatch worker` and `up` (they mostly wait: the "
+        "checks run side by side in one capture loop per process)",
+    )
     base_url: str = Field(
         "http://127.0.0.1:8000",
         description="Public address of the site, for links in emails, feeds and webhooks",
