@@ -160,7 +160,8 @@ def main() -> None:
         f"`.venv/bin/python bench/record_cost.py --documents {args.documents} "
         f"--batches {args.batches}`:",
         "",
-        "| database | check | batch | wall ms per check | CPU ms per check | statements per batch |",
+        "| database | check | batch | wall ms per check | CPU ms per check "
+        "| statements per batch |",
         "|---|---|---|---|---|---|",
     ]
     lines += [
