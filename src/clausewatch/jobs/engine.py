@@ -85,6 +85,15 @@ def make_huey(settings: Settings, *, name: str = QUEUE_NAME, immediate: bool = F
 # -- locks ----------------------------------------------------------------------------------------
 
 
+_DELETE_IF_OURS = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+_EXPIRE_IF_OURS = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) "
+    "end return 0"
+)
+
+
 class ExpiringLock(TaskLock):
     """Huey's `lock_task`, made safe against dead holders: a worker killed while holding the lock
     blocks the name for at most `ttl` seconds.
@@ -130,11 +139,10 @@ class ExpiringLock(TaskLock):
 
     def renew(self) -> bool:
         """Push the deadline `ttl` seconds ahead; False when the lock is no longer ours."""
+        if self._native:
+            return bool(self._if_ours(_EXPIRE_IF_OURS, math.ceil(self._ttl)))
         if self._huey.get(self._key, peek=True) != self._token:
             return False
-        if self._native:
-            storage = self._huey.storage
-            return bool(storage.conn.expire(storage.result_key(self._key), math.ceil(self._ttl)))
         token = self._new_token()
         self._huey.put(self._key, token)
         self._token = token
@@ -177,9 +185,19 @@ class ExpiringLock(TaskLock):
 
     def release(self) -> None:
         self._stop_renewing()
-        # Delete only our own lock: one broken as stale may belong to another worker by now.
-        if self._huey.get(self._key, peek=True) == self._token:
+        # Delete only our own lock: one broken as stale (or expired) may be another worker's now.
+        if self._native:
+            self._if_ours(_DELETE_IF_OURS)
+        elif self._huey.get(self._key, peek=True) == self._token:
             self._huey.delete(self._key)
+
+    def _if_ours(self, script: str, *args: Any) -> Any:
+        """Redis: run `script` on the lock's key if it still holds our token, in one atomic
+        round trip (a GET then a DEL could delete the lock of a worker that took it over after
+        ours expired in between)."""
+        storage = self._huey.storage
+        token = self._huey.serializer.serialize(self._token)  # as `put_if_empty` stored it
+        return storage.conn.eval(script, 1, storage.result_key(self._key), token, *args)
 
     clear = release
 
