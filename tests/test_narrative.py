@@ -330,6 +330,23 @@ def test_a_negated_practice_is_explained_as_such() -> None:
     _assert_grounded(inp, n)
 
 
+def test_a_carve_out_is_not_told_as_a_limit() -> None:
+    """A liability carve-out (Low by the conventions) does not get the type's impact as its own:
+    it limits nothing (after Twitch's carve-out in the gold set)."""
+    text = (
+        "Notwithstanding the foregoing, nothing in these Terms shall restrict our liability for "
+        "death or personal injury resulting from our negligence or for fraud."
+    )
+    inp = _input(text, ["limitation-of-liability"], platform="Twitch")
+    n = narrate(inp)
+    assert inp.severity == "Low"
+    assert n.consumer_impact.startswith(
+        "This text keeps liability or rights that the law does not let Twitch exclude; "
+        "it limits nothing itself."
+    )
+    _assert_grounded(inp, n)
+
+
 def test_the_claudette_comparison_is_stated_in_plain_words() -> None:
     reasons = (
         "Default for Mandatory arbitration: High",

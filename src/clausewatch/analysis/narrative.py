@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from clausewatch.changes.parameters import LABELS, Parameter, extract_parameters
 from clausewatch.changes.redline import sentence_spans
-from clausewatch.classify.conventions import OPT_OUT_REASON, QUOTABLE_RUN
+from clausewatch.classify.conventions import CARVE_OUT_REASON, OPT_OUT_REASON, QUOTABLE_RUN
 from clausewatch.classify.severity import FAIRNESS_PREFIX, NEGATED_REASON
 from clausewatch.classify.taxonomy import BOILERPLATE, ClauseType, Taxonomy, default_taxonomy
 
@@ -259,6 +259,13 @@ def _matched(
     if NEGATED_REASON in inp.severity_reasons:  # the general impact is what this text denies
         impact = [
             f"{platform} states that it does not do this. Where clauses of this type do apply: "
+            f"{_lower_first(primary.narrative.impact)}"
+        ]
+    elif any(r.startswith(CARVE_OUT_REASON) for r in inp.severity_reasons):
+        # a carve-out: the type's impact is what the document's other limits do, not this text
+        impact = [
+            f"This text keeps liability or rights that the law does not let {platform} exclude; "
+            "it limits nothing itself. Where clauses of this type do limit: "
             f"{_lower_first(primary.narrative.impact)}"
         ]
     if stated:
