@@ -278,7 +278,11 @@ class BatchRecorder:
         self, batch: list[tuple[CheckInput, asyncio.Future[CheckRecord]]]
     ) -> None:
         """In the writer thread: write the batch, then hand each check its record or error."""
-        results = self._write(batch)
+        results: list[CheckRecord | BaseException]
+        try:
+            results = self._write(batch)
+        except BaseException as exc:  # never leave a check waiting for an answer
+            results = [exc] * len(batch)
         loop = batch[0][1].get_loop()
         for (_, future), result in zip(batch, results, strict=True):
             loop.call_soon_threadsafe(_settle, future, result)
