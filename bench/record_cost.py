@@ -16,71 +16,23 @@ import argparse
 import datetime as dt
 import os
 import platform
+import shutil
+import sys
 import tempfile
 import time
 from typing import Any
 
-from _common import write_section
+from _common import ROOT, write_section
 from sqlalchemy import create_engine, event, text
 
-from clausewatch.archive.service import Archive, CheckInput, SourceCapture
+from clausewatch.archive.service import Archive
 from clausewatch.config import Settings
-from clausewatch.extract import normalise_for_hash, text_sha256
-from clausewatch.registry.models import DocumentDeclaration, PlatformDeclaration, SourceDeclaration
+
+sys.path.insert(0, str(ROOT / "tests"))
+# the checks the batch-recording tests build: one source, a 40-clause text, a validator
+from test_capture_batch import BODY, T0, check_of, documents
 
 PG_ADMIN = os.environ.get("CLAUSEWATCH_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-T0 = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
-BODY = " ".join(
-    f"Clause {i}: the service may process your data for purpose {i}." for i in range(40)
-)
-
-
-def url(i: int) -> str:
-    return f"https://example.com/terms/{i}"
-
-
-def register(archive: Archive, n: int) -> list[int]:
-    documents = tuple(
-        DocumentDeclaration(type=f"Policy {i}", sources=(SourceDeclaration(url=url(i)),))
-        for i in range(n)
-    )
-    archive.sync_registry(
-        [
-            PlatformDeclaration(
-                slug="example",
-                name="Example",
-                category="social-media",
-                website="https://example.com",
-                documents=documents,
-            )
-        ]
-    )
-    return [d.id for d in archive.documents()]
-
-
-def check_of(archive: Archive, document_id: int, index: int, at: dt.datetime) -> CheckInput:
-    raw = BODY.encode()
-    capture = SourceCapture(
-        url=url(index),
-        final_url=url(index),
-        fetcher="http",
-        started_at=at,
-        status_code=200,
-        headers={"content-type": "text/html", "etag": f'"{index}"'},
-        snapshot_sha256=archive.store.put(raw),
-        size=len(raw),
-    )
-    body = normalise_for_hash(BODY)
-    archive.store.put(body.encode())
-    return CheckInput(
-        document_id=document_id,
-        captures=[capture],
-        checked_at=at,
-        text=body,
-        text_sha256=text_sha256(body),
-        extractor_version="bench",
-        validators={url(index): {"etag": f'"{index}"'}},
-    )
 
 
 def admin(sql: str) -> None:
@@ -90,7 +42,7 @@ def admin(sql: str) -> None:
     engine.dispose()
 
 
-def measure(database: str, documents: int, batch: int) -> list[dict[str, Any]]:
+def measure(database: str, n: int, batch: int) -> list[dict[str, Any]]:
     tmp = tempfile.mkdtemp(prefix="clausewatch-record-")
     name = f"clausewatch_record_{os.getpid()}_{batch}"
     if database == "PostgreSQL":
@@ -113,9 +65,9 @@ def measure(database: str, documents: int, batch: int) -> list[dict[str, Any]]:
     event.listen(archive.engine, "before_cursor_execute", count)
     rows = []
     try:
-        ids = register(archive, documents)
+        ids = documents(archive, n)
         for outcome, at in (("first version", T0), ("verified", T0 + dt.timedelta(days=1))):
-            checks = [check_of(archive, d, i, at) for i, d in enumerate(ids)]
+            checks = [check_of(archive, d, i, BODY, at) for i, d in enumerate(ids)]
             statements[0] = 0
             wall, cpu = time.perf_counter(), time.process_time()
             for start in range(0, len(checks), batch):
@@ -135,6 +87,7 @@ def measure(database: str, documents: int, batch: int) -> list[dict[str, Any]]:
             print(rows[-1], flush=True)
     finally:
         archive.close()
+        shutil.rmtree(tmp, ignore_errors=True)
         if database == "PostgreSQL":
             admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return rows
