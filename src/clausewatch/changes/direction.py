@@ -383,8 +383,8 @@ def _moved(
     if old_level != new_level:
         vote = LESS if SEVERITIES.index(new_level) > SEVERITIES.index(old_level) else MORE
         # a convention that now holds says why, beside the words ("notice given: not High")
-        rules = [convention_of(r) for r in new_why if convention_of(r) and r not in old_why]
-        detail = "; ".join([*_grouped(changes), *filter(None, rules)])
+        rules = [rule for r in new_why if r not in old_why and (rule := convention_of(r))]
+        detail = "; ".join([*_grouped(changes), *rules])
         reason = f"severity of {ctype.name}: {old_level} → {new_level} ({detail})"
         top = _highest([old_level, new_level])
         now = tuple(quote for phrase, quote, _ in changes if not phrase.startswith("no longer"))
